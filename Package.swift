@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Fasco",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fasco", targets: ["fasco"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C-facing targets.
+        .systemLibrary(name: "CGRPCCore"),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c"),
+        .target(name: "CGRPCShim", dependencies: ["CGRPCCore"]),
+        .target(name: "CRIProto", dependencies: ["CProtobufC"]),
+        .target(name: "GRPCTransport", dependencies: ["CGRPCShim", "CGRPCCore"], swiftSettings: swift6),
+
+        // Swift layers.
+        .target(name: "FascoCore", swiftSettings: swift6),
+        .target(name: "TOML", swiftSettings: swift6),
+        .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
+        .target(
+            name: "CRIServer",
+            dependencies: [
+                "CRIAPI", "GRPCTransport", "FascoCore", "TOML",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swift6),
+        .executableTarget(
+            name: "fasco",
+            dependencies: [
+                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swift6),
+
+        .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swift6),
+    ]
+)

@@ -1,0 +1,43 @@
+/// The one error type of Fasco's own layers (RealmCore, ImageStore, the CRI handlers).
+///
+/// Handlers throw it; `CRIServer` maps it to a gRPC status in one place.
+public struct FascoError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, CaseIterable {
+        case invalidArgument
+        case notFound
+        case alreadyExists
+        case failedPrecondition
+        case resourceExhausted
+        case unavailable
+        case deadlineExceeded
+        case unimplemented
+        case unauthenticated
+        case permissionDenied
+        case `internal`
+    }
+
+    public var code: Code
+    public var message: String
+    /// What went wrong underneath, for logs; never required to understand `message`.
+    public var cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        guard let cause else { return message }
+        return "\(message): \(cause)"
+    }
+
+    public static func invalidArgument(_ message: String) -> FascoError { FascoError(.invalidArgument, message) }
+    public static func notFound(_ message: String) -> FascoError { FascoError(.notFound, message) }
+    public static func alreadyExists(_ message: String) -> FascoError { FascoError(.alreadyExists, message) }
+    public static func failedPrecondition(_ message: String) -> FascoError { FascoError(.failedPrecondition, message) }
+    public static func unimplemented(_ message: String) -> FascoError { FascoError(.unimplemented, message) }
+    public static func `internal`(_ message: String, cause: (any Error)? = nil) -> FascoError {
+        FascoError(.internal, message, cause: cause)
+    }
+}
