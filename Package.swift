@@ -32,10 +32,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
+        .target(
+            name: "FascoDaemon",
+            dependencies: [
+                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "TOML",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swift6),
         .executableTarget(
             name: "fasco",
             dependencies: [
-                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore",
+                "FascoDaemon", "CRIAPI", "GRPCTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

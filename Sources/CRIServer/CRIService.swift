@@ -1,0 +1,33 @@
+import CRIAPI
+import FascoCore
+import GRPCTransport
+import Logging
+
+/// Fasco's CRI v1 RuntimeService and ImageService: one file per RPC
+/// (`Version.swift`, `Status.swift`, ...), each validating, delegating and rendering.
+public struct CRIService: RuntimeServiceHandler, ImageServiceHandler {
+    /// The CRI API version this runtime speaks.
+    public static let apiVersion = "v1"
+    /// The runtime name reported by Version.
+    public static let runtimeName = "fasco"
+
+    let environment: RuntimeEnvironment
+    let logger: Logger
+
+    public init(environment: RuntimeEnvironment, logger: Logger) {
+        self.environment = environment
+        self.logger = logger
+    }
+
+    /// Both services' route tables, each RPC wrapped in the one interceptor.
+    public func routes() -> [ServerMethod] {
+        let interceptor = RPCInterceptor(logger: logger)
+        return (self as any RuntimeServiceHandler).routes(interceptor: interceptor)
+            + (self as any ImageServiceHandler).routes(interceptor: interceptor)
+    }
+
+    /// The error for an RPC whose issue has not landed yet.
+    static func notYet(_ rpc: String) -> FascoError {
+        .unimplemented("\(rpc) is not implemented by Fasco yet")
+    }
+}

@@ -1,0 +1,115 @@
+import CRIAPI
+import CRIServer
+import Dispatch
+import FoundationEssentials
+import GRPCTransport
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The composition root of `fasco serve`: the only place a backend is chosen.
+public enum Daemon {
+    /// Serves CRI on the configured socket until SIGTERM or SIGINT, then shuts down gracefully.
+    public static func serve(config: FascoConfig, logger: Logger) async throws {
+        try config.validate()
+        try HostChecks.makeDirectories(config.root, mode: 0o711)
+        try HostChecks.makeDirectories(config.state, mode: 0o711)
+
+        let environment = makeEnvironment(config: config)
+        let service = CRIService(environment: environment, logger: logger)
+        var serverConfiguration = GRPCServer.Configuration(socketPath: try config.socketPath)
+        serverConfiguration.maxReceiveMessageBytes = config.grpc.maxRecvMessageSize
+        serverConfiguration.maxSendMessageBytes = config.grpc.maxSendMessageSize
+        serverConfiguration.onUnknownMethod = { method in
+            logger.info("rpc", metadata: ["rpc": "\(method)", "code": "UNIMPLEMENTED"])
+        }
+        let stop = ShutdownSignals()
+        let server = try GRPCServer(configuration: serverConfiguration, methods: service.routes())
+        logger.notice("serving", metadata: [
+            "listen": "\(config.grpc.listen)", "root": "\(config.root)", "state": "\(config.state)",
+            "backend": "\(config.runtime.backend)", "version": "\(FascoVersion.current)",
+        ])
+        let signal = await stop.wait()
+        logger.notice("shutting down", metadata: ["signal": "\(signal)", "running_calls": "\(server.runningCalls)"])
+        await server.shutdown(gracePeriod: .milliseconds(Int64(config.grpc.shutdownGracePeriodSeconds * 1000)))
+        logger.notice("stopped")
+    }
+
+    static func makeEnvironment(config: FascoConfig) -> RuntimeEnvironment {
+        let driver = HostChecks.detectCgroupDriver(config.runtime.cgroupDriver)
+        let info = verboseInfo(config: config, driver: driver)
+        return RuntimeEnvironment(
+            runtimeVersion: FascoVersion.current,
+            runtimeHandlers: ["fasco"],
+            cgroupDriver: driver,
+            runtimeReadiness: { HostChecks.runtimeReadiness(config: config) },
+            networkReadiness: { HostChecks.networkReadiness(config: config) },
+            verboseInfo: { info })
+    }
+
+    /// `Status` verbose info: each value is JSON, as crictl info prints it.
+    static func verboseInfo(config: FascoConfig, driver: RuntimeEnvironment.CgroupDriver) -> [String: String] {
+        struct RuntimeInfo: Codable {
+            var name = "fasco"
+            var version: String
+            var backend: String
+            var ociRuntime: String
+            var cgroupDriver: String
+            var confidential: Bool
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        func json(_ value: some Encodable) -> String {
+            (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        }
+        let runtime = RuntimeInfo(
+            version: FascoVersion.current, backend: config.runtime.backend, ociRuntime: config.runtime.ociRuntime,
+            cgroupDriver: driver.rawValue,
+            // The software backend isolates with Linux mechanisms only: it never claims confidentiality.
+            confidential: config.runtime.backend != "software")
+        return ["config": json(config), "runtime": json(runtime)]
+    }
+}
+
+/// Waits for SIGTERM or SIGINT.
+///
+/// SAFETY: the dispatch sources are created once and only touched on their queue.
+final class ShutdownSignals: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+    private let queue = DispatchQueue(label: "fasco.signals")
+    private let fired = Mutex<(signal: Int32?, waiter: CheckedContinuation<Int32, Never>?)>((nil, nil))
+
+    init() {
+        signal(SIGPIPE, SIG_IGN)
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { [weak self] in self?.fire(number) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    private func fire(_ number: Int32) {
+        let waiter = fired.withLock { state -> CheckedContinuation<Int32, Never>? in
+            guard state.signal == nil else { return nil }
+            state.signal = number
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: number)
+    }
+
+    func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let ready = fired.withLock { state -> Int32? in
+                if state.signal == nil { state.waiter = continuation }
+                return state.signal
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+}

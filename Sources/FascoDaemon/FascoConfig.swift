@@ -1,0 +1,89 @@
+/// Fasco's configuration: embedded defaults, overridden by /etc/fasco/fasco.toml,
+/// overridden by command-line flags. `deploy/fasco.toml` documents every key.
+public struct FascoConfig: Sendable, Equatable, Codable {
+    /// Persistent state: images, realm records.
+    public var root = "/var/lib/fasco"
+    /// Runtime state that does not survive a reboot.
+    public var state = "/run/fasco"
+    /// trace, debug, info, notice, warning, error, critical.
+    public var logLevel = "info"
+    public var grpc = GRPC()
+    public var runtime = Runtime()
+    public var cni = CNI()
+
+    public struct GRPC: Sendable, Equatable, Codable {
+        /// `unix:///path/to.sock`: where kubelet, crictl and critest connect.
+        public var listen = "unix:///run/fasco/fasco.sock"
+        public var maxRecvMessageSize = 16 << 20
+        public var maxSendMessageSize = 16 << 20
+        /// How long calls in flight may take to finish on SIGTERM/SIGINT before they are cancelled.
+        public var shutdownGracePeriodSeconds = 10.0
+    }
+
+    public struct Runtime: Sendable, Equatable, Codable {
+        /// The realm backend: `software` (Linux isolation + software RMM).
+        public var backend = "software"
+        /// The OCI runtime creating Container Realms: `crun` or `runc`.
+        public var ociRuntime = "crun"
+        /// `auto` (systemd when it is PID 1, else cgroupfs), `systemd` or `cgroupfs`.
+        public var cgroupDriver = "auto"
+    }
+
+    public struct CNI: Sendable, Equatable, Codable {
+        public var confDir = "/etc/cni/net.d"
+        public var binDirs = ["/usr/lib/cni", "/opt/cni/bin"]
+    }
+
+    public init() {}
+
+    /// The socket path of `grpc.listen`.
+    public var socketPath: String {
+        get throws(ConfigError) { try Self.socketPath(of: grpc.listen) }
+    }
+
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    static func socketPath(of endpoint: String) throws(ConfigError) -> String {
+        for prefix in ["unix://", "unix:"] where endpoint.hasPrefix(prefix) {
+            let path = String(endpoint.dropFirst(prefix.count))
+            guard path.hasPrefix("/") else { break }
+            return path
+        }
+        throw ConfigError("grpc.listen must be unix:///absolute/path.sock, got \(endpoint)")
+    }
+
+    /// Checks values that parse but make no sense; names the key.
+    public func validate() throws(ConfigError) {
+        guard Self.logLevels.contains(logLevel) else {
+            throw ConfigError("log_level must be one of \(Self.logLevels.joined(separator: ", ")), got \(logLevel)")
+        }
+        for (key, path) in [("root", root), ("state", state), ("cni.conf_dir", cni.confDir)] where !path.hasPrefix("/") {
+            throw ConfigError("\(key) must be an absolute path, got \(path)")
+        }
+        _ = try socketPath
+        for (key, size) in [("grpc.max_recv_message_size", grpc.maxRecvMessageSize),
+                            ("grpc.max_send_message_size", grpc.maxSendMessageSize)]
+        where size < 1024 || size > Int(Int32.max) {
+            throw ConfigError("\(key) must be between 1024 and \(Int32.max) bytes, got \(size)")
+        }
+        guard grpc.shutdownGracePeriodSeconds >= 0, grpc.shutdownGracePeriodSeconds <= 3600 else {
+            throw ConfigError("grpc.shutdown_grace_period_seconds must be between 0 and 3600, got \(grpc.shutdownGracePeriodSeconds)")
+        }
+        guard runtime.backend == "software" else {
+            throw ConfigError("runtime.backend must be software (the only backend this build has), got \(runtime.backend)")
+        }
+        guard ["crun", "runc"].contains(runtime.ociRuntime) else {
+            throw ConfigError("runtime.oci_runtime must be crun or runc, got \(runtime.ociRuntime)")
+        }
+        guard ["auto", "systemd", "cgroupfs"].contains(runtime.cgroupDriver) else {
+            throw ConfigError("runtime.cgroup_driver must be auto, systemd or cgroupfs, got \(runtime.cgroupDriver)")
+        }
+    }
+}
+
+/// A configuration that cannot be used; the message names the key (and line).
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,77 @@
+import CRIServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Facts about the host that the CRI Status and RuntimeConfig answers report.
+enum HostChecks {
+    /// systemd manages cgroups when it is the init system (the test sd_booted(3) makes).
+    static func detectCgroupDriver(_ configured: String) -> RuntimeEnvironment.CgroupDriver {
+        switch configured {
+        case "systemd": .systemd
+        case "cgroupfs": .cgroupfs
+        default: isDirectory("/run/systemd/system") ? .systemd : .cgroupfs
+        }
+    }
+
+    /// The runtime is ready when its directories are writable and its OCI runtime is installed.
+    static func runtimeReadiness(config: FascoConfig) -> RuntimeEnvironment.Readiness {
+        for directory in [config.root, config.state] where access(directory, W_OK | X_OK) != 0 {
+            return .init(ready: false, reason: "StateDirectoryUnusable", message: "\(directory) is not writable")
+        }
+        guard findExecutable(config.runtime.ociRuntime) != nil else {
+            return .init(ready: false, reason: "OCIRuntimeMissing",
+                         message: "\(config.runtime.ociRuntime) was not found on PATH")
+        }
+        return .init(ready: true)
+    }
+
+    /// The network is ready when a CNI network configuration is installed.
+    static func networkReadiness(config: FascoConfig) -> RuntimeEnvironment.Readiness {
+        let names = listDirectory(config.cni.confDir)
+        guard names.contains(where: { $0.hasSuffix(".conf") || $0.hasSuffix(".conflist") || $0.hasSuffix(".json") }) else {
+            return .init(ready: false, reason: "NetworkPluginNotReady",
+                         message: "no CNI network configuration in \(config.cni.confDir)")
+        }
+        return .init(ready: true)
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func findExecutable(_ name: String) -> String? {
+        if name.hasPrefix("/") { return access(name, X_OK) == 0 ? name : nil }
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    static func listDirectory(_ path: String) -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Creates `path` and its parents with `mode`.
+    static func makeDirectories(_ path: String, mode: mode_t = 0o711) throws(ConfigError) {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, mode) != 0 && errno != EEXIST {
+                throw ConfigError("cannot create directory \(current): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}
