@@ -48,6 +48,25 @@ let package = Package(
             ],
             swiftSettings: swift6),
 
+        .executableTarget(
+            name: "fasco-bench",
+            dependencies: ["CRIAPI", "GRPCTransport"],
+            swiftSettings: swift6),
+
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swift6),
+        .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),
+        .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: swift6),
+        .testTarget(
+            name: "CRIServerTests",
+            dependencies: [
+                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swift6),
+        .testTarget(
+            name: "FascoDaemonTests",
+            dependencies: ["FascoDaemon", "CRIServer", "CRIAPI", "GRPCTransport"],
+            exclude: ["python_client.py"],
+            swiftSettings: swift6),
     ]
 )

@@ -464,6 +464,12 @@ def gen_arbitrary(model):
         t = ".".join(path)
         out.append(f"extension {t} {{")
         out.append(f"    static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> {t} {{")
+        if not m.field:
+            out.append(f"        {t}()")
+            out.append("    }")
+            out.append("}")
+            out.append("")
+            continue
         out.append(f"        var m = {t}()")
         for f in m.field:
             sname = swift_field(f.name)

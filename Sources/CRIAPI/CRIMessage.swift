@@ -14,6 +14,11 @@ public struct CRIDecodingError: Error, Sendable, Equatable, CustomStringConverti
     public var messageType: String
     public var byteCount: Int
 
+    public init(messageType: String, byteCount: Int) {
+        self.messageType = messageType
+        self.byteCount = byteCount
+    }
+
     public var description: String {
         "\(byteCount) bytes do not decode as runtime.v1.\(messageType)"
     }

@@ -31,3 +31,10 @@ public struct CRIService: RuntimeServiceHandler, ImageServiceHandler {
         .unimplemented("\(rpc) is not implemented by Fasco yet")
     }
 }
+
+extension CRIService {
+    /// The status a client sees for `error` thrown under a handler (the one mapping, exposed for tests).
+    public static func status(for error: any Error) -> GRPCStatus {
+        GRPCStatus(mapping: error)
+    }
+}

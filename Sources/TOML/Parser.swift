@@ -98,7 +98,7 @@ struct Parser {
                 throw error("carriage return must be followed by a line feed", at: pos)
             }
             if isControl(c) {
-                throw error("control character \(describe(c)) is not allowed in comments", at: pos)
+                throw error("control character U+\(hex4(c)) is not allowed in comments", at: pos)
             }
             pos += 1
         }
@@ -184,7 +184,10 @@ struct Parser {
         let key = try parseKey()
         if isArray {
             guard peek() == "]", peek(1) == "]" else {
-                throw error("expected ']]' to close array-of-tables header, found \(describe(peek()))", at: pos)
+                let offset = peek() == "]" ? 1 : 0
+                throw error(
+                    "expected ']]' to close array-of-tables header, found \(describe(peek(offset)))",
+                    at: pos + offset)
             }
             pos += 2
         } else {
@@ -285,6 +288,7 @@ struct Parser {
     mutating func openTable(_ key: [KeyPart], isArray: Bool, line: Int, headerStart: Int) throws(TOMLError) -> TableNode {
         let names = key.map(\.name)
         let header = isArray ? "[[\(display(names))]]" : "[\(display(names))]"
+        let kind = isArray ? "array of tables" : "table"
         var node = root
         for (i, part) in key.enumerated() {
             let path = Array(names.prefix(i + 1))
@@ -309,7 +313,7 @@ struct Parser {
                     node = last
                 case .value(let v):
                     throw error(
-                        "cannot define table \(header): '\(prefix)' is already defined as \(describeStatic(v)) on line \(existing.line)",
+                        "cannot define \(kind) \(header): '\(prefix)' is already defined as \(describeStatic(v)) on line \(existing.line)",
                         at: part.position)
                 }
                 continue
@@ -505,9 +509,11 @@ struct Parser {
                 out.append(try parseEscape())
             case "\n":
                 throw error("unterminated string (missing closing '\"' before end of line)", at: start)
+            case "\r" where peek(1) == "\n":
+                throw error("unterminated string (missing closing '\"' before end of line)", at: start)
             default:
                 if isControl(c) {
-                    throw error("control character \(describe(c)) is not allowed in a string; use an escape sequence", at: pos)
+                    throw error("control character U+\(hex4(c)) is not allowed in a string; use an escape sequence", at: pos)
                 }
                 out.append(c)
                 pos += 1
@@ -530,9 +536,11 @@ struct Parser {
                 return String(out)
             case "\n":
                 throw error("unterminated literal string (missing closing \"'\" before end of line)", at: start)
+            case "\r" where peek(1) == "\n":
+                throw error("unterminated literal string (missing closing \"'\" before end of line)", at: start)
             default:
                 if isControl(c) {
-                    throw error("control character \(describe(c)) is not allowed in a literal string", at: pos)
+                    throw error("control character U+\(hex4(c)) is not allowed in a literal string", at: pos)
                 }
                 out.append(c)
                 pos += 1
@@ -593,7 +601,7 @@ struct Parser {
                 continue
             }
             if isControl(c) {
-                throw error("control character \(describe(c)) is not allowed in a string", at: pos)
+                throw error("control character U+\(hex4(c)) is not allowed in a string", at: pos)
             }
             out.append(c)
             pos += 1
@@ -647,7 +655,7 @@ struct Parser {
 
     mutating func parseBareValue() throws(TOMLError) -> TOMLValue {
         let start = pos
-        if looksLikeDateTime() {
+        if looksLikeDate() || looksLikeTime() {
             return try parseDateTime()
         }
         while let c = peek(), isTokenChar(c) {
@@ -666,7 +674,7 @@ struct Parser {
         case "-nan": return .float(-Double.nan)
         default: break
         }
-        if let first = token.first, isDigit(first) || first == "+" || first == "-" {
+        if let first = token.first, isDigit(first) || first == "+" || first == "-" || first == "." {
             let loc = location(of: start)
             var number = NumberParser(token: token) { message in
                 TOMLError(line: loc.line, column: loc.column, message: message)
@@ -678,16 +686,17 @@ struct Parser {
             at: start)
     }
 
-    func looksLikeDateTime() -> Bool {
-        let digits4 = (0..<4).allSatisfy { peek($0).map(isDigit) ?? false }
-        if digits4, peek(4) == "-" { return true }
-        let digits2 = (0..<2).allSatisfy { peek($0).map(isDigit) ?? false }
-        return digits2 && peek(2) == ":"
+    func looksLikeDate() -> Bool {
+        (0..<4).allSatisfy { peek($0).map(isDigit) ?? false } && peek(4) == "-"
+    }
+
+    func looksLikeTime() -> Bool {
+        (0..<2).allSatisfy { peek($0).map(isDigit) ?? false } && peek(2) == ":"
     }
 
     mutating func parseDateTime() throws(TOMLError) -> TOMLValue {
         let start = pos
-        if peek(4) == "-" {
+        if looksLikeDate() {
             let year = try fixedDigits(4, "year")
             try expectScalar("-", "'-' after year")
             let monthPos = pos
@@ -967,6 +976,7 @@ func describe(_ c: Unicode.Scalar?) -> String {
     case "\n": return "end of line"
     case "\r": return "carriage return"
     case "\t": return "tab"
+    case " ": return "space"
     default: break
     }
     if c.value >= 0x21 && c.value <= 0x7E {

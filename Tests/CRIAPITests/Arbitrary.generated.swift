@@ -260,8 +260,7 @@ extension StopPodSandboxRequest {
 
 extension StopPodSandboxResponse {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> StopPodSandboxResponse {
-        var m = StopPodSandboxResponse()
-        return m
+        StopPodSandboxResponse()
     }
 }
 
@@ -275,8 +274,7 @@ extension RemovePodSandboxRequest {
 
 extension RemovePodSandboxResponse {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> RemovePodSandboxResponse {
-        var m = RemovePodSandboxResponse()
-        return m
+        RemovePodSandboxResponse()
     }
 }
 
@@ -804,8 +802,7 @@ extension StartContainerRequest {
 
 extension StartContainerResponse {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> StartContainerResponse {
-        var m = StartContainerResponse()
-        return m
+        StartContainerResponse()
     }
 }
 
@@ -820,8 +817,7 @@ extension StopContainerRequest {
 
 extension StopContainerResponse {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> StopContainerResponse {
-        var m = StopContainerResponse()
-        return m
+        StopContainerResponse()
     }
 }
 
@@ -835,8 +831,7 @@ extension RemoveContainerRequest {
 
 extension RemoveContainerResponse {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> RemoveContainerResponse {
-        var m = RemoveContainerResponse()
-        return m
+        RemoveContainerResponse()
     }
 }
 
@@ -966,8 +961,7 @@ extension UpdateContainerResourcesRequest {
 
 extension UpdateContainerResourcesResponse {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> UpdateContainerResourcesResponse {
-        var m = UpdateContainerResourcesResponse()
-        return m
+        UpdateContainerResourcesResponse()
     }
 }
 
@@ -1147,8 +1141,7 @@ extension RemoveImageRequest {
 
 extension RemoveImageResponse {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> RemoveImageResponse {
-        var m = RemoveImageResponse()
-        return m
+        RemoveImageResponse()
     }
 }
 
@@ -1178,8 +1171,7 @@ extension UpdateRuntimeConfigRequest {
 
 extension UpdateRuntimeConfigResponse {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> UpdateRuntimeConfigResponse {
-        var m = UpdateRuntimeConfigResponse()
-        return m
+        UpdateRuntimeConfigResponse()
     }
 }
 
@@ -1249,8 +1241,7 @@ extension StatusResponse {
 
 extension ImageFsInfoRequest {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> ImageFsInfoRequest {
-        var m = ImageFsInfoRequest()
-        return m
+        ImageFsInfoRequest()
     }
 }
 
@@ -1474,8 +1465,7 @@ extension ReopenContainerLogRequest {
 
 extension ReopenContainerLogResponse {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> ReopenContainerLogResponse {
-        var m = ReopenContainerLogResponse()
-        return m
+        ReopenContainerLogResponse()
     }
 }
 
@@ -1491,15 +1481,13 @@ extension CheckpointContainerRequest {
 
 extension CheckpointContainerResponse {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> CheckpointContainerResponse {
-        var m = CheckpointContainerResponse()
-        return m
+        CheckpointContainerResponse()
     }
 }
 
 extension GetEventsRequest {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> GetEventsRequest {
-        var m = GetEventsRequest()
-        return m
+        GetEventsRequest()
     }
 }
 
@@ -1517,8 +1505,7 @@ extension ContainerEventResponse {
 
 extension ListMetricDescriptorsRequest {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> ListMetricDescriptorsRequest {
-        var m = ListMetricDescriptorsRequest()
-        return m
+        ListMetricDescriptorsRequest()
     }
 }
 
@@ -1542,8 +1529,7 @@ extension MetricDescriptor {
 
 extension ListPodSandboxMetricsRequest {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> ListPodSandboxMetricsRequest {
-        var m = ListPodSandboxMetricsRequest()
-        return m
+        ListPodSandboxMetricsRequest()
     }
 }
 
@@ -1588,8 +1574,7 @@ extension Metric {
 
 extension RuntimeConfigRequest {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> RuntimeConfigRequest {
-        var m = RuntimeConfigRequest()
-        return m
+        RuntimeConfigRequest()
     }
 }
 
@@ -1621,8 +1606,7 @@ extension UpdatePodSandboxResourcesRequest {
 
 extension UpdatePodSandboxResourcesResponse {
     static func arbitrary(_ g: inout TestRandom, depth: Int = 0) -> UpdatePodSandboxResourcesResponse {
-        var m = UpdatePodSandboxResourcesResponse()
-        return m
+        UpdatePodSandboxResourcesResponse()
     }
 }
 

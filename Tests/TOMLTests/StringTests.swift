@@ -46,15 +46,17 @@ struct StringTests {
     }
 
     @Test func multilineBasicEscapesAndQuotes() throws {
-        #expect(try value(#"v = """Here are two quotation marks: "". Simple enough.""""#)
-            == .string(#"Here are two quotation marks: "". Simple enough."#))
-        #expect(try value(#"v = """Here are three quotation marks: ""\"."""#)
-            == .string(#"Here are three quotation marks: """."#))
-        #expect(try value(#"v = """"This," she said, "is just a pointless statement.""""#)
-            == .string(#""This," she said, "is just a pointless statement.""#))
-        #expect(try value(#"v = """a\tb\u0041""""#) == .string("a\tbA"))
-        #expect(try value(#"v = """x"""""#) == .string(#"x""#))
-        #expect(try value(#"v = """x""""""#) == .string(#"x"""#))
+        // Note: in a Swift raw string the closing `"##` consumes one quote.
+        #expect(try value(##"v = """Here are two quotation marks: "". Simple enough.""""##)
+            == .string(##"Here are two quotation marks: "". Simple enough."##))
+        #expect(try value(##"v = """Here are three quotation marks: ""\".""""##)
+            == .string(##"Here are three quotation marks: """."##))
+        #expect(try value(##"v = """"This," she said, "is just a pointless statement."""""##)
+            == .string(##""This," she said, "is just a pointless statement.""##))
+        #expect(try value(##"v = """a\tb\u0041""""##) == .string("a\tbA"))
+        #expect(try value("v = \"\"\"x\"\"\"\"") == .string("x\""))  // """x""""
+        #expect(try value("v = \"\"\"x\"\"\"\"\"") == .string("x\"\""))  // """x"""""
+        #expect(try value(##"v = """""x""""##) == .string(##"""x"##))
     }
 
     @Test func multilineNormalizesCRLF() throws {
@@ -80,8 +82,9 @@ struct StringTests {
     @Test func multilineLiteralStrings() throws {
         let doc = "v = '''\nThe first newline is\ntrimmed in raw strings.\n   All other whitespace\n   is preserved. \\n\n'''"
         #expect(try value(doc) == .string("The first newline is\ntrimmed in raw strings.\n   All other whitespace\n   is preserved. \\n\n"))
-        #expect(try value(#"v = '''Here are fifteen quotation marks: """""""""""""""'''"#)
-            == .string(#"Here are fifteen quotation marks: """""""""""""""#))
+        let fifteen = String(repeating: "\"", count: 15)
+        #expect(try value("v = '''Here are fifteen quotation marks: \(fifteen)'''")
+            == .string("Here are fifteen quotation marks: \(fifteen)"))
         #expect(try value(#"v = ''''That,' she said, 'is still pointless.''''"#)
             == .string("'That,' she said, 'is still pointless.'"))
         #expect(try value("v = '''I [dw]on't need \\d{2} apples'''") == .string("I [dw]on't need \\d{2} apples"))

@@ -13,7 +13,7 @@ struct StructureTests {
             [t] # comment after header
             x = 1#no space
             """
-        #expect(try rendered(doc) == #"{key = "value", another = "# This is not a comment", t = {x = 1}}"#)
+        #expect(try rendered(doc) == ##"{key = "value", another = "# This is not a comment", t = {x = 1}}"##)
     }
 
     @Test func bareQuotedAndEmptyKeys() throws {
@@ -80,7 +80,7 @@ struct StructureTests {
             [empty]
             """#
         #expect(try rendered(doc) == """
-            {"table-1" = {key1 = "some string", key2 = 123}, "table-2" = {key1 = "another string", key2 = 456}, \
+            {table-1 = {key1 = "some string", key2 = 123}, table-2 = {key1 = "another string", key2 = 456}, \
             dog = {"tater.man" = {type = {name = "pug"}}}, j = {"ʞ" = {l = {k = 7}}}, empty = {}}
             """)
     }

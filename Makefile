@@ -1,0 +1,67 @@
+# Fasco: build, run, test, benchmark.
+#   make run          build and run Fasco on its embedded defaults (needs root)
+#   make test         everything CI runs
+#   make bench        benchmarks, with baselines measured in the same run
+#   make conformance  critest against Fasco (CRITEST=/path/to/critest)
+
+SHELL := /bin/bash
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+PYTHON_VENV := .build-py
+APT_PACKAGES := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf \
+                crun runc containernetworking-plugins
+BIN_DEBUG := .build/debug
+BIN_RELEASE := .build/release
+
+.PHONY: all deps py-deps build release run test check-generated bench conformance clean
+
+all: build
+
+# Debian packages the build and tests need; installs only what is missing.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Python grpcio: the independent CRI client of the tests.
+py-deps:
+	@[ -x $(PYTHON_VENV)/bin/python ] && $(PYTHON_VENV)/bin/python -c 'import grpc, grpc_tools' 2>/dev/null || { \
+	  python3 -m venv $(PYTHON_VENV) && $(PYTHON_VENV)/bin/pip install -q grpcio grpcio-tools; }
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+check-generated: deps
+	proto/generate.sh --check
+
+# Runs Fasco on its embedded defaults (socket unix:///run/fasco/fasco.sock,
+# root /var/lib/fasco, state /run/fasco), shows it answering Version and Status
+# through Fasco's own CRI client, and keeps serving until Ctrl-C.
+run: release
+	@set -m; $(BIN_RELEASE)/fasco serve & pid=$$!; \
+	trap 'kill -TERM $$pid 2>/dev/null; wait $$pid' INT TERM; \
+	for i in $$(seq 1 100); do [ -S /run/fasco/fasco.sock ] && break; sleep 0.05; done; \
+	$(BIN_RELEASE)/fasco info || { kill -TERM $$pid; wait $$pid; exit 1; }; \
+	echo "fasco is serving on unix:///run/fasco/fasco.sock (pid $$pid); Ctrl-C stops it"; \
+	wait $$pid
+
+test: deps py-deps check-generated
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: release
+	@command -v containerd >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd >/dev/null; }
+	$(BIN_RELEASE)/fasco-bench
+
+conformance: release
+	Tests/conformance/run-critest.sh "$(BIN_RELEASE)/fasco" "$(CRITEST)"
+
+clean:
+	rm -rf .build $(PYTHON_VENV)

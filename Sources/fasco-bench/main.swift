@@ -1,0 +1,192 @@
+// fasco-bench: Fasco's benchmarks, each against a baseline measured in the same run.
+//
+// Transport: CRI Version over the gRPC C-core client, sequential latency (p50, p99)
+// and throughput with 1 and 32 calls in flight, plus the daemon's idle RSS;
+// Fasco against a private containerd (Debian's package) started by this bench.
+import CRIAPI
+import Foundation
+import GRPCTransport
+
+struct Runtime {
+    let name: String
+    let process: Process
+    let endpoint: String
+    let directory: URL
+}
+
+func makeDirectory(_ name: String) throws -> URL {
+    let url = URL(fileURLWithPath: "/tmp/fasco-bench-\(name)-\(getpid())")
+    try? FileManager.default.removeItem(at: url)
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+func startFasco() throws -> Runtime {
+    let directory = try makeDirectory("fasco")
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("fasco")
+    let process = Process()
+    process.executableURL = binary
+    let socket = directory.appendingPathComponent("fasco.sock").path
+    try "".write(to: directory.appendingPathComponent("empty.toml"), atomically: true, encoding: .utf8)
+    process.arguments = ["serve", "--listen", "unix://" + socket, "--root", directory.appendingPathComponent("root").path,
+                         "--state", directory.appendingPathComponent("state").path,
+                         "--config", directory.appendingPathComponent("empty.toml").path, "--log-level", "warning"]
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return Runtime(name: "fasco", process: process, endpoint: "unix://" + socket, directory: directory)
+}
+
+func startContainerd() throws -> Runtime? {
+    guard let binary = ["/usr/bin/containerd", "/usr/local/bin/containerd"].first(where: {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }) else { return nil }
+    let directory = try makeDirectory("containerd")
+    let socket = directory.appendingPathComponent("containerd.sock").path
+    let config = """
+        version = 2
+        root = "\(directory.path)/root"
+        state = "\(directory.path)/state"
+        [grpc]
+          address = "\(socket)"
+        [plugins."io.containerd.grpc.v1.cri"]
+          restrict_oom_score_adj = true
+        """
+    let configURL = directory.appendingPathComponent("config.toml")
+    try config.write(to: configURL, atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = ["--config", configURL.path, "--log-level", "warn"]
+    process.standardError = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    return Runtime(name: "containerd", process: process, endpoint: "unix://" + socket, directory: directory)
+}
+
+func waitUntilAnswering(_ runtime: Runtime) async throws {
+    let channel = GRPCChannel(target: runtime.endpoint)
+    defer { channel.close() }
+    let client = RuntimeServiceClient(channel: channel)
+    for _ in 0..<300 {
+        if (try? await client.version(timeout: .milliseconds(200))) != nil { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw GRPCStatus(.unavailable, "\(runtime.name) did not answer on \(runtime.endpoint)")
+}
+
+func rssKiB(_ pid: Int32) -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return -1 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    }
+    return -1
+}
+
+struct Measurement {
+    var p50Micros = 0.0
+    var p99Micros = 0.0
+    var sequentialPerSecond = 0.0
+    var concurrentPerSecond = 0.0
+    var idleRSSMiB = 0.0
+}
+
+func micros(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
+}
+
+func measure(_ runtime: Runtime, sequentialCalls: Int, concurrentSeconds: Double) async throws -> Measurement {
+    var result = Measurement()
+    let channel = GRPCChannel(target: runtime.endpoint)
+    defer { channel.close() }
+    let client = RuntimeServiceClient(channel: channel)
+    let request = VersionRequest(version: "v1")
+    for _ in 0..<500 { _ = try await client.version(request) }  // warm-up
+
+    var latencies: [Double] = []
+    latencies.reserveCapacity(sequentialCalls)
+    let clock = ContinuousClock()
+    let start = clock.now
+    for _ in 0..<sequentialCalls {
+        let before = clock.now
+        _ = try await client.version(request)
+        latencies.append(micros(clock.now - before))
+    }
+    let total = micros(clock.now - start)
+    latencies.sort()
+    result.p50Micros = latencies[latencies.count / 2]
+    result.p99Micros = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
+    result.sequentialPerSecond = Double(sequentialCalls) / (total / 1e6)
+
+    let deadline = clock.now + .milliseconds(Int64(concurrentSeconds * 1000))
+    let concurrentStart = clock.now
+    let completed = try await withThrowingTaskGroup(of: Int.self) { group in
+        for _ in 0..<32 {
+            group.addTask {
+                var count = 0
+                while clock.now < deadline {
+                    _ = try await client.version(request)
+                    count += 1
+                }
+                return count
+            }
+        }
+        return try await group.reduce(0, +)
+    }
+    result.concurrentPerSecond = Double(completed) / (micros(clock.now - concurrentStart) / 1e6)
+
+    try await Task.sleep(for: .seconds(2))
+    result.idleRSSMiB = Double(rssKiB(runtime.process.processIdentifier)) / 1024
+    return result
+}
+
+func stop(_ runtime: Runtime) {
+    runtime.process.terminate()
+    runtime.process.waitUntilExit()
+    try? FileManager.default.removeItem(at: runtime.directory)
+}
+
+func cell(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+
+let sequentialCalls = Int(ProcessInfo.processInfo.environment["BENCH_CALLS"] ?? "") ?? 5000
+let concurrentSeconds = Double(ProcessInfo.processInfo.environment["BENCH_SECONDS"] ?? "") ?? 3
+
+var measurements: [(String, Measurement)] = []
+for start in [startFasco, startContainerd] {
+    guard let runtime = try start() else {
+        print("(containerd not installed: no baseline; apt-get install containerd)")
+        continue
+    }
+    do {
+        try await waitUntilAnswering(runtime)
+        measurements.append((runtime.name, try await measure(runtime, sequentialCalls: sequentialCalls,
+                                                              concurrentSeconds: concurrentSeconds)))
+    } catch {
+        print("\(runtime.name): \(error)")
+    }
+    stop(runtime)
+}
+
+guard let fasco = measurements.first(where: { $0.0 == "fasco" })?.1 else {
+    print("fasco could not be measured")
+    exit(1)
+}
+let baseline = measurements.first(where: { $0.0 == "containerd" })?.1
+
+print("CRI Version over the gRPC C-core client (\(sequentialCalls) sequential calls, \(Int(concurrentSeconds)) s at 32 in flight)")
+print("")
+print("| metric                         |      fasco | containerd | fasco/containerd | target        |")
+print("|--------------------------------|-----------:|-----------:|-----------------:|---------------|")
+let rows: [(String, KeyPath<Measurement, Double>, String, Bool)] = [
+    ("sequential p50 (µs)", \.p50Micros, "<= 100", false),
+    ("sequential p99 (µs)", \.p99Micros, "", false),
+    ("calls/s, 1 in flight", \.sequentialPerSecond, "", true),
+    ("calls/s, 32 in flight", \.concurrentPerSecond, ">= 20000", true),
+    ("idle RSS (MiB)", \.idleRSSMiB, "<= 20", false),
+]
+for (name, key, target, _) in rows {
+    let mine = fasco[keyPath: key]
+    let theirs = baseline.map { $0[keyPath: key] }
+    let ratio = theirs.map { $0 > 0 ? cell(mine / $0, 2) + "x" : "-" } ?? "-"
+    let padded = name.padding(toLength: 30, withPad: " ", startingAt: 0)
+    let theirsText = theirs.map { cell($0) } ?? "-"
+    print("| \(padded) | \(String(repeating: " ", count: max(0, 10 - cell(mine).count)))\(cell(mine)) | \(String(repeating: " ", count: max(0, 10 - theirsText.count)))\(theirsText) | \(String(repeating: " ", count: max(0, 16 - ratio.count)))\(ratio) | \(target.padding(toLength: 13, withPad: " ", startingAt: 0)) |")
+}

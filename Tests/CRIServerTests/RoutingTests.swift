@@ -1,0 +1,91 @@
+import CRIAPI
+import CRIServer
+import FascoCore
+import GRPCTransport
+import Logging
+import Testing
+
+@Suite("CRI routing and error mapping")
+struct RoutingTests {
+    static let implemented: Set = ["Version", "Status", "RuntimeConfig"]
+
+    @Test("every CRI RPC is routed: 30 RuntimeService and 5 ImageService methods")
+    func everyRPCRouted() {
+        let routes = CRIService(environment: .testDefault, logger: Logger(label: "test")).routes()
+        let paths = Set(routes.map(\.path))
+        #expect(routes.count == 35)
+        #expect(paths.count == 35)
+        #expect(paths.filter { $0.hasPrefix("/runtime.v1.RuntimeService/") }.count == 30)
+        #expect(paths.filter { $0.hasPrefix("/runtime.v1.ImageService/") }.count == 5)
+        #expect(paths.contains("/runtime.v1.ImageService/PullImage"))
+    }
+
+    @Test("RPCs not implemented yet answer UNIMPLEMENTED naming themselves")
+    func unimplementedNamesRPC() async throws {
+        let server = try TestServer()
+        let routes = CRIService(environment: .testDefault, logger: Logger(label: "test")).routes()
+        var checked = 0
+        for route in routes {
+            let rpc = String(route.path.split(separator: "/").last ?? "")
+            guard !Self.implemented.contains(rpc), case .unary = route.kind else { continue }
+            let status = await statusOf { _ = try await server.channel.unary(route.path, request: []) }
+            #expect(status?.code == .unimplemented, "\(rpc)")
+            #expect(status?.message.contains(rpc) == true, "\(rpc): \(status?.message ?? "")")
+            checked += 1
+        }
+        await server.stop()
+        #expect(checked == 31)
+    }
+
+    @Test("the streaming GetContainerEvents answers UNIMPLEMENTED too")
+    func streamingUnimplemented() async throws {
+        let server = try TestServer()
+        let status = await statusOf {
+            for try await _ in server.runtime.getContainerEvents() {}
+        }
+        await server.stop()
+        #expect(status?.code == .unimplemented)
+        #expect(status?.message.contains("GetContainerEvents") == true)
+    }
+
+    @Test("bytes that do not decode are INVALID_ARGUMENT naming the message")
+    func garbage() async throws {
+        let server = try TestServer()
+        let status = await statusOf {
+            _ = try await server.channel.unary("/runtime.v1.RuntimeService/Version", request: [0xFF, 0xFF, 0xFF, 0x0F])
+        }
+        // The server still answers afterwards.
+        let version = try await server.runtime.version()
+        await server.stop()
+        #expect(status?.code == .invalidArgument)
+        #expect(status?.message.contains("VersionRequest") == true)
+        #expect(version.runtimeName == "fasco")
+    }
+
+    @Test("an unknown method is UNIMPLEMENTED")
+    func unknownMethod() async throws {
+        let server = try TestServer()
+        let status = await statusOf { _ = try await server.channel.unary("/runtime.v1.RuntimeService/NoSuchThing", request: []) }
+        await server.stop()
+        #expect(status?.code == .unimplemented)
+        #expect(status?.message.contains("NoSuchThing") == true)
+    }
+
+    @Test("each FascoError code maps to its gRPC code")
+    func fascoErrorMapping() {
+        let expected: [FascoError.Code: GRPCStatus.Code] = [
+            .invalidArgument: .invalidArgument, .notFound: .notFound, .alreadyExists: .alreadyExists,
+            .failedPrecondition: .failedPrecondition, .resourceExhausted: .resourceExhausted,
+            .unavailable: .unavailable, .deadlineExceeded: .deadlineExceeded, .unimplemented: .unimplemented,
+            .unauthenticated: .unauthenticated, .permissionDenied: .permissionDenied, .internal: .internal,
+        ]
+        #expect(expected.count == FascoError.Code.allCases.count)
+        for (code, grpc) in expected {
+            let status = CRIService.status(for: FascoError(code, "msg \(code)"))
+            #expect(status.code == grpc)
+            #expect(status.message == "msg \(code)")
+        }
+        #expect(CRIService.status(for: CancellationError()).code == .cancelled)
+        #expect(CRIService.status(for: CRIDecodingError(messageType: "X", byteCount: 2)).code == .invalidArgument)
+    }
+}

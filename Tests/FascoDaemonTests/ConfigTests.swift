@@ -1,0 +1,122 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import FascoDaemon
+import Testing
+
+@Suite("fasco.toml")
+struct ConfigTests {
+    @Test("embedded defaults are the documented ones and valid")
+    func defaults() throws {
+        let config = FascoConfig()
+        #expect(config.grpc.listen == "unix:///run/fasco/fasco.sock")
+        #expect(config.root == "/var/lib/fasco")
+        #expect(config.state == "/run/fasco")
+        #expect(config.grpc.maxRecvMessageSize == 16 << 20)
+        #expect(config.runtime.backend == "software")
+        #expect(try config.socketPath == "/run/fasco/fasco.sock")
+        try config.validate()
+    }
+
+    @Test("every documented key is read")
+    func everyKey() throws {
+        var config = FascoConfig()
+        try config.apply(toml: """
+            root = "/srv/fasco"
+            state = "/run/f"
+            log_level = "debug"
+            [grpc]
+            listen = "unix:/run/f/f.sock"
+            max_recv_message_size = 4096
+            max_send_message_size = 8192
+            shutdown_grace_period_seconds = 2.5
+            [runtime]
+            backend = "software"
+            oci_runtime = "runc"
+            cgroup_driver = "cgroupfs"
+            [cni]
+            conf_dir = "/etc/cni/other"
+            bin_dirs = ["/a", "/b"]
+            """, source: "t.toml")
+        try config.validate()
+        #expect(config.root == "/srv/fasco")
+        #expect(config.state == "/run/f")
+        #expect(config.logLevel == "debug")
+        #expect(try config.socketPath == "/run/f/f.sock")
+        #expect(config.grpc.maxRecvMessageSize == 4096)
+        #expect(config.grpc.maxSendMessageSize == 8192)
+        #expect(config.grpc.shutdownGracePeriodSeconds == 2.5)
+        #expect(config.runtime.ociRuntime == "runc")
+        #expect(config.runtime.cgroupDriver == "cgroupfs")
+        #expect(config.cni.confDir == "/etc/cni/other")
+        #expect(config.cni.binDirs == ["/a", "/b"])
+    }
+
+    @Test("unknown keys are named with their line", arguments: [
+        ("colour = 1", "colour", 1),
+        ("[grpc]\n\nlisten_on = \"x\"", "grpc.listen_on", 3),
+        ("[runtime]\nbackend = \"software\"\nhypervisor = \"qemu\"", "runtime.hypervisor", 3),
+        ("[images]\nx = 1", "images", 1),
+    ])
+    func unknownKeys(text: String, key: String, line: Int) {
+        var config = FascoConfig()
+        #expect { try config.apply(toml: text, source: "f.toml") } throws: { error in
+            let message = String(describing: error)
+            return message.contains("unknown key \(key)") && message.contains("f.toml:\(line)")
+        }
+    }
+
+    @Test("values of the wrong type are named")
+    func wrongTypes() {
+        var config = FascoConfig()
+        #expect { try config.apply(toml: "[grpc]\nmax_recv_message_size = \"big\"", source: "f.toml") } throws: {
+            String(describing: $0).contains("grpc.max_recv_message_size must be an integer, got a string")
+        }
+        #expect { try config.apply(toml: "grpc = 3", source: "f.toml") } throws: {
+            String(describing: $0).contains("grpc must be a table")
+        }
+        #expect { try config.apply(toml: "[cni]\nbin_dirs = [1]", source: "f.toml") } throws: {
+            String(describing: $0).contains("cni.bin_dirs must be an array of strings")
+        }
+    }
+
+    @Test("TOML syntax errors name the file and position")
+    func syntaxError() {
+        var config = FascoConfig()
+        #expect { try config.apply(toml: "root = \n", source: "f.toml") } throws: {
+            String(describing: $0).hasPrefix("f.toml: line 1")
+        }
+    }
+
+    @Test("bad values are rejected naming the key", arguments: [
+        ("log_level = \"loud\"", "log_level"),
+        ("root = \"relative\"", "root"),
+        ("[grpc]\nlisten = \"tcp://0.0.0.0:1\"", "grpc.listen"),
+        ("[grpc]\nlisten = \"unix://relative.sock\"", "grpc.listen"),
+        ("[grpc]\nmax_send_message_size = 10", "grpc.max_send_message_size"),
+        ("[grpc]\nshutdown_grace_period_seconds = -1", "grpc.shutdown_grace_period_seconds"),
+        ("[runtime]\nbackend = \"cca\"", "runtime.backend"),
+        ("[runtime]\ncgroup_driver = \"v3\"", "runtime.cgroup_driver"),
+    ])
+    func badValues(text: String, key: String) throws {
+        var config = FascoConfig()
+        try config.apply(toml: text, source: "f.toml")
+        #expect { try config.validate() } throws: { String(describing: $0).contains(key) }
+    }
+
+    @Test("a missing explicit file is an error; the missing default file is not")
+    func missingFile() throws {
+        #expect(throws: ConfigError.self) { try FascoConfig.load(path: "/nonexistent/fasco.toml") }
+        if access(FascoConfig.defaultPath, F_OK) != 0 {
+            #expect(try FascoConfig.load(path: nil) == FascoConfig())
+        }
+    }
+
+    @Test("cgroup driver: configured values win, auto follows the init system")
+    func cgroupDriver() {
+        #expect(HostChecks.detectCgroupDriver("systemd") == .systemd)
+        #expect(HostChecks.detectCgroupDriver("cgroupfs") == .cgroupfs)
+        let auto = HostChecks.detectCgroupDriver("auto")
+        #expect(auto == (HostChecks.isDirectory("/run/systemd/system") ? .systemd : .cgroupfs))
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import GRPCTransport
+
+/// The real `fasco` binary serving on a temporary socket, as a user starts it.
+final class DaemonProcess: @unchecked Sendable {
+    let directory: URL
+    let process = Process()
+    let stderrFile: URL
+    var socketPath: String { directory.appendingPathComponent("run/fasco.sock").path }
+    var endpoint: String { "unix://" + socketPath }
+
+    /// The built fasco executable: $FASCO_BIN, or beside the test bundle.
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["FASCO_BIN"] { return URL(fileURLWithPath: path) }
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        return bundle.appendingPathComponent("fasco")
+    }
+
+    static func makeDirectory() throws -> URL {
+        let directory = URL(fileURLWithPath: "/tmp/fasco-daemon-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    init(extraArguments: [String] = [], directory: URL? = nil) throws {
+        self.directory = try directory ?? Self.makeDirectory()
+        stderrFile = self.directory.appendingPathComponent("stderr.log")
+        FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        process.executableURL = Self.binary
+        process.arguments = ["serve",
+                             "--listen", "unix://" + self.directory.appendingPathComponent("run/fasco.sock").path,
+                             "--root", self.directory.appendingPathComponent("root").path,
+                             "--state", self.directory.appendingPathComponent("state").path,
+                             "--config", self.directory.appendingPathComponent("none.toml").path,
+                             "--log-level", "debug"] + extraArguments
+        if !extraArguments.contains("--config") {
+            try "".write(to: self.directory.appendingPathComponent("none.toml"), atomically: true, encoding: .utf8)
+        }
+        process.standardError = try FileHandle(forWritingTo: stderrFile)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits until the socket answers (or the process dies).
+    func waitUntilServing(timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else { throw DaemonError("fasco exited early: \(stderr)") }
+            if FileManager.default.fileExists(atPath: socketPath) { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw DaemonError("fasco did not create \(socketPath) in time: \(stderr)")
+    }
+
+    var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for the process to exit; returns its status, or nil on timeout.
+    func waitForExit(timeout: Duration = .seconds(20)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    func stop() async {
+        if process.isRunning {
+            signal(SIGKILL)
+            _ = await waitForExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+struct DaemonError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs a command to completion; returns (status, stdout, stderr).
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (Int32, String, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// The repository root, from this file's path.
+let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

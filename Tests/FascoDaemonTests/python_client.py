@@ -1,0 +1,43 @@
+"""An independent CRI client: Python grpcio with stubs compiled from proto/api.proto.
+
+usage: python_client.py PROTO_DIR ENDPOINT
+Prints one JSON object with the Version and Status answers.
+"""
+import importlib
+import json
+import sys
+import tempfile
+
+from grpc_tools import protoc
+import grpc
+
+
+def main():
+    proto_dir, endpoint = sys.argv[1], sys.argv[2]
+    out = tempfile.mkdtemp(prefix="fasco-pystubs-")
+    code = protoc.main(["protoc", f"-I{proto_dir}", f"--python_out={out}", f"--grpc_python_out={out}", "api.proto"])
+    if code != 0:
+        raise SystemExit(f"protoc failed: {code}")
+    sys.path.insert(0, out)
+    api = importlib.import_module("api_pb2")
+    stubs = importlib.import_module("api_pb2_grpc")
+    with grpc.insecure_channel(endpoint) as channel:
+        runtime = stubs.RuntimeServiceStub(channel)
+        version = runtime.Version(api.VersionRequest(version="v1"), timeout=10)
+        status = runtime.Status(api.StatusRequest(verbose=True), timeout=10)
+        try:
+            runtime.ListContainers(api.ListContainersRequest(), timeout=10)
+            unimplemented = None
+        except grpc.RpcError as error:
+            unimplemented = error.code().name
+    print(json.dumps({
+        "runtime_name": version.runtime_name,
+        "runtime_api_version": version.runtime_api_version,
+        "conditions": {c.type: c.status for c in status.status.conditions},
+        "info_keys": sorted(status.info.keys()),
+        "list_containers": unimplemented,
+    }, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
