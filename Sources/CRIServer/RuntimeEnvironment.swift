@@ -28,12 +28,15 @@ public struct RuntimeEnvironment: Sendable {
     public var networkReadiness: @Sendable () -> Readiness
     /// Extra `Status` info for `verbose` requests: key -> JSON text.
     public var verboseInfo: @Sendable () -> [String: String]
+    /// The real usage of the filesystem holding images (ImageFsInfo).
+    public var imageFilesystemUsage: @Sendable () async throws -> FilesystemUsageReport
 
     public init(
         runtimeVersion: String, runtimeHandlers: [String], cgroupDriver: CgroupDriver,
         runtimeReadiness: @escaping @Sendable () -> Readiness,
         networkReadiness: @escaping @Sendable () -> Readiness,
-        verboseInfo: @escaping @Sendable () -> [String: String]
+        verboseInfo: @escaping @Sendable () -> [String: String],
+        imageFilesystemUsage: @escaping @Sendable () async throws -> FilesystemUsageReport
     ) {
         self.runtimeVersion = runtimeVersion
         self.runtimeHandlers = runtimeHandlers
@@ -41,5 +44,22 @@ public struct RuntimeEnvironment: Sendable {
         self.runtimeReadiness = runtimeReadiness
         self.networkReadiness = networkReadiness
         self.verboseInfo = verboseInfo
+        self.imageFilesystemUsage = imageFilesystemUsage
+    }
+}
+
+/// Usage of one directory tree: bytes of allocated blocks and inodes, as `du` counts them.
+public struct FilesystemUsageReport: Sendable, Equatable {
+    public var mountpoint: String
+    public var usedBytes: UInt64
+    public var inodesUsed: UInt64
+    /// When it was measured, in nanoseconds since the Unix epoch.
+    public var timestampNanos: Int64
+
+    public init(mountpoint: String, usedBytes: UInt64, inodesUsed: UInt64, timestampNanos: Int64) {
+        self.mountpoint = mountpoint
+        self.usedBytes = usedBytes
+        self.inodesUsed = inodesUsed
+        self.timestampNanos = timestampNanos
     }
 }

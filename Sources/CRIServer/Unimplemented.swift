@@ -128,7 +128,4 @@ extension CRIService {
         throw Self.notYet("RemoveImage")
     }
 
-    public func imageFsInfo(_ request: ImageFsInfoRequest, context: ServerContext) async throws -> ImageFsInfoResponse {
-        throw Self.notYet("ImageFsInfo")
-    }
 }

@@ -16,6 +16,7 @@ public enum Daemon {
         try config.validate()
         try HostChecks.makeDirectories(config.root, mode: 0o711)
         try HostChecks.makeDirectories(config.state, mode: 0o711)
+        try HostChecks.makeDirectories(config.imagesDirectory, mode: 0o700)
 
         let environment = makeEnvironment(config: config)
         let service = CRIService(environment: environment, logger: logger)
@@ -46,7 +47,8 @@ public enum Daemon {
             cgroupDriver: driver,
             runtimeReadiness: { HostChecks.runtimeReadiness(config: config) },
             networkReadiness: { HostChecks.networkReadiness(config: config) },
-            verboseInfo: { info })
+            verboseInfo: { info },
+            imageFilesystemUsage: { try DiskUsage.measure(config.imagesDirectory) })
     }
 
     /// `Status` verbose info: each value is JSON, as crictl info prints it.

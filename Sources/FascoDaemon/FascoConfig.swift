@@ -36,6 +36,9 @@ public struct FascoConfig: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// Where image content and snapshots live: the image filesystem ImageFsInfo reports.
+    public var imagesDirectory: String { root + "/images" }
+
     /// The socket path of `grpc.listen`.
     public var socketPath: String {
         get throws(ConfigError) { try Self.socketPath(of: grpc.listen) }

@@ -1,5 +1,6 @@
 import CRIAPI
 import CRIServer
+import FascoCore
 import GRPCTransport
 import Testing
 
@@ -60,5 +61,33 @@ struct RuntimeInfoTests {
         await server.stop()
         let expected: CgroupDriver = driver == .systemd ? .systemd : .cgroupfs
         #expect(response.linux?.cgroupDriver == expected)
+    }
+}
+
+@Suite("ImageFsInfo")
+struct ImageFsInfoTests {
+    @Test("reports the image filesystem usage the environment measures")
+    func reportsUsage() async throws {
+        let server = try TestServer()
+        let response = try await server.images.imageFsInfo()
+        await server.stop()
+        let usage = try #require(response.imageFilesystems.first)
+        #expect(response.imageFilesystems.count == 1)
+        #expect(usage.fsID?.mountpoint == "/var/lib/fasco/images")
+        #expect(usage.usedBytes?.value == 8192)
+        #expect(usage.inodesUsed?.value == 3)
+        #expect(usage.timestamp == 42)
+        #expect(response.containerFilesystems == [usage])
+    }
+
+    @Test("a failing measurement is INTERNAL, not a crash")
+    func failingMeasurement() async throws {
+        var environment = RuntimeEnvironment.testDefault
+        environment.imageFilesystemUsage = { throw FascoError.internal("cannot measure /x: No such file or directory") }
+        let server = try TestServer(environment: environment)
+        let status = await statusOf { _ = try await server.images.imageFsInfo() }
+        await server.stop()
+        #expect(status?.code == .internal)
+        #expect(status?.message.contains("cannot measure /x") == true)
     }
 }

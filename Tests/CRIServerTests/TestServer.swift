@@ -36,7 +36,10 @@ extension RuntimeEnvironment {
         runtimeVersion: "9.9.9-test", runtimeHandlers: ["fasco"], cgroupDriver: .cgroupfs,
         runtimeReadiness: { .init(ready: true) },
         networkReadiness: { .init(ready: false, reason: "NetworkPluginNotReady", message: "no CNI config") },
-        verboseInfo: { ["runtime": #"{"name":"fasco"}"#] })
+        verboseInfo: { ["runtime": #"{"name":"fasco"}"#] },
+        imageFilesystemUsage: {
+            FilesystemUsageReport(mountpoint: "/var/lib/fasco/images", usedBytes: 8192, inodesUsed: 3, timestampNanos: 42)
+        })
 }
 
 /// The status a call failed with, or nil when it succeeded.

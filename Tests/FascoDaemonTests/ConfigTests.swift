@@ -120,3 +120,30 @@ struct ConfigTests {
         #expect(auto == (HostChecks.isDirectory("/run/systemd/system") ? .systemd : .cgroupfs))
     }
 }
+
+@Suite("DiskUsage")
+struct DiskUsageTests {
+    @Test("counts allocated bytes and inodes, hard links once, symlinks not followed")
+    func measuresTree() throws {
+        var template = Array("/tmp/fasco-du-XXXXXX".utf8CString)
+        let root = try #require(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) })
+        defer { _ = system("rm -rf '\(root)'") }
+        let empty = try DiskUsage.measure(root)
+        #expect(empty.inodesUsed == 1)
+        #expect(empty.mountpoint == root)
+        mkdir(root + "/d", 0o755)
+        let fd = open(root + "/d/f", O_CREAT | O_WRONLY, 0o644)
+        let block = [UInt8](repeating: 7, count: 64 << 10)
+        #expect(write(fd, block, block.count) == block.count)
+        fsync(fd)
+        close(fd)
+        link(root + "/d/f", root + "/d/hardlink")
+        symlink("/usr", root + "/usr-link")
+        let usage = try DiskUsage.measure(root)
+        #expect(usage.inodesUsed == 4, "root, d, f (once), usr-link")
+        #expect(usage.usedBytes >= empty.usedBytes + UInt64(64 << 10))
+        #expect(usage.usedBytes < empty.usedBytes + UInt64(1 << 20), "the symlink's target is not counted")
+        #expect(usage.timestampNanos > 1_600_000_000 * 1_000_000_000)
+        #expect(throws: Error.self) { try DiskUsage.measure(root + "/missing") }
+    }
+}

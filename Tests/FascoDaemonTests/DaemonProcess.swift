@@ -25,7 +25,7 @@ final class DaemonProcess: @unchecked Sendable {
     init(extraArguments: [String] = [], directory: URL? = nil) throws {
         self.directory = try directory ?? Self.makeDirectory()
         stderrFile = self.directory.appendingPathComponent("stderr.log")
-        FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.executableURL = Self.binary
         process.arguments = ["serve",
                              "--listen", "unix://" + self.directory.appendingPathComponent("run/fasco.sock").path,

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs critest (kubernetes-sigs/cri-tools) against a private Fasco and prints
+# pass/fail/skip by area. Checks that the daemon is still alive afterwards.
+# usage: run-critest.sh FASCO_BINARY CRITEST_BINARY [extra critest flags...]
+set -uo pipefail
+fasco=${1:?usage: run-critest.sh FASCO CRITEST}
+critest=${2:-}
+shift 2 || true
+if [ -z "$critest" ] || [ ! -x "$critest" ]; then
+    echo "set CRITEST=/path/to/critest (build it from kubernetes-sigs/cri-tools v1.34.0: go test -c ./cmd/critest)" >&2
+    exit 2
+fi
+work=$(mktemp -d /tmp/fasco-critest-XXXXXX)
+socket=$work/fasco.sock
+"$fasco" serve --listen "unix://$socket" --root "$work/root" --state "$work/state" \
+    --config /dev/null --log-level info 2> "$work/fasco.log" &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+for _ in $(seq 1 200); do [ -S "$socket" ] && break; sleep 0.05; done
+[ -S "$socket" ] || { echo "fasco did not start:"; cat "$work/fasco.log"; exit 1; }
+
+"$critest" --runtime-endpoint "unix://$socket" --image-endpoint "unix://$socket" \
+    --ginkgo.no-color --ginkgo.junit-report "$work/junit.xml" --ginkgo.timeout 60m "$@" > "$work/critest.log" 2>&1
+critest_status=$?
+grep -E '^(Ran |FAIL!|SUCCESS!|PASS|FAIL)' "$work/critest.log" | tail -4
+
+python3 - "$work/junit.xml" <<'PY'
+import collections, sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception as error:
+    print(f"no junit report: {error}"); sys.exit(0)
+areas = collections.defaultdict(collections.Counter)
+for case in root.iter("testcase"):
+    name = case.get("name", "")
+    area = name.split("]", 1)[-1].strip().split(" ")[0:2]
+    area = " ".join(area) if area else "?"
+    if case.find("skipped") is not None: outcome = "skip"
+    elif case.find("failure") is not None or case.find("error") is not None: outcome = "fail"
+    else: outcome = "pass"
+    areas[area][outcome] += 1
+total = collections.Counter()
+print(f"{'area':40} {'pass':>5} {'fail':>5} {'skip':>5}")
+for area in sorted(areas):
+    c = areas[area]; total.update(c)
+    print(f"{area[:40]:40} {c['pass']:5} {c['fail']:5} {c['skip']:5}")
+print(f"{'total':40} {total['pass']:5} {total['fail']:5} {total['skip']:5}")
+PY
+
+if kill -0 $pid 2>/dev/null; then
+    echo "fasco survived the run (pid $pid); logs in $work"
+else
+    echo "FASCO DIED during critest; log tail:"; tail -20 "$work/fasco.log"; exit 1
+fi
+exit $critest_status
