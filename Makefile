@@ -35,8 +35,9 @@ py-deps:
 build: deps
 	$(SWIFT) build
 
+# Release binaries link the Swift runtime statically: they run without /opt/swift.
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 
 check-generated: deps
 	proto/generate.sh --check

@@ -76,6 +76,10 @@ public final class GRPCServer: @unchecked Sendable {
         do {
             try UnixSocket.setMode(configuration.socketPath, mode_t(configuration.socketMode))
         } catch {
+            // A started server must be shut down before it is destroyed (the core asserts it).
+            let tag = CompletionQueue.retainTag { _ in }
+            grpc_server_shutdown_and_notify(server, queue.pointer, tag)
+            grpc_server_cancel_all_calls(server)
             stopCore()
             throw error
         }
@@ -228,7 +232,15 @@ public final class GRPCServer: @unchecked Sendable {
             grpc_server_cancel_all_calls(server)
             _ = await notified.wait(timeout: .seconds(2))
         }
-        stopCore()
+        // A handler that ignored cancellation still ends its call with a batch on the queue,
+        // which must be alive then: release the socket now, the core after the last handler.
+        UnixSocket.remove(configuration.socketPath)
+        let later = state.withLock { state -> Bool in
+            guard !state.running.isEmpty else { return false }
+            state.drained.append { [self] in Task.detached { self.destroyCore() } }
+            return true
+        }
+        if !later { destroyCore() }
     }
 
     private func cancelAll() {
@@ -237,8 +249,12 @@ public final class GRPCServer: @unchecked Sendable {
     }
 
     private func stopCore() {
+        destroyCore()
+        UnixSocket.remove(configuration.socketPath)
+    }
+
+    private func destroyCore() {
         grpc_server_destroy(server)
         queue.shutdownAndJoin()
-        UnixSocket.remove(configuration.socketPath)
     }
 }

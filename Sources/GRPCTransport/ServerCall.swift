@@ -49,7 +49,9 @@ final class ServerCall: @unchecked Sendable {
 
     /// Runs the handler as a task owned by this call.
     func run(_ operation: @escaping @Sendable () async -> Void) {
-        let task = Task { await operation() }
+        // Runs on the queue thread until the handler first suspends: handlers that answer
+        // without suspending (Version, Status) skip the hop to the cooperative pool.
+        let task = Task.immediate { await operation() }
         let cancelNow = state.withLock { state -> Bool in
             state.task = task
             return state.closedByClient

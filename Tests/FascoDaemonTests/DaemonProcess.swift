@@ -1,4 +1,5 @@
 import Foundation
+import CRIAPI
 import GRPCTransport
 
 /// The real `fasco` binary serving on a temporary socket, as a user starts it.
@@ -46,7 +47,12 @@ final class DaemonProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw DaemonError("fasco exited early: \(stderr)") }
-            if FileManager.default.fileExists(atPath: socketPath) { return }
+            // The socket file alone proves nothing (a killed daemon leaves one): wait for an answer.
+            if FileManager.default.fileExists(atPath: socketPath) {
+                let channel = GRPCChannel(target: endpoint)
+                defer { channel.close() }
+                if (try? await RuntimeServiceClient(channel: channel).version(timeout: .milliseconds(500))) != nil { return }
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw DaemonError("fasco did not create \(socketPath) in time: \(stderr)")

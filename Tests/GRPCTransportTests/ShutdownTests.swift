@@ -55,6 +55,34 @@ struct ShutdownTests {
         }
     }
 
+    @Test("a handler that ignores cancellation: shutdown returns without waiting for it, and its late finish is harmless")
+    func handlerIgnoresCancellation() async throws {
+        try await withServer { f in
+            let call = Task { try await f.channel.unary(Path.stubborn, request: [], timeout: callTimeout) }
+            #expect(await f.probe.wait(for: "stubborn.started"))
+            let started = ContinuousClock.now
+            await f.server.shutdown(gracePeriod: .milliseconds(300))
+            #expect(ContinuousClock.now - started < .seconds(8))
+            #expect(f.probe.has("stubborn.cancelled"))
+            #expect(!exists(f.socketPath))
+            let status = try await failure { try await call.value }
+            #expect(status.code != .ok)
+            // The handler finishes its call after the server stopped; that must not crash the process.
+            #expect(await f.probe.wait(for: "stubborn.finished", timeout: stubbornExtra + .seconds(10)))
+            #expect(await eventually { f.server.runningCalls == 0 })
+            // Meanwhile a new server can take over the path, and the old one's teardown leaves it alone.
+            let probe = Probe()
+            let next = try GRPCServer(configuration: GRPCServer.Configuration(socketPath: f.socketPath),
+                                      methods: testMethods(probe))
+            let channel = GRPCChannel(target: f.target)
+            let reply = try? await channel.unary(Path.echo, request: [5], timeout: callTimeout)
+            #expect(reply == [5])
+            #expect(isSocket(f.socketPath))
+            await next.shutdown(gracePeriod: .milliseconds(100))
+            channel.close()
+        }
+    }
+
     @Test("a streaming handler is cancelled by shutdown and the client sees a non-OK end")
     func shutdownStopsStream() async throws {
         try await withServer { f in

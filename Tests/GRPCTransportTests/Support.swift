@@ -11,7 +11,11 @@ import Glibc
 enum Path {
     static let echo = "/fasco.test.Test/Echo"
     /// Sleeps until cancelled; marks "slow.started" and, on cancellation, "slow.cancelled".
+    /// (Handlers that mark flags also mark "<flag>:<request as UTF-8>" when the request is not empty.)
     static let slow = "/fasco.test.Test/Slow"
+    /// Ignores cancellation: once cancelled it carries on for `stubbornExtra`, then returns.
+    /// Marks "stubborn.started", "stubborn.cancelled" and "stubborn.finished".
+    static let stubborn = "/fasco.test.Test/Stubborn"
     /// Echoes after ~300 ms; marks "delayed.started" and "delayed.finished".
     static let delayed = "/fasco.test.Test/Delayed"
     /// Request: a 4-byte little-endian size; response: `pattern(size)`.
@@ -31,9 +35,14 @@ enum Path {
     /// Server streaming. Request: u32 k; sends k indexes, then throws GRPCStatus(.dataLoss, "stopped after k").
     static let countThenFail = "/fasco.test.Test/CountThenFail"
     /// Server streaming. Sends an index every 5 ms until the send fails or the task is cancelled.
-    /// Marks "forever.started", "forever.stopped" and (when its task was cancelled) "forever.cancelled".
+    /// Marks "forever.started", "forever.stopped" and (when its task was cancelled) "forever.cancelled";
+    /// the "forever.stopped" mark comes last.
     static let forever = "/fasco.test.Test/Forever"
 }
+
+/// How long the stubborn handler keeps going after it was cancelled: longer than a shutdown
+/// with a 300 ms grace period waits for it (the grace period plus two seconds).
+let stubbornExtra: Duration = .seconds(4)
 
 // MARK: Byte helpers
 
@@ -71,6 +80,12 @@ final class Probe: Sendable {
 
     func mark(_ flag: String) { _ = flags.withLock { $0.insert(flag) } }
 
+    /// Marks `flag`, and `flag:<request>` when the request (as UTF-8) is not empty.
+    func mark(_ flag: String, for request: [UInt8]) {
+        mark(flag)
+        if !request.isEmpty { mark(flag + ":" + String(decoding: request, as: UTF8.self)) }
+    }
+
     func has(_ flag: String) -> Bool { flags.withLock { $0.contains(flag) } }
 
     /// Polls for `flag`; false when it is still unset after `timeout` (bounded so tests never hang).
@@ -97,15 +112,24 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async
 func testMethods(_ probe: Probe) -> [ServerMethod] {
     [
         .unary(Path.echo) { request, _ in request },
-        .unary(Path.slow) { _, _ in
-            probe.mark("slow.started")
+        .unary(Path.slow) { request, _ in
+            probe.mark("slow.started", for: request)
             do {
                 try await Task.sleep(for: .seconds(600))
             } catch {
-                if Task.isCancelled { probe.mark("slow.cancelled") }
+                if Task.isCancelled { probe.mark("slow.cancelled", for: request) }
                 throw error
             }
-            probe.mark("slow.finished")
+            probe.mark("slow.finished", for: request)
+            return []
+        },
+        .unary(Path.stubborn) { _, _ in
+            probe.mark("stubborn.started")
+            _ = await eventually(timeout: .seconds(60)) { Task.isCancelled }
+            if Task.isCancelled { probe.mark("stubborn.cancelled") }
+            // Work that does not notice cancellation, such as a blocking system call.
+            await Task.detached { try? await Task.sleep(for: stubbornExtra) }.value
+            probe.mark("stubborn.finished")
             return []
         },
         .unary(Path.delayed) { request, _ in
@@ -138,8 +162,8 @@ func testMethods(_ probe: Probe) -> [ServerMethod] {
             for index in 0..<count { try await writer.send(u32(index)) }
             throw GRPCStatus(.dataLoss, "stopped after \(count)")
         },
-        .serverStreaming(Path.forever) { _, _, writer in
-            probe.mark("forever.started")
+        .serverStreaming(Path.forever) { request, _, writer in
+            probe.mark("forever.started", for: request)
             var index = 0
             do {
                 while true {
@@ -150,8 +174,8 @@ func testMethods(_ probe: Probe) -> [ServerMethod] {
             } catch {
                 // A failed send can beat the cancel of this task by a moment; give it a bounded wait.
                 _ = await eventually { Task.isCancelled }
-                if Task.isCancelled { probe.mark("forever.cancelled") }
-                probe.mark("forever.stopped")
+                if Task.isCancelled { probe.mark("forever.cancelled", for: request) }
+                probe.mark("forever.stopped", for: request)
                 throw error
             }
         },
