@@ -253,3 +253,43 @@ char *fasco_batch_status_details(const fasco_batch *batch) {
     char *details = slice_to_string(batch->recv_details);
     return details != NULL ? details : calloc(1, 1);
 }
+
+grpc_completion_queue *fasco_pluck_queue_create(void) {
+    return grpc_completion_queue_create_for_pluck(NULL);
+}
+
+int fasco_unary_blocking(grpc_call *call, grpc_completion_queue *cq, const uint8_t *request,
+                         size_t request_length, uint8_t **response, size_t *response_length,
+                         char **details) {
+    *response = NULL;
+    *response_length = 0;
+    *details = NULL;
+    fasco_batch *batch = fasco_batch_create();
+    int code = GRPC_STATUS_INTERNAL;
+    if (call != NULL && batch != NULL) {
+        fasco_batch_send_initial_metadata(batch);
+        fasco_batch_send_message(batch, request, request_length);
+        fasco_batch_send_close_from_client(batch);
+        fasco_batch_recv_initial_metadata(batch);
+        fasco_batch_recv_message(batch);
+        fasco_batch_recv_status_on_client(batch);
+        if (fasco_batch_start(call, batch, batch) == GRPC_CALL_OK) {
+            grpc_completion_queue_pluck(cq, batch, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            code = fasco_batch_status_code(batch);
+            *details = fasco_batch_status_details(batch);
+            size_t length = fasco_batch_message_length(batch);
+            if (code == GRPC_STATUS_OK && fasco_batch_has_message(batch)) {
+                *response = malloc(length > 0 ? length : 1);
+                if (*response != NULL) *response_length = fasco_batch_message_copy(batch, *response, length);
+            }
+        }
+    }
+    if (*details == NULL) *details = calloc(1, 1);
+    fasco_batch_destroy(batch);
+    if (call != NULL) grpc_call_unref(call);
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(cq);
+    return code;
+}

@@ -42,11 +42,15 @@ public final class GRPCChannel: @unchecked Sendable {
         queue.shutdownAndJoin()
     }
 
-    private func makeCall(_ method: String, timeout: Duration?) throws(GRPCStatus) -> ClientCall {
-        let millis: Int64 = timeout.map { duration in
+    static func milliseconds(_ timeout: Duration?) -> Int64 {
+        timeout.map { duration in
             let (seconds, attoseconds) = duration.components
             return max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
         } ?? Int64.max
+    }
+
+    private func makeCall(_ method: String, timeout: Duration?) throws(GRPCStatus) -> ClientCall {
+        let millis = Self.milliseconds(timeout)
         let pointer = try closed.withLock { closed throws(GRPCStatus) -> OpaquePointer? in
             guard !closed else { throw GRPCStatus(.unavailable, "the channel is closed") }
             return fasco_channel_create_call(channel, queue.pointer, method, millis)
@@ -83,6 +87,39 @@ public final class GRPCChannel: @unchecked Sendable {
             call.cancel()
         }
         return try result.get()
+    }
+
+    /// One request, one response, blocking the calling thread until the answer.
+    ///
+    /// For command-line tools and benchmark threads only: never call it from a
+    /// Swift task, where it would hold one of the few cooperative threads.
+    public func unaryBlocking(_ method: String, request: [UInt8], timeout: Duration? = nil) throws(GRPCStatus) -> [UInt8] {
+        guard let queue = fasco_pluck_queue_create() else { throw GRPCStatus(.internal, "no completion queue") }
+        let millis = Self.milliseconds(timeout)
+        let call = closed.withLock { closed -> UnownedCall? in
+            guard !closed, let pointer = fasco_channel_create_call(channel, queue, method, millis) else { return nil }
+            return UnownedCall(pointer: pointer)
+        }
+        guard let call else {
+            grpc_completion_queue_shutdown(queue)
+            grpc_completion_queue_destroy(queue)
+            throw GRPCStatus(.unavailable, "the channel is closed")
+        }
+        var response: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        var details: UnsafeMutablePointer<CChar>?
+        let code = request.withUnsafeBufferPointer { buffer in
+            fasco_unary_blocking(call.pointer, queue, buffer.baseAddress, buffer.count, &response, &length, &details)
+        }
+        defer {
+            free(response)
+            free(details)
+        }
+        guard code == GRPCStatus.Code.ok.rawValue else {
+            throw GRPCStatus(wireCode: code, message: details.map { String(cString: $0) } ?? "")
+        }
+        guard let response else { return [] }
+        return Array(UnsafeBufferPointer(start: response, count: length))
     }
 
     /// One request, a stream of responses; ending the iteration early cancels the call.
@@ -136,6 +173,13 @@ public final class GRPCChannel: @unchecked Sendable {
         receiveNext()
         return stream
     }
+}
+
+/// A call pointer handed to C code that releases it itself (the blocking path).
+///
+/// SAFETY: only moved from the lock that created it to the one thread that uses it.
+struct UnownedCall: @unchecked Sendable {
+    let pointer: OpaquePointer
 }
 
 /// A client call's C reference, dropped when the last user lets go.

@@ -86,7 +86,50 @@ struct Measurement {
     var p99Micros = 0.0
     var sequentialPerSecond = 0.0
     var concurrentPerSecond = 0.0
+    var blockingP50Micros = 0.0
+    var blockingP99Micros = 0.0
+    var blockingConcurrentPerSecond = 0.0
     var idleRSSMiB = 0.0
+    var idlePSSMiB = 0.0
+    var idlePrivateMiB = 0.0
+}
+
+/// Pss and Private_Dirty + Private_Clean from smaps_rollup, in KiB.
+func memoryKiB(_ pid: Int32) -> (pss: Int, privateBytes: Int) {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return (-1, -1) }
+    var pss = 0
+    var privateBytes = 0
+    for line in text.split(separator: "\n") {
+        let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count >= 2, let value = Int(parts[1]) else { continue }
+        switch parts[0] {
+        case "Pss:": pss = value
+        case "Private_Clean:", "Private_Dirty:": privateBytes += value
+        default: break
+        }
+    }
+    return (pss, privateBytes)
+}
+
+func percentiles(_ values: [Double]) -> (p50: Double, p99: Double) {
+    let sorted = values.sorted()
+    return (sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)])
+}
+
+/// Runs `body` on `count` threads of their own (the blocking client must not hold cooperative threads).
+func onThreads<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T) async -> [T] {
+    await withTaskGroup(of: T.self) { group in
+        for index in 0..<count {
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    Thread { continuation.resume(returning: body(index)) }.start()
+                }
+            }
+        }
+        var results: [T] = []
+        for await result in group { results.append(result) }
+        return results
+    }
 }
 
 func micros(_ duration: Duration) -> Double {
@@ -133,8 +176,34 @@ func measure(_ runtime: Runtime, sequentialCalls: Int, concurrentSeconds: Double
     }
     result.concurrentPerSecond = Double(completed) / (micros(clock.now - concurrentStart) / 1e6)
 
+    // The blocking C-core client: each call is plucked on the calling thread, no task hops.
+    let method = "/runtime.v1.RuntimeService/Version"
+    let bytes = request.encode()
+    let blocking = await onThreads(1) { _ in
+        (0..<sequentialCalls).map { _ -> Double in
+            let before = ContinuousClock.now
+            _ = try? channel.unaryBlocking(method, request: bytes)
+            return micros(ContinuousClock.now - before)
+        }
+    }[0]
+    (result.blockingP50Micros, result.blockingP99Micros) = percentiles(blocking)
+    let threadsStart = clock.now
+    let threadDeadline = clock.now + .milliseconds(Int64(concurrentSeconds * 1000))
+    let counts = await onThreads(32) { _ in
+        var count = 0
+        while ContinuousClock.now < threadDeadline {
+            if (try? channel.unaryBlocking(method, request: bytes)) != nil { count += 1 }
+        }
+        return count
+    }
+    result.blockingConcurrentPerSecond = Double(counts.reduce(0, +)) / (micros(clock.now - threadsStart) / 1e6)
+
     try await Task.sleep(for: .seconds(2))
-    result.idleRSSMiB = Double(rssKiB(runtime.process.processIdentifier)) / 1024
+    let pid = runtime.process.processIdentifier
+    result.idleRSSMiB = Double(rssKiB(pid)) / 1024
+    let memory = memoryKiB(pid)
+    result.idlePSSMiB = Double(memory.pss) / 1024
+    result.idlePrivateMiB = Double(memory.privateBytes) / 1024
     return result
 }
 
@@ -171,16 +240,22 @@ guard let fasco = measurements.first(where: { $0.0 == "fasco" })?.1 else {
 }
 let baseline = measurements.first(where: { $0.0 == "containerd" })?.1
 
-print("CRI Version over the gRPC C-core client (\(sequentialCalls) sequential calls, \(Int(concurrentSeconds)) s at 32 in flight)")
+print("CRI Version over Fasco's gRPC C-core client: async API (Swift tasks) and blocking API (calling thread)")
+print("(\(sequentialCalls) sequential calls each; \(Int(concurrentSeconds)) s at 32 in flight: 32 tasks, or 32 threads)")
 print("")
 print("| metric                         |      fasco | containerd | fasco/containerd | target        |")
 print("|--------------------------------|-----------:|-----------:|-----------------:|---------------|")
 let rows: [(String, KeyPath<Measurement, Double>, String, Bool)] = [
-    ("sequential p50 (µs)", \.p50Micros, "<= 100", false),
-    ("sequential p99 (µs)", \.p99Micros, "", false),
-    ("calls/s, 1 in flight", \.sequentialPerSecond, "", true),
-    ("calls/s, 32 in flight", \.concurrentPerSecond, ">= 20000", true),
+    ("async p50 (µs)", \.p50Micros, "", false),
+    ("async p99 (µs)", \.p99Micros, "", false),
+    ("async calls/s, 1 in flight", \.sequentialPerSecond, "", true),
+    ("async calls/s, 32 in flight", \.concurrentPerSecond, ">= 20000", true),
+    ("blocking p50 (µs)", \.blockingP50Micros, "<= 100", false),
+    ("blocking p99 (µs)", \.blockingP99Micros, "", false),
+    ("blocking calls/s, 32 threads", \.blockingConcurrentPerSecond, ">= 20000", true),
     ("idle RSS (MiB)", \.idleRSSMiB, "<= 20", false),
+    ("idle PSS (MiB)", \.idlePSSMiB, "", false),
+    ("idle private memory (MiB)", \.idlePrivateMiB, "", false),
 ]
 for (name, key, target, _) in rows {
     let mine = fasco[keyPath: key]

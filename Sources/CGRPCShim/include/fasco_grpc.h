@@ -68,4 +68,14 @@ int fasco_batch_status_code(const fasco_batch *batch);
 // The received status details, NUL-terminated, malloc'd (never NULL).
 char *fasco_batch_status_details(const fasco_batch *batch);
 
+// A blocking unary call on the calling thread: for CLIs and benchmarks, never for
+// Swift's cooperative threads. `cq` is a pluck queue the call was created on;
+// both are consumed (the call unreferenced, the queue destroyed). Returns the
+// status code; on success *response (malloc'd) and *response_length hold the
+// reply. *details (malloc'd, never NULL) holds the status message.
+grpc_completion_queue *fasco_pluck_queue_create(void);
+int fasco_unary_blocking(grpc_call *call, grpc_completion_queue *cq, const uint8_t *request,
+                         size_t request_length, uint8_t **response, size_t *response_length,
+                         char **details);
+
 #endif
