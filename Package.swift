@@ -19,11 +19,14 @@ let package = Package(
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c"),
         .target(name: "CGRPCShim", dependencies: ["CGRPCCore"]),
         .target(name: "CRIProto", dependencies: ["CProtobufC"]),
+        .systemLibrary(name: "CImageLibs"),
         .target(name: "GRPCTransport", dependencies: ["CGRPCShim", "CGRPCCore"], swiftSettings: swift6),
 
         // Swift layers.
         .target(name: "FascoCore", swiftSettings: swift6),
         .target(name: "TOML", swiftSettings: swift6),
+        .target(name: "OCISpec", swiftSettings: swift6),
+        .target(name: "ImageStore", dependencies: ["OCISpec", "FascoCore", "CImageLibs"], swiftSettings: swift6),
         .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
         .target(
             name: "CRIServer",
@@ -54,6 +57,7 @@ let package = Package(
             swiftSettings: swift6),
 
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swift6),
+        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "OCISpec", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),
         .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: swift6),
         .testTarget(

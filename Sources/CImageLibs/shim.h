@@ -1,0 +1,13 @@
+// C libraries behind the image store (Debian -dev packages): libcurl (registry
+// HTTP), libarchive (tar), zlib and libzstd (layer compression), libcrypto (digests).
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <curl/curl.h>
+#include <archive.h>
+#include <archive_entry.h>
+#include <zlib.h>
+#include <zstd.h>
+#include <openssl/evp.h>
