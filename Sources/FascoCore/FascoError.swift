@@ -37,6 +37,12 @@ public struct FascoError: Error, Sendable, CustomStringConvertible {
     public static func alreadyExists(_ message: String) -> FascoError { FascoError(.alreadyExists, message) }
     public static func failedPrecondition(_ message: String) -> FascoError { FascoError(.failedPrecondition, message) }
     public static func unimplemented(_ message: String) -> FascoError { FascoError(.unimplemented, message) }
+    public static func resourceExhausted(_ message: String) -> FascoError { FascoError(.resourceExhausted, message) }
+    public static func unavailable(_ message: String, cause: (any Error)? = nil) -> FascoError {
+        FascoError(.unavailable, message, cause: cause)
+    }
+    public static func unauthenticated(_ message: String) -> FascoError { FascoError(.unauthenticated, message) }
+    public static func permissionDenied(_ message: String) -> FascoError { FascoError(.permissionDenied, message) }
     public static func `internal`(_ message: String, cause: (any Error)? = nil) -> FascoError {
         FascoError(.internal, message, cause: cause)
     }
