@@ -11,3 +11,7 @@
 #include <zlib.h>
 #include <zstd.h>
 #include <openssl/evp.h>
+
+// syncfs(2): declared by unistd.h only under _GNU_SOURCE.
+int syncfs(int fd);
+static inline int fasco_syncfs(int fd) { return syncfs(fd); }

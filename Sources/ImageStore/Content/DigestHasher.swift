@@ -27,7 +27,19 @@ public struct DigestHasher: ~Copyable {
         bytes.withUnsafeBytes { update($0) }
     }
 
+    /// The digest of everything so far, leaving this hasher usable.
+    public func finalizeCopy() -> Digest {
+        guard let copy = EVP_MD_CTX_new() else { fatalError("out of memory copying a digest context") }
+        defer { EVP_MD_CTX_free(copy) }
+        EVP_MD_CTX_copy_ex(copy, context)
+        return Self.finish(copy, algorithm)
+    }
+
     public consuming func finalize() -> Digest {
+        Self.finish(context, algorithm)
+    }
+
+    private static func finish(_ context: OpaquePointer, _ algorithm: Digest.Algorithm) -> Digest {
         var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &output, &length)
