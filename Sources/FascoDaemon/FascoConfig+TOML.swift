@@ -43,6 +43,24 @@ extension FascoConfig {
                     default: throw reader.unknown("cni." + key, line)
                     }
                 }
+            case "registry":
+                try reader.table(try reader.subtable(key, value, line), prefix: "registry.") { key, value, line throws(ConfigError) in
+                    guard key == "hosts" else { throw reader.unknown("registry." + key, line) }
+                    try reader.table(try reader.subtable("registry.hosts", value, line), prefix: "") { host, value, line throws(ConfigError) in
+                        let prefix = "registry.hosts.\"\(host)\"."
+                        var settings = registry.hosts[host] ?? Registry.Host()
+                        try reader.table(try reader.subtable(String(prefix.dropLast()), value, line), prefix: prefix) { key, value, line throws(ConfigError) in
+                            switch key {
+                            case "mirrors": settings.mirrors = try reader.strings(prefix + key, value, line)
+                            case "ca_file": settings.caFile = try reader.string(prefix + key, value, line)
+                            case "insecure_skip_verify": settings.insecureSkipVerify = try reader.boolean(prefix + key, value, line)
+                            case "plain_http": settings.plainHTTP = try reader.boolean(prefix + key, value, line)
+                            default: throw reader.unknown(prefix + key, line)
+                            }
+                        }
+                        registry.hosts[host] = settings
+                    }
+                }
             default:
                 throw reader.unknown(key, line)
             }
@@ -73,6 +91,11 @@ extension FascoConfig {
         func string(_ key: String, _ value: TOMLValue, _ line: Int) throws(ConfigError) -> String {
             guard case .string(let string) = value else { throw wrongType(key, "a string", value, line) }
             return string
+        }
+
+        func boolean(_ key: String, _ value: TOMLValue, _ line: Int) throws(ConfigError) -> Bool {
+            guard case .boolean(let flag) = value else { throw wrongType(key, "true or false", value, line) }
+            return flag
         }
 
         func integer(_ key: String, _ value: TOMLValue, _ line: Int) throws(ConfigError) -> Int {

@@ -10,6 +10,7 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     public var grpc = GRPC()
     public var runtime = Runtime()
     public var cni = CNI()
+    public var registry = Registry()
 
     public struct GRPC: Sendable, Equatable, Codable {
         /// `unix:///path/to.sock`: where kubelet, crictl and critest connect.
@@ -32,6 +33,25 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     public struct CNI: Sendable, Equatable, Codable {
         public var confDir = "/etc/cni/net.d"
         public var binDirs = ["/usr/lib/cni", "/opt/cni/bin"]
+    }
+
+    /// Per-registry settings, keyed by registry host as image names spell it
+    /// (`registry.k8s.io`, `docker.io`, `127.0.0.1:5000`).
+    public struct Registry: Sendable, Equatable, Codable {
+        public var hosts: [String: Host] = [:]
+
+        public struct Host: Sendable, Equatable, Codable {
+            /// Endpoints tried in order before the registry itself, e.g. `http://127.0.0.1:5000`.
+            public var mirrors: [String] = []
+            /// A PEM CA bundle trusted for this registry and its https mirrors (besides the system's).
+            public var caFile: String?
+            /// Skip TLS verification (never for production registries).
+            public var insecureSkipVerify = false
+            /// Speak plain HTTP to the registry itself (loopback registries default to it).
+            public var plainHTTP: Bool?
+
+            public init() {}
+        }
     }
 
     public init() {}
@@ -77,6 +97,14 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         }
         guard ["crun", "runc"].contains(runtime.ociRuntime) else {
             throw ConfigError("runtime.oci_runtime must be crun or runc, got \(runtime.ociRuntime)")
+        }
+        for (host, settings) in registry.hosts {
+            for mirror in settings.mirrors where !(mirror.hasPrefix("http://") || mirror.hasPrefix("https://")) || mirror.count < 10 {
+                throw ConfigError("registry.hosts.\"\(host)\".mirrors: \(mirror) is not an http:// or https:// URL")
+            }
+            if let caFile = settings.caFile, !caFile.hasPrefix("/") {
+                throw ConfigError("registry.hosts.\"\(host)\".ca_file must be an absolute path, got \(caFile)")
+            }
         }
         guard ["auto", "systemd", "cgroupfs"].contains(runtime.cgroupDriver) else {
             throw ConfigError("runtime.cgroup_driver must be auto, systemd or cgroupfs, got \(runtime.cgroupDriver)")

@@ -147,3 +147,42 @@ struct DiskUsageTests {
         #expect(throws: Error.self) { try DiskUsage.measure(root + "/missing") }
     }
 }
+
+@Suite("fasco.toml registry hosts")
+struct RegistryConfigTests {
+    @Test("mirrors, CA files and TLS settings per registry host")
+    func hosts() throws {
+        var config = FascoConfig()
+        try config.apply(toml: """
+            [registry.hosts."registry.k8s.io"]
+            mirrors = ["http://127.0.0.1:5000", "https://mirror.example:5443"]
+            [registry.hosts."127.0.0.1:5443"]
+            ca_file = "/var/tmp/fasco-registry/ca.crt"
+            insecure_skip_verify = true
+            plain_http = false
+            """, source: "r.toml")
+        try config.validate()
+        #expect(config.registry.hosts["registry.k8s.io"]?.mirrors == ["http://127.0.0.1:5000", "https://mirror.example:5443"])
+        let tls = try #require(config.registry.hosts["127.0.0.1:5443"])
+        #expect(tls.caFile == "/var/tmp/fasco-registry/ca.crt")
+        #expect(tls.insecureSkipVerify)
+        #expect(tls.plainHTTP == false)
+    }
+
+    @Test("unknown host keys and bad mirrors are named", arguments: [
+        ("[registry.hosts.\"a.io\"]\nmirror = [\"http://x.io\"]", "registry.hosts.\"a.io\".mirror"),
+        ("[registry]\nmirrors = 1", "registry.mirrors"),
+        ("[registry.hosts.\"a.io\"]\ninsecure_skip_verify = \"yes\"", "registry.hosts.\"a.io\".insecure_skip_verify must be true or false"),
+    ])
+    func badKeys(text: String, fragment: String) {
+        var config = FascoConfig()
+        #expect { try config.apply(toml: text, source: "r.toml") } throws: { String(describing: $0).contains(fragment) }
+    }
+
+    @Test("a mirror that is not an http(s) URL fails validation")
+    func badMirror() throws {
+        var config = FascoConfig()
+        try config.apply(toml: "[registry.hosts.\"a.io\"]\nmirrors = [\"ftp://x\"]", source: "r.toml")
+        #expect { try config.validate() } throws: { String(describing: $0).contains("ftp://x is not an http") }
+    }
+}
