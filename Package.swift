@@ -31,21 +31,21 @@ let package = Package(
         .target(
             name: "CRIServer",
             dependencies: [
-                "CRIAPI", "GRPCTransport", "FascoCore", "TOML",
+                "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
         .target(
             name: "FascoDaemon",
             dependencies: [
-                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "TOML",
+                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "TOML", "ImageStore", "OCISpec",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
         .executableTarget(
             name: "fasco",
             dependencies: [
-                "FascoDaemon", "CRIAPI", "GRPCTransport",
+                "FascoDaemon", "CRIAPI", "CRIServer", "GRPCTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(
             name: "CRIServerTests",
             dependencies: [
-                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore",
+                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),

@@ -1,6 +1,7 @@
 import CRIAPI
 import FascoCore
 import GRPCTransport
+import ImageStore
 import Logging
 
 /// Fasco's CRI v1 RuntimeService and ImageService: one file per RPC
@@ -12,18 +13,21 @@ public struct CRIService: RuntimeServiceHandler, ImageServiceHandler {
     public static let runtimeName = "fasco"
 
     let environment: RuntimeEnvironment
+    let images: ImageStore
     let logger: Logger
 
-    public init(environment: RuntimeEnvironment, logger: Logger) {
+    public init(environment: RuntimeEnvironment, images: ImageStore, logger: Logger) {
         self.environment = environment
+        self.images = images
         self.logger = logger
     }
 
-    /// Both services' route tables, each RPC wrapped in the one interceptor.
+    /// Both CRI services' route tables and Fasco's admin API, each RPC wrapped in the one interceptor.
     public func routes() -> [ServerMethod] {
         let interceptor = RPCInterceptor(logger: logger)
         return (self as any RuntimeServiceHandler).routes(interceptor: interceptor)
             + (self as any ImageServiceHandler).routes(interceptor: interceptor)
+            + AdminService(images: images).routes(interceptor: interceptor)
     }
 
     /// The error for an RPC whose issue has not landed yet.

@@ -112,20 +112,4 @@ extension CRIService {
         throw Self.notYet("UpdatePodSandboxResources")
     }
 
-    public func listImages(_ request: ListImagesRequest, context: ServerContext) async throws -> ListImagesResponse {
-        throw Self.notYet("ListImages")
-    }
-
-    public func imageStatus(_ request: ImageStatusRequest, context: ServerContext) async throws -> ImageStatusResponse {
-        throw Self.notYet("ImageStatus")
-    }
-
-    public func pullImage(_ request: PullImageRequest, context: ServerContext) async throws -> PullImageResponse {
-        throw Self.notYet("PullImage")
-    }
-
-    public func removeImage(_ request: RemoveImageRequest, context: ServerContext) async throws -> RemoveImageResponse {
-        throw Self.notYet("RemoveImage")
-    }
-
 }

@@ -3,6 +3,7 @@ import CRIServer
 import Dispatch
 import FoundationEssentials
 import GRPCTransport
+import ImageStore
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -19,7 +20,8 @@ public enum Daemon {
         try HostChecks.makeDirectories(config.imagesDirectory, mode: 0o700)
 
         let environment = makeEnvironment(config: config)
-        let service = CRIService(environment: environment, logger: logger)
+        let images = try ImageStore(root: config.imagesDirectory, sources: config.registry.registryHosts.source)
+        let service = CRIService(environment: environment, images: images, logger: logger)
         var serverConfiguration = GRPCServer.Configuration(socketPath: try config.socketPath)
         serverConfiguration.maxReceiveMessageBytes = config.grpc.maxRecvMessageSize
         serverConfiguration.maxSendMessageBytes = config.grpc.maxSendMessageSize

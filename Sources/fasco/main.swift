@@ -1,8 +1,13 @@
 import ArgumentParser
 import CRIAPI
+import CRIServer
+import FoundationEssentials
 import FascoDaemon
 import GRPCTransport
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct Fasco: AsyncParsableCommand {
@@ -10,7 +15,7 @@ struct Fasco: AsyncParsableCommand {
         commandName: "fasco",
         abstract: "A Kubernetes container runtime (CRI v1) that runs every pod as a System Realm.",
         version: FascoVersion.current,
-        subcommands: [Serve.self, Info.self, VersionCommand.self])
+        subcommands: [Serve.self, Info.self, ImageCommand.self, VersionCommand.self])
 }
 
 struct Serve: AsyncParsableCommand {
@@ -90,6 +95,49 @@ struct Info: AsyncParsableCommand {
             print("fasco info: \(endpoint): \(error)")
             throw ExitCode.failure
         }
+    }
+}
+
+struct ImageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image", abstract: "Manage images of a running Fasco.", subcommands: [ImportImage.self])
+}
+
+struct ImportImage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import an OCI image layout directory, or an OCI or Docker archive, without a registry.")
+
+    @Argument(help: "Path of the layout directory or archive (on this node).")
+    var path: String
+
+    @Option(help: "Name for images the layout or archive does not name (or the repository for a bare tag).")
+    var name: String?
+
+    @Option(help: "CRI endpoint of the Fasco daemon.")
+    var endpoint = "unix:///run/fasco/fasco.sock"
+
+    func run() async throws {
+        let absolute = path.hasPrefix("/") ? path : currentDirectory() + "/" + path
+        let request = AdminService.ImportRequest(path: absolute, name: name)
+        let channel = GRPCChannel(target: endpoint)
+        defer { channel.close() }
+        do {
+            let bytes = try await channel.unary(AdminService.importPath, request: Array(try JSONEncoder().encode(request)))
+            let response = try JSONDecoder().decode(AdminService.ImportResponse.self, from: Data(bytes))
+            for image in response.images {
+                let names = image.repoTags.isEmpty ? image.repoDigests : image.repoTags
+                print("\(image.id)  \(names.joined(separator: " "))")
+            }
+        } catch {
+            print("fasco image import: \(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    private func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        return getcwd(&buffer, buffer.count).map { String(cString: $0) } ?? "."
     }
 }
 

@@ -69,7 +69,7 @@ struct ImageFsInfoTests {
     @Test("reports the image filesystem usage the environment measures")
     func reportsUsage() async throws {
         let server = try TestServer()
-        let response = try await server.images.imageFsInfo()
+        let response = try await server.imageService.imageFsInfo()
         await server.stop()
         let usage = try #require(response.imageFilesystems.first)
         #expect(response.imageFilesystems.count == 1)
@@ -85,7 +85,7 @@ struct ImageFsInfoTests {
         var environment = RuntimeEnvironment.testDefault
         environment.imageFilesystemUsage = { throw FascoError.internal("cannot measure /x: No such file or directory") }
         let server = try TestServer(environment: environment)
-        let status = await statusOf { _ = try await server.images.imageFsInfo() }
+        let status = await statusOf { _ = try await server.imageService.imageFsInfo() }
         await server.stop()
         #expect(status?.code == .internal)
         #expect(status?.message.contains("cannot measure /x") == true)

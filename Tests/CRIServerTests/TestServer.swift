@@ -1,5 +1,7 @@
 import CRIAPI
 import CRIServer
+import FascoCore
+import ImageStore
 import GRPCTransport
 import Logging
 #if canImport(Glibc)
@@ -11,23 +13,37 @@ final class TestServer: Sendable {
     let directory: String
     let server: GRPCServer
     let channel: GRPCChannel
+    let images: ImageStore
 
-    init(environment: RuntimeEnvironment = .testDefault) throws {
-        var template = Array("/tmp/fasco-cri-XXXXXX".utf8CString)
+    init(environment: RuntimeEnvironment = .testDefault,
+         sources: @escaping @Sendable (ImageReference, RegistryCredentials?) -> any ImageSource = { _, _ in UnreachableSource() }) throws {
+        var template = Array("/var/tmp/fasco-cri-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw GRPCStatus(.internal, "mkdtemp failed") }
         directory = String(cString: made)
-        let service = CRIService(environment: environment, logger: Logger(label: "test"))
+        images = try ImageStore(root: directory + "/images", sources: sources)
+        let service = CRIService(environment: environment, images: images, logger: Logger(label: "test"))
         server = try GRPCServer(configuration: .init(socketPath: directory + "/cri.sock"), methods: service.routes())
         channel = GRPCChannel(target: "unix://" + directory + "/cri.sock")
     }
 
     var runtime: RuntimeServiceClient { RuntimeServiceClient(channel: channel) }
-    var images: ImageServiceClient { ImageServiceClient(channel: channel) }
+    var imageService: ImageServiceClient { ImageServiceClient(channel: channel) }
 
     func stop() async {
         channel.close()
         await server.shutdown(gracePeriod: .seconds(1))
-        rmdir(directory)
+        try? FileSystem.removeTree(directory)
+    }
+}
+
+/// A source for tests that must not reach any registry.
+struct UnreachableSource: ImageSource {
+    func manifest(repository: String, reference: String) async throws(FascoError) -> FetchedManifest {
+        throw .unavailable("no registry in this test (\(repository):\(reference))")
+    }
+
+    func blob(repository: String, digest: Digest, size: Int64, into writer: BlobWriter) async throws(FascoError) {
+        throw .unavailable("no registry in this test")
     }
 }
 

@@ -1,0 +1,40 @@
+import CRIAPI
+import FascoCore
+import FoundationEssentials
+import GRPCTransport
+import ImageStore
+import OCISpec
+
+extension CRIService {
+    /// An unknown image is an empty response, not an error (kubelet checks for a nil image).
+    public func imageStatus(_ request: ImageStatusRequest, context: ServerContext) async throws -> ImageStatusResponse {
+        let name = try Self.imageName(request.image)
+        guard let record = await images.image(name) else { return ImageStatusResponse() }
+        var info: [String: String] = [:]
+        if request.verbose { info["info"] = Self.verboseImageInfo(record) }
+        return ImageStatusResponse(image: Self.render(record), info: info)
+    }
+
+    static func render(_ record: ImageRecord) -> Image {
+        let user = record.user
+        return Image(
+            id: record.id.description, repoTags: record.repoTags, repoDigests: record.repoDigests,
+            size: UInt64(max(0, record.size)), uid: user.uid.map { Int64Value(value: $0) }, username: user.username,
+            spec: ImageSpec(image: record.id.description), pinned: record.pinned)
+    }
+
+    /// The verbose info: the image's OCI config and how Fasco stores it, as JSON.
+    static func verboseImageInfo(_ record: ImageRecord) -> String {
+        struct Info: Encodable {
+            var imageSpec: ImageConfiguration
+            var manifestDigest: String
+            var chainIDs: [String]
+            var createdAt: Int64
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let info = Info(imageSpec: record.config, manifestDigest: record.manifestDigest.description,
+                        chainIDs: record.chainIDs.map(\.description), createdAt: record.createdAt)
+        return (try? encoder.encode(info)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}

@@ -1,0 +1,325 @@
+import FascoCore
+import FoundationEssentials
+import OCISpec
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Fasco's images: pulls (coalesced, resumable, verified), the content store,
+/// unpacked snapshots, image records, leases held by containers, and garbage collection.
+///
+/// Everything a call changes is durable before it returns. Knows nothing of CRI.
+public actor ImageStore {
+    public nonisolated let root: String
+    public nonisolated let content: ContentStore
+    public nonisolated let snapshots: SnapshotStore
+    public nonisolated let platform: Platform
+    private var index: ImageIndex
+    private let sources: @Sendable (ImageReference, RegistryCredentials?) -> any ImageSource
+    private var pulls: [String: Task<ImageRecord, any Error>] = [:]
+    private var downloads: [Digest: Task<Void, any Error>] = [:]
+    private var unpacks: [Digest: Task<Void, any Error>] = [:]
+
+    /// - Parameter sources: makes the source a reference is pulled from (its registry, with mirrors).
+    public init(root: String, platform: Platform = .host,
+                sources: @escaping @Sendable (ImageReference, RegistryCredentials?) -> any ImageSource) throws(FascoError) {
+        self.root = root
+        self.platform = platform
+        self.sources = sources
+        try FileSystem.makeDirectories(root, mode: 0o700)
+        try FileSystem.makeDirectories(root + "/leases", mode: 0o700)
+        content = try ContentStore(root: root + "/content")
+        snapshots = try SnapshotStore(root: root + "/snapshots")
+        index = try ImageIndex(path: root + "/images.json")
+        try snapshots.recover()
+    }
+
+    // MARK: Queries
+
+    public var images: [ImageRecord] { index.records.values.sorted { $0.id < $1.id } }
+
+    /// The image `name` refers to: an image ID (`sha256:…`, or its hex, or a unique hex prefix
+    /// of at least 12 characters), a tagged or digested reference in any form kubelet sends.
+    public func image(_ name: String) -> ImageRecord? {
+        if let digest = try? Digest(parsing: name), let record = index.records[digest] { return record }
+        let hex = name.hasPrefix("sha256:") ? String(name.dropFirst(7)) : name
+        if hex.count >= 12, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
+            let matches = index.records.values.filter { $0.id.encoded.hasPrefix(hex) }
+            if matches.count == 1 { return matches[0] }
+        }
+        guard let reference = try? ImageReference(parsing: name) else { return nil }
+        if let digest = reference.digest {
+            let wanted = reference.repoDigest(digest)
+            return index.records.values.first { $0.repoDigests.contains(wanted) }
+        }
+        let tagged = reference.description
+        return index.records.values.first { $0.repoTags.contains(tagged) }
+    }
+
+    // MARK: Pull
+
+    /// Pulls `name` and returns its record; concurrent pulls of one reference share one download.
+    public func pull(_ name: String, credentials: RegistryCredentials? = nil) async throws(FascoError) -> ImageRecord {
+        let reference = try ImageReference(parsing: name)
+        let key = reference.description
+        let task: Task<ImageRecord, any Error>
+        if let running = pulls[key] {
+            task = running
+        } else {
+            let source = sources(reference, credentials)
+            task = Task { try await self.fetch(reference, from: source) }
+            pulls[key] = task
+        }
+        defer { if pulls[key] == task { pulls[key] = nil } }
+        do {
+            return try await task.value
+        } catch let error as FascoError {
+            throw error
+        } catch {
+            throw .internal("pull of \(key) failed", cause: error)
+        }
+    }
+
+    /// Reads the manifest chain, the config and every layer, unpacks, and records the image.
+    func fetch(_ reference: ImageReference, from source: any ImageSource) async throws(FascoError) -> ImageRecord {
+        let top = try await source.manifest(repository: reference.path, reference: reference.registryReference)
+        try content.write(top.bytes, as: top.digest)
+        var manifestBytes = top.bytes
+        var manifestDigest = top.digest
+        if MediaType.indexes.contains(top.mediaType) || Self.looksLikeIndex(top.bytes) {
+            let chosen = try PlatformMatcher.select(from: decode(Index.self, top.bytes, what: "image index \(top.digest)"), for: platform)
+            let digest = try Digest(parsing: chosen.digest)
+            let fetched = try await source.manifest(repository: reference.path, reference: digest.description)
+            guard fetched.digest == digest else {
+                throw .failedPrecondition("manifest \(fetched.digest) does not match the index's \(digest)")
+            }
+            try content.write(fetched.bytes, as: digest)
+            manifestBytes = fetched.bytes
+            manifestDigest = digest
+        }
+        let manifest = try decode(Manifest.self, manifestBytes, what: "manifest \(manifestDigest)")
+        let configDigest = try Digest(parsing: manifest.config.digest)
+        try await ensureBlob(configDigest, size: manifest.config.size, repository: reference.path, source: source)
+        let config = try decode(ImageConfiguration.self, try content.read(configDigest), what: "image config \(configDigest)")
+        let diffIDs = try config.rootfs.diffIDs.map { (text: String) throws(FascoError) -> Digest in try Digest(parsing: text) }
+        guard diffIDs.count == manifest.layers.count else {
+            throw .failedPrecondition("image \(reference) has \(manifest.layers.count) layers but its config lists \(diffIDs.count) diff IDs")
+        }
+        for layer in manifest.layers {
+            guard MediaType.layerCompression(layer.mediaType) != nil else {
+                throw .failedPrecondition("image \(reference) has a layer of unsupported media type \(layer.mediaType)")
+            }
+        }
+        // Download layers concurrently, then unpack in order (each layer sits on its parents).
+        try await withThrowingTaskGroupTyped(manifest.layers) { layer throws(FascoError) in
+            try await self.ensureBlob(try Digest(parsing: layer.digest), size: layer.size, repository: reference.path, source: source)
+        }
+        let chain = ChainID.chain(diffIDs)
+        for (position, layer) in manifest.layers.enumerated() {
+            try await ensureSnapshot(chain: Array(chain[...position]), diffID: diffIDs[position], layer: layer)
+        }
+        let size = Int64(manifestBytes.count) + manifest.config.size + manifest.layers.reduce(0) { $0 + $1.size }
+        return try record(ImageRecord(
+            id: configDigest, repoTags: reference.taggedName.map { [$0] } ?? [],
+            repoDigests: [reference.repoDigest(top.digest)], manifestDigest: manifestDigest,
+            config: config, layers: manifest.layers, size: size, createdAt: Self.nowNanos(), pinned: false))
+    }
+
+    private static func looksLikeIndex(_ bytes: [UInt8]) -> Bool {
+        struct Probe: Decodable { var manifests: [Descriptor]?; var layers: [Descriptor]? }
+        guard let probe = try? JSONDecoder().decode(Probe.self, from: Data(bytes)) else { return false }
+        return probe.manifests != nil && probe.layers == nil
+    }
+
+    /// Downloads a blob unless stored; one download per digest however many pulls want it.
+    private func ensureBlob(_ digest: Digest, size: Int64, repository: String, source: any ImageSource) async throws(FascoError) {
+        if content.contains(digest) { return }
+        let task: Task<Void, any Error>
+        if let running = downloads[digest] {
+            task = running
+        } else {
+            let store = content
+            task = Task {
+                let writer = try store.ingest(digest, size: size)
+                do {
+                    try await source.blob(repository: repository, digest: digest, size: size, into: writer)
+                    try writer.commit()
+                } catch let error as FascoError where error.code == .failedPrecondition {
+                    writer.discard()  // corrupt content: never resume from it
+                    throw error
+                }
+            }
+            downloads[digest] = task
+        }
+        defer { if downloads[digest] == task { downloads[digest] = nil } }
+        do {
+            try await task.value
+        } catch let error as FascoError {
+            throw error
+        } catch {
+            throw .unavailable("download of \(digest) failed", cause: error)
+        }
+    }
+
+    /// Unpacks one layer into its snapshot unless it exists; one unpack per chain ID.
+    private func ensureSnapshot(chain: [Digest], diffID: Digest, layer: Descriptor) async throws(FascoError) {
+        guard let chainID = chain.last else { return }
+        if snapshots.contains(chainID) { return }
+        let task: Task<Void, any Error>
+        if let running = unpacks[chainID] {
+            task = running
+        } else {
+            let blobPath = content.path(of: try Digest(parsing: layer.digest))
+            let compression = MediaType.layerCompression(layer.mediaType) ?? .gzip
+            let snapshots = self.snapshots
+            let parents = Array(chain.dropLast())
+            task = Task {
+                try await BlockingWork.run { () throws(FascoError) in
+                    try snapshots.create(chainID, parents: parents) { directory throws(FascoError) in
+                        var options = LayerUnpacker.Options()
+                        options.expectedDiffID = diffID
+                        _ = try LayerUnpacker.apply(blobPath: blobPath, compression: compression, to: directory, options: options)
+                    }
+                }
+            }
+            unpacks[chainID] = task
+        }
+        defer { if unpacks[chainID] == task { unpacks[chainID] = nil } }
+        do {
+            try await task.value
+        } catch let error as FascoError {
+            throw error
+        } catch {
+            throw .internal("unpacking layer \(diffID) failed", cause: error)
+        }
+    }
+
+    /// Adds or merges `new` into the records: a tag moves to the newest image that claims it.
+    func record(_ new: ImageRecord) throws(FascoError) -> ImageRecord {
+        var records = index.records
+        for (id, var other) in records where id != new.id {
+            let before = other.repoTags.count
+            other.repoTags.removeAll { new.repoTags.contains($0) }
+            if other.repoTags.count != before { records[id] = other }
+        }
+        var merged = records[new.id] ?? new
+        if records[new.id] != nil {
+            merged.repoTags = Self.union(merged.repoTags, new.repoTags)
+            merged.repoDigests = Self.union(merged.repoDigests, new.repoDigests)
+        }
+        records[new.id] = merged
+        try index.commit(records)
+        return merged
+    }
+
+    private static func union(_ a: [String], _ b: [String]) -> [String] {
+        a + b.filter { !a.contains($0) }
+    }
+
+    // MARK: Removal and garbage collection
+
+    /// Removes the image `name` refers to (every name of it), then collects content nothing uses.
+    /// Returns false when no image matched (CRI RemoveImage of an unknown image succeeds).
+    @discardableResult
+    public func remove(_ name: String) throws(FascoError) -> Bool {
+        guard let record = image(name) else { return false }
+        var records = index.records
+        records[record.id] = nil
+        try index.commit(records)
+        try garbageCollect()
+        return true
+    }
+
+    /// Deletes blobs and snapshots no image record and no lease refers to.
+    public func garbageCollect() throws(FascoError) {
+        var blobs = Set<Digest>()
+        var chains = Set<Digest>()
+        for record in index.records.values {
+            blobs.insert(record.id)
+            blobs.insert(record.manifestDigest)
+            for name in record.repoDigests {
+                if let at = name.lastIndex(of: "@"), let digest = try? Digest(parsing: String(name[name.index(after: at)...])) {
+                    blobs.insert(digest)
+                }
+            }
+            for layer in record.layers { if let digest = try? Digest(parsing: layer.digest) { blobs.insert(digest) } }
+            chains.formUnion(record.chainIDs)
+        }
+        for lease in try leases() { chains.formUnion(lease.chainIDs) }
+        for digest in try content.allDigests() where !blobs.contains(digest) && downloads[digest] == nil {
+            try content.delete(digest)
+        }
+        for chainID in try snapshots.all() where !chains.contains(chainID) && unpacks[chainID] == nil {
+            try snapshots.remove(chainID)
+        }
+    }
+
+    // MARK: Leases: containers keep their image's snapshots
+
+    public struct Lease: Codable, Sendable, Equatable {
+        public var owner: String
+        public var image: Digest
+        public var chainIDs: [Digest]
+    }
+
+    /// Records that `owner` (a container) uses `image`; its snapshots outlive the image's removal.
+    public func lease(_ image: Digest, to owner: String) throws(FascoError) -> Lease {
+        guard let record = index.records[image] else { throw .notFound("image \(image) not found") }
+        guard Self.isSafeName(owner) else { throw .invalidArgument("invalid lease owner \(owner)") }
+        let lease = Lease(owner: owner, image: image, chainIDs: record.chainIDs)
+        let bytes: Data
+        do { bytes = try JSONEncoder().encode(lease) } catch { throw .internal("cannot encode lease", cause: error) }
+        try FileSystem.writeAtomically(Array(bytes), to: "\(root)/leases/\(owner)")
+        return lease
+    }
+
+    /// Drops `owner`'s lease and collects what it kept alive.
+    public func release(_ owner: String) throws(FascoError) {
+        guard Self.isSafeName(owner) else { return }
+        try FileSystem.removeTree("\(root)/leases/\(owner)")
+        try garbageCollect()
+    }
+
+    public func leases() throws(FascoError) -> [Lease] {
+        try FileSystem.list(root + "/leases").compactMap { name in
+            guard !name.hasPrefix(".tmp-"), let bytes = try? FileSystem.read("\(root)/leases/\(name)") else { return nil }
+            return try? JSONDecoder().decode(Lease.self, from: Data(bytes))
+        }
+    }
+
+    static func isSafeName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 128 && name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D || $0 == 0x5F }
+    }
+
+    // MARK: Helpers
+
+    private func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws(FascoError) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(bytes))
+        } catch {
+            throw .failedPrecondition("\(what) is not valid: \(error)")
+        }
+    }
+
+    static func nowNanos() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+}
+
+/// Runs `body` for every element concurrently; the first error cancels the rest and is thrown.
+func withThrowingTaskGroupTyped<Element: Sendable>(
+    _ elements: [Element], _ body: @escaping @Sendable (Element) async throws(FascoError) -> Void
+) async throws(FascoError) {
+    do {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for element in elements { group.addTask { try await body(element) } }
+            try await group.waitForAll()
+        }
+    } catch let error as FascoError {
+        throw error
+    } catch {
+        throw .internal("a concurrent step failed", cause: error)
+    }
+}
