@@ -15,3 +15,33 @@
 // syncfs(2): declared by unistd.h only under _GNU_SOURCE.
 int syncfs(int fd);
 static inline int fasco_syncfs(int fd) { return syncfs(fd); }
+
+// Typed entry points for C calls Swift cannot make: variadic functions
+// (curl_easy_setopt, syscall) and declarations the Glibc module leaves out.
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <linux/openat2.h>
+
+static inline CURLcode fasco_curl_setopt_long(CURL *handle, CURLoption option, long value) {
+    return curl_easy_setopt(handle, option, value);
+}
+static inline CURLcode fasco_curl_setopt_pointer(CURL *handle, CURLoption option, const void *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+// openat2(2) (no glibc wrapper in 2.36): -1 and errno on failure.
+static inline int fasco_openat2(int dirfd, const char *path, unsigned long long flags, unsigned long long resolve) {
+    struct open_how how = { .flags = flags, .mode = 0, .resolve = resolve };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+static inline int fasco_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags) {
+    return fsetxattr(fd, name, value, size, flags);
+}
+static inline int fasco_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags) {
+    return lsetxattr(path, name, value, size, flags);
+}
+// O_PATH and the RESOLVE_* flags (fcntl.h hides O_PATH without _GNU_SOURCE).
+static inline int fasco_o_path(void) { return 010000000; }
+static inline unsigned long long fasco_resolve_in_root(void) { return RESOLVE_IN_ROOT; }
+static inline unsigned long long fasco_resolve_no_magiclinks(void) { return RESOLVE_NO_MAGICLINKS; }

@@ -168,6 +168,18 @@ struct RegistryHTTPClientTests {
                             AuthChallenge(scheme: "basic", parameters: [:])])
         #expect(AuthChallenge.parse(["", " , "]).isEmpty)
     }
+
+    @Test("the challenge parser ends on arbitrary input")
+    func challengeFuzz() {
+        let alphabet = Array(#"Bb a=",\ r"#.utf8) + [0x09, 0xff]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3000 {
+            let length = Int.random(in: 0..<40, using: &generator)
+            let bytes = (0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
+            let challenges = AuthChallenge.parse([String(decoding: bytes, as: UTF8.self)])
+            #expect(challenges.count <= length)
+        }
+    }
 }
 
 private typealias Response = StubRegistryServer.Response

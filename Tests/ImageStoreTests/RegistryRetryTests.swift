@@ -184,7 +184,11 @@ struct RegistryRetryTests {
         let task = Task {
             try await client.fetchBlob(repository: "r", digest: digest, size: Int64(size)) { sink.receive($0, at: $1) }
         }
-        try await Task.sleep(for: .milliseconds(500))
+        // Wait (boundedly) for the transfer to be under way; the machine may be busy.
+        let started = ContinuousClock.now
+        while sink.bytes.isEmpty && ContinuousClock.now - started < .seconds(20) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(!sink.bytes.isEmpty)
         let cancelled = ContinuousClock.now
         task.cancel()

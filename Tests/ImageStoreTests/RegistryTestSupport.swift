@@ -168,7 +168,7 @@ final class TestRegistry: Sendable {
                 var config = """
                     version: 0.1
                     log:
-                      level: error
+                      level: info
                       accesslog:
                         disabled: true
                     storage:
@@ -213,18 +213,18 @@ final class TestRegistry: Sendable {
         }
     }
 
-    /// True once /v2/ answers; false when the process died (a taken port).
+    /// True once this process listens and /v2/ answers; false when it could not bind the port.
     private func waitUntilServing() async throws -> Bool {
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
-            guard process.isRunning else { return false }
-            if let response = try? await HTTPClient.shared.send(HTTPRequest(url: url + "/v2/", tls: tlsOptions, timeout: .seconds(2))),
+            guard process.isRunning, !process.log.contains("address already in use") else { return false }
+            // Only our own registry logs that it listens: another one on the port would answer too.
+            if process.log.contains("listening on 127.0.0.1:\(port)"),
+               let response = try? await HTTPClient.shared.send(HTTPRequest(url: url + "/v2/", tls: tlsOptions, timeout: .seconds(2))),
                response.status == 200 || response.status == 401 {
-                // Still ours? A port taken by someone else would have killed our process.
-                try await Task.sleep(for: .milliseconds(50))
-                return process.isRunning
+                return true
             }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(20))
         }
         throw RegistryTestError("docker-registry on port \(port) did not answer: \(process.log)")
     }

@@ -4,71 +4,30 @@ import FascoCore
 import Glibc
 #endif
 
-// `curl_easy_setopt` is a C variadic function, and Swift does not import those.
-// Until CImageLibs grows typed wrappers (static inline functions in shim.h, e.g.
-// `fasco_curl_setopt_long(CURL *, CURLoption, long)`), the symbol is looked up at run
-// time and called through a fixed, non-variadic prototype. That is sound only where a
-// variadic callee reads integer and pointer arguments from the same registers a
-// non-variadic call puts them in: the System V x86-64 and AAPCS64 Linux ABIs (on
-// x86-64 the callee uses %al only to decide whether to spill vector registers, which
-// a non-variadic call leaves unspecified: harmless for integer arguments). Apple's
-// arm64 ABI passes variadic arguments on the stack, so other platforms stop here.
-#if !(os(Linux) && (arch(x86_64) || arch(arm64)))
-#error("CurlBindings calls curl_easy_setopt through a non-variadic prototype; add typed C wrappers for this platform")
-#endif
-
 /// The libcurl calls Swift cannot make directly, and libcurl's one-time set-up.
 enum Curl {
-    private typealias SetLong = @convention(c) (UnsafeMutableRawPointer?, CURLoption, Int) -> CURLcode
-    private typealias SetPointer = @convention(c) (UnsafeMutableRawPointer?, CURLoption, UnsafeRawPointer?) -> CURLcode
-
-    private struct Setters: @unchecked Sendable {
-        // SAFETY: two immutable C function pointers into libcurl, resolved once.
-        let long: SetLong
-        let pointer: SetPointer
-    }
-
-    /// `curl_global_init` (once, before any other libcurl call; it is not thread-safe
-    /// against other libcurl users) and the resolved setopt entry point.
-    private static let setup: Result<Setters, FascoError> = {
+    /// `curl_global_init`, once, before any other libcurl call (it is not thread-safe
+    /// against other libcurl users).
+    private static let setup: Result<Void, FascoError> = {
         let code = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
         guard code == CURLE_OK else {
             return .failure(.internal("libcurl could not initialise: \(String(cString: curl_easy_strerror(code)))"))
         }
-        guard let symbol = resolveSetopt() else {
-            return .failure(.internal("cannot find curl_easy_setopt in the loaded libcurl"))
-        }
-        return .success(Setters(long: unsafeBitCast(symbol, to: SetLong.self),
-                                pointer: unsafeBitCast(symbol, to: SetPointer.self)))
+        return .success(())
     }()
-
-    /// Finds `curl_easy_setopt` in the program's global scope, where the libcurl this
-    /// module links against is, or else in an already loaded libcurl.
-    private static func resolveSetopt() -> UnsafeMutableRawPointer? {
-        for name in [nil, "libcurl.so.4", "libcurl-gnutls.so.4"] as [String?] {
-            guard let library = dlopen(name, name == nil ? RTLD_NOW : RTLD_NOW | RTLD_NOLOAD) else { continue }
-            if let symbol = dlsym(library, "curl_easy_setopt") { return symbol }
-        }
-        return nil
-    }
 
     /// Initialises libcurl; call before creating any handle.
     static func initialize() throws(FascoError) {
         _ = try setup.get()
     }
 
+    // curl_easy_setopt is variadic: CImageLibs gives it typed C wrappers.
     static func setopt(_ handle: UnsafeMutableRawPointer, _ option: CURLoption, _ value: Int) -> CURLcode {
-        switch setup {
-        case .success(let setters): setters.long(handle, option, value)
-        case .failure: CURLE_FAILED_INIT
-        }
+        fasco_curl_setopt_long(handle, option, value)
     }
 
     static func setopt(_ handle: UnsafeMutableRawPointer, _ option: CURLoption, _ value: UnsafeRawPointer?) -> CURLcode {
-        switch setup {
-        case .success(let setters): setters.pointer(handle, option, value)
-        case .failure: CURLE_FAILED_INIT
-        }
+        fasco_curl_setopt_pointer(handle, option, value)
     }
 
     /// String options: libcurl copies the string.

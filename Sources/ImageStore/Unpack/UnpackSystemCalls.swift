@@ -1,3 +1,4 @@
+import CImageLibs
 import FascoCore
 import Glibc
 
@@ -5,56 +6,12 @@ import Glibc
 // uses. File names are raw byte strings (`[UInt8]`, no terminator): Linux names
 // are bytes, and a layer may carry names that are not UTF-8.
 
-/// The type of glibc's `long syscall(long number, ...)`, spelled with the fixed
-/// arguments of openat2(2) (dirfd, pathname, how, size).
-private typealias Openat2Call = @convention(c) (Int, Int32, UnsafePointer<CChar>, UnsafeRawPointer, Int) -> Int
-/// fsetxattr(2) and lsetxattr(2) from <sys/xattr.h>.
-private typealias FsetxattrCall = @convention(c) (Int32, UnsafePointer<CChar>, UnsafeRawPointer?, Int, Int32) -> Int32
-private typealias LsetxattrCall = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeRawPointer?, Int, Int32) -> Int32
-
-/// libc functions Swift's Glibc module does not offer, looked up once with dlsym.
-///
-/// glibc 2.36 has no openat2() wrapper and Swift cannot call the variadic
-/// `syscall(2)`, so openat2 goes through `syscall` called via a fixed-argument
-/// pointer. On the Linux ABIs Swift supports (x86_64, aarch64) integer and
-/// pointer arguments of a variadic call travel in the same registers as those of
-/// a non-variadic call, and glibc's `syscall` is an assembly shim that only moves
-/// registers, so this is the same call a C program makes. <sys/xattr.h> is not
-/// part of the Glibc module; its functions are called through their exact types.
-private struct LibcExtras: @unchecked Sendable {
-    // SAFETY: immutable C function pointers into libc, resolved once before any use.
-    let syscall: Openat2Call?
-    let fsetxattr: FsetxattrCall?
-    let lsetxattr: LsetxattrCall?
-
-    static let shared: LibcExtras = {
-        guard let handle = dlopen(nil, RTLD_NOW) else { return LibcExtras(syscall: nil, fsetxattr: nil, lsetxattr: nil) }
-        return LibcExtras(
-            syscall: dlsym(handle, "syscall").map { unsafeBitCast($0, to: Openat2Call.self) },
-            fsetxattr: dlsym(handle, "fsetxattr").map { unsafeBitCast($0, to: FsetxattrCall.self) },
-            lsetxattr: dlsym(handle, "lsetxattr").map { unsafeBitCast($0, to: LsetxattrCall.self) })
-    }()
-}
-
-/// openat2(2) is syscall 437 on every Linux architecture (the unified syscall table since 5.6).
-private let openat2Number = 437
-
 /// The system calls, each returning 0 (or a descriptor) on success and the errno value on failure.
 enum UnpackSys {
-    /// `struct open_how` from <linux/openat2.h>: three u64 fields.
-    struct OpenHow {
-        var flags: UInt64
-        var mode: UInt64
-        var resolve: UInt64
-    }
-
-    /// O_PATH (<bits/fcntl-linux.h>, hidden from Swift behind _GNU_SOURCE): the same
-    /// value on every architecture Swift supports on Linux.
-    static let pathOnly: Int32 = 0o10000000
-
-    /// RESOLVE_NO_MAGICLINKS and RESOLVE_IN_ROOT (<linux/openat2.h>).
-    static let resolveNoMagicLinks: UInt64 = 0x02
-    static let resolveInRoot: UInt64 = 0x10
+    /// O_PATH, RESOLVE_NO_MAGICLINKS and RESOLVE_IN_ROOT, from the C headers (CImageLibs).
+    static let pathOnly: Int32 = fasco_o_path()
+    static let resolveNoMagicLinks: UInt64 = fasco_resolve_no_magiclinks()
+    static let resolveInRoot: UInt64 = fasco_resolve_in_root()
 
     /// Calls `body` with a NUL-terminated copy of `bytes`.
     @inline(__always)
@@ -72,20 +29,17 @@ enum UnpackSys {
 
     /// openat2(dirfd, path, {flags | O_CLOEXEC, 0, resolve}); (-1, errno) on error.
     static func openat2(_ dirfd: Int32, _ path: [UInt8], flags: Int32, resolve: UInt64) -> (fd: Int32, errno: Int32) {
-        guard let call = LibcExtras.shared.syscall else { return (-1, ENOSYS) }
-        var how = OpenHow(flags: UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), mode: 0, resolve: resolve)
+        let flags = UInt64(UInt32(bitPattern: flags | O_CLOEXEC))
         return withCPath(path) { cPath in
-            withUnsafePointer(to: &how) { howPointer in
-                // The kernel asks for a retry (EAGAIN) when a rename raced with a RESOLVE_IN_ROOT lookup.
-                var attempts = 0
-                while true {
-                    let result = call(openat2Number, dirfd, cPath, UnsafeRawPointer(howPointer), MemoryLayout<OpenHow>.size)
-                    if result >= 0 { return (Int32(truncatingIfNeeded: result), 0) }
-                    let code = errno
-                    attempts += 1
-                    if (code == EAGAIN && attempts < 64) || code == EINTR { continue }
-                    return (-1, code)
-                }
+            // The kernel asks for a retry (EAGAIN) when a rename raced with a RESOLVE_IN_ROOT lookup.
+            var attempts = 0
+            while true {
+                let result = fasco_openat2(dirfd, cPath, flags, resolve)
+                if result >= 0 { return (result, 0) }
+                let code = errno
+                attempts += 1
+                if (code == EAGAIN && attempts < 64) || code == EINTR { continue }
+                return (-1, code)
             }
         }
     }
@@ -189,21 +143,19 @@ enum UnpackSys {
     }
 
     static func fsetxattr(_ fd: Int32, _ name: [UInt8], _ value: [UInt8]) -> Int32 {
-        guard let call = LibcExtras.shared.fsetxattr else { return ENOSYS }
-        return withCPath(name) { cName in
+        withCPath(name) { cName in
             value.withUnsafeBytes { raw in
-                call(fd, cName, raw.baseAddress, raw.count, 0) == 0 ? 0 : errno
+                fasco_fsetxattr(fd, cName, raw.baseAddress, raw.count, 0) == 0 ? 0 : errno
             }
         }
     }
 
     /// lsetxattr(2): never follows a final symlink.
     static func lsetxattr(_ path: [UInt8], _ name: [UInt8], _ value: [UInt8]) -> Int32 {
-        guard let call = LibcExtras.shared.lsetxattr else { return ENOSYS }
-        return withCPath(path) { cPath in
+        withCPath(path) { cPath in
             withCPath(name) { cName in
                 value.withUnsafeBytes { raw in
-                    call(cPath, cName, raw.baseAddress, raw.count, 0) == 0 ? 0 : errno
+                    fasco_lsetxattr(cPath, cName, raw.baseAddress, raw.count, 0) == 0 ? 0 : errno
                 }
             }
         }

@@ -1,0 +1,76 @@
+import CRIAPI
+import Foundation
+import GRPCTransport
+
+struct Runtime {
+    let name: String
+    let process: Process
+    let endpoint: String
+    let directory: URL
+}
+
+func makeDirectory(_ name: String) throws -> URL {
+    let url = URL(fileURLWithPath: "/tmp/fasco-bench-\(name)-\(getpid())")
+    try? FileManager.default.removeItem(at: url)
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+func startFasco(config: String = "") throws -> Runtime {
+    let directory = try makeDirectory("fasco")
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("fasco")
+    let process = Process()
+    process.executableURL = binary
+    let socket = directory.appendingPathComponent("fasco.sock").path
+    try config.write(to: directory.appendingPathComponent("empty.toml"), atomically: true, encoding: .utf8)
+    process.arguments = ["serve", "--listen", "unix://" + socket, "--root", directory.appendingPathComponent("root").path,
+                         "--state", directory.appendingPathComponent("state").path,
+                         "--config", directory.appendingPathComponent("empty.toml").path, "--log-level", "warning"]
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return Runtime(name: "fasco", process: process, endpoint: "unix://" + socket, directory: directory)
+}
+
+func startContainerd(extraConfig: String = "") throws -> Runtime? {
+    guard let binary = ["/usr/bin/containerd", "/usr/local/bin/containerd"].first(where: {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }) else { return nil }
+    let directory = try makeDirectory("containerd")
+    let socket = directory.appendingPathComponent("containerd.sock").path
+    let config = """
+        version = 2
+        root = "\(directory.path)/root"
+        state = "\(directory.path)/state"
+        [grpc]
+          address = "\(socket)"
+        [plugins."io.containerd.grpc.v1.cri"]
+          restrict_oom_score_adj = true
+        \(extraConfig)
+        """
+    let configURL = directory.appendingPathComponent("config.toml")
+    try config.write(to: configURL, atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = ["--config", configURL.path, "--log-level", "warn"]
+    process.standardError = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    return Runtime(name: "containerd", process: process, endpoint: "unix://" + socket, directory: directory)
+}
+
+func waitUntilAnswering(_ runtime: Runtime) async throws {
+    let channel = GRPCChannel(target: runtime.endpoint)
+    defer { channel.close() }
+    let client = RuntimeServiceClient(channel: channel)
+    for _ in 0..<300 {
+        if (try? await client.version(timeout: .milliseconds(200))) != nil { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw GRPCStatus(.unavailable, "\(runtime.name) did not answer on \(runtime.endpoint)")
+}
+
+func stop(_ runtime: Runtime) {
+    runtime.process.terminate()
+    runtime.process.waitUntilExit()
+    try? FileManager.default.removeItem(at: runtime.directory)
+}
