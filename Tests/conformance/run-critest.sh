@@ -13,7 +13,7 @@ fi
 work=$(mktemp -d /tmp/fasco-critest-XXXXXX)
 socket=$work/fasco.sock
 "$fasco" serve --listen "unix://$socket" --root "$work/root" --state "$work/state" \
-    --config /dev/null --log-level info 2> "$work/fasco.log" &
+    --config "${FASCO_CONFIG:-$(dirname "$0")/fasco-critest.toml}" --log-level info 2> "$work/fasco.log" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 for _ in $(seq 1 200); do [ -S "$socket" ] && break; sleep 0.05; done
