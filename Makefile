@@ -8,11 +8,12 @@ SHELL := /bin/bash
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 PYTHON_VENV := .build-py
 APT_PACKAGES := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf \
+                libcurl4-openssl-dev libarchive-dev libzstd-dev libssl-dev zlib1g-dev \
                 crun runc containernetworking-plugins
 BIN_DEBUG := .build/debug
 BIN_RELEASE := .build/release
 
-.PHONY: all deps py-deps build release run test check-generated bench conformance clean
+.PHONY: all deps py-deps images build release run test check-generated bench conformance clean
 
 all: build
 
@@ -31,6 +32,11 @@ deps:
 py-deps:
 	@[ -x $(PYTHON_VENV)/bin/python ] && $(PYTHON_VENV)/bin/python -c 'import grpc, grpc_tools' 2>/dev/null || { \
 	  python3 -m venv $(PYTHON_VENV) && $(PYTHON_VENV)/bin/pip install -q grpcio grpcio-tools; }
+
+# The test-image kit: OCI images built from Debian packages, served by local registries
+# on 127.0.0.1:5000 (plain), :5001 (basic auth) and :5443 (TLS). Idempotent and cached.
+images:
+	Tests/images/kit.sh all
 
 build: deps
 	$(SWIFT) build
@@ -53,15 +59,15 @@ run: release
 	echo "fasco is serving on unix:///run/fasco/fasco.sock (pid $$pid); Ctrl-C stops it"; \
 	wait $$pid
 
-test: deps py-deps check-generated
+test: deps py-deps check-generated images
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-bench: release
+bench: release images
 	@command -v containerd >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd >/dev/null; }
 	$(BIN_RELEASE)/fasco-bench
 
-conformance: release
+conformance: release images
 	Tests/conformance/run-critest.sh "$(BIN_RELEASE)/fasco" "$(CRITEST)"
 
 clean:
