@@ -37,6 +37,7 @@ extension ImageStore {
                 record.repoTags.append(tagged)
                 record = try self.record(record)
             }
+            imported.removeAll { $0.id == record.id }
             imported.append(record)
         }
         guard !imported.isEmpty else { throw .invalidArgument("\(directory) holds no images") }
