@@ -1,0 +1,45 @@
+import FascoCore
+@testable import ImageStore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("container root filesystems", .serialized)
+struct RootfsTests {
+    @Test("a container's rootfs is an overlay over its image, created and removed with it")
+    func lifecycle() async throws {
+        _ = try #require(try Kit.pushed()["127.0.0.1:5000/fasco/busybox:latest"])
+        let (store, root) = try Kit.store()
+        defer { cleanup(root) }
+        let record = try await store.pull("127.0.0.1:5000/fasco/busybox:latest")
+        let directory = root + "/containers/c1"
+        let rootfs = try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory)
+        #expect(fileType(rootfs + "/bin/busybox") == S_IFREG)
+        try writeFile(rootfs + "/tmp/written", "container data")
+        #expect(readText(directory + "/upper/tmp/written") == "container data")
+        let top = try #require(record.chainIDs.last)
+        #expect(fileType(store.snapshots.path(of: top) + "/tmp/written") == nil, "the image is never written")
+
+        // Removing the image keeps what the container uses.
+        try await store.remove(record.id.description)
+        #expect(store.snapshots.contains(top))
+        #expect(fileType(rootfs + "/bin/busybox") == S_IFREG)
+
+        try await store.removeRootfs(owner: "c1", directory: directory)
+        #expect(!FileSystem.exists(directory))
+        #expect(!store.snapshots.contains(top), "released and collected")
+        try await store.removeRootfs(owner: "c1", directory: directory)  // idempotent
+    }
+
+    @Test("an unknown image or a bad owner is refused without leaving anything")
+    func refusals() async throws {
+        let (store, root) = try Kit.store()
+        defer { cleanup(root) }
+        await #expect { try await store.prepareRootfs(image: "nope:1", owner: "c1", directory: root + "/c") } throws: {
+            ($0 as? FascoError)?.code == .notFound
+        }
+        #expect(!FileSystem.exists(root + "/c"))
+        #expect(try await store.leases().isEmpty)
+    }
+}
