@@ -27,6 +27,7 @@ let package = Package(
         .target(name: "TOML", swiftSettings: swift6),
         .target(name: "OCISpec", swiftSettings: swift6),
         .target(name: "RealmCore", dependencies: ["FascoCore"], swiftSettings: swift6),
+        .target(name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore"], swiftSettings: swift6),
         .target(name: "ImageStore", dependencies: ["OCISpec", "FascoCore", "CImageLibs"], swiftSettings: swift6),
         .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
         .target(
@@ -59,6 +60,7 @@ let package = Package(
 
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swift6),
         .testTarget(name: "RealmCoreTests", dependencies: ["RealmCore", "FascoCore"], swiftSettings: swift6),
+        .testTarget(name: "SoftwareRealmsTests", dependencies: ["SoftwareRealms", "RealmCore", "OCISpec", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "OCISpec", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),
         .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: swift6),
