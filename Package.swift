@@ -61,6 +61,7 @@ let package = Package(
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swift6),
         .testTarget(name: "RealmCoreTests", dependencies: ["RealmCore", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "SoftwareRealmsTests", dependencies: ["SoftwareRealms", "RealmCore", "OCISpec", "FascoCore"], swiftSettings: swift6),
+        .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"], swiftSettings: swift6),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "OCISpec", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),
         .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: swift6),

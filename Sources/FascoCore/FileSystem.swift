@@ -73,6 +73,22 @@ public enum FileSystem {
         }
     }
 
+    /// Reads the open file `fd` to its end in 1 MiB chunks, handing each to `body`.
+    public static func readChunks(_ fd: Int32, path: String, _ body: (UnsafeRawBufferPointer) throws(FascoError) -> Void) throws(FascoError) {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw .internal("cannot read \(path): \(errnoText)") }
+            if count == 0 { return }
+            var failure: FascoError?
+            buffer.withUnsafeBytes { raw in
+                do throws(FascoError) { try body(UnsafeRawBufferPointer(rebasing: raw[..<count])) } catch { failure = error }
+            }
+            if let failure { throw failure }
+        }
+    }
+
     /// Creates `path` and its parents.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws(FascoError) {
         var current = ""

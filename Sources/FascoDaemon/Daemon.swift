@@ -1,5 +1,6 @@
 import CRIAPI
 import CRIServer
+import FascoCore
 import Dispatch
 import FoundationEssentials
 import GRPCTransport
@@ -15,9 +16,9 @@ public enum Daemon {
     /// Serves CRI on the configured socket until SIGTERM or SIGINT, then shuts down gracefully.
     public static func serve(config: FascoConfig, logger: Logger) async throws {
         try config.validate()
-        try HostChecks.makeDirectories(config.root, mode: 0o711)
-        try HostChecks.makeDirectories(config.state, mode: 0o711)
-        try HostChecks.makeDirectories(config.imagesDirectory, mode: 0o700)
+        try FileSystem.makeDirectories(config.root, mode: 0o711)
+        try FileSystem.makeDirectories(config.state, mode: 0o711)
+        try FileSystem.makeDirectories(config.imagesDirectory, mode: 0o700)
 
         let environment = makeEnvironment(config: config)
         let images = try ImageStore(root: config.imagesDirectory, sources: config.registry.registryHosts.source)

@@ -17,7 +17,7 @@ enum DiskUsage {
         var inodes: UInt64 = 0
         var pending = [root]
         while let directory = pending.popLast() {
-            for name in HostChecks.listDirectory(directory) {
+            for name in (try? FileSystem.list(directory)) ?? [] {
                 let path = directory + "/" + name
                 var info = stat()
                 guard lstat(path, &info) == 0, info.st_dev == rootInfo.st_dev else { continue }

@@ -1,4 +1,5 @@
 import CRIServer
+import FascoCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,7 +29,7 @@ enum HostChecks {
 
     /// The network is ready when a CNI network configuration is installed.
     static func networkReadiness(config: FascoConfig) -> RuntimeEnvironment.Readiness {
-        let names = listDirectory(config.cni.confDir)
+        let names = (try? FileSystem.list(config.cni.confDir)) ?? []
         guard names.contains(where: { $0.hasSuffix(".conf") || $0.hasSuffix(".conflist") || $0.hasSuffix(".json") }) else {
             return .init(ready: false, reason: "NetworkPluginNotReady",
                          message: "no CNI network configuration in \(config.cni.confDir)")
@@ -49,29 +50,5 @@ enum HostChecks {
             if access(candidate, X_OK) == 0 { return candidate }
         }
         return nil
-    }
-
-    static func listDirectory(_ path: String) -> [String] {
-        guard let directory = opendir(path) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
-
-    /// Creates `path` and its parents with `mode`.
-    static func makeDirectories(_ path: String, mode: mode_t = 0o711) throws(ConfigError) {
-        var current = ""
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            if mkdir(current, mode) != 0 && errno != EEXIST {
-                throw ConfigError("cannot create directory \(current): \(String(cString: strerror(errno)))")
-            }
-        }
     }
 }

@@ -63,19 +63,32 @@ public final class GRPCServer: @unchecked Sendable {
         }
         self.server = server
         grpc_server_register_completion_queue(server, queue.pointer, nil)
-        // The core binds here: create the socket without group/other bits, then widen to the mode asked for.
-        let oldMask = umask(0o177)
-        let bound = fasco_server_add_insecure_port(server, "unix:" + configuration.socketPath)
-        umask(oldMask)
-        guard bound != 0 else {
+        // The core binds here. Bind inside a fresh 0700 directory, so nobody can connect
+        // before the socket has its mode, then move it into place: no process-wide umask games.
+        let bindDirectory: String
+        do {
+            bindDirectory = try UnixSocket.makePrivateDirectory(beside: configuration.socketPath)
+        } catch {
+            grpc_server_destroy(server)
+            queue.shutdownAndJoin()
+            throw error
+        }
+        let bindPath = bindDirectory + "/s"
+        guard fasco_server_add_insecure_port(server, "unix:" + bindPath) != 0 else {
+            UnixSocket.remove(bindPath)
+            UnixSocket.removeDirectory(bindDirectory)
             grpc_server_destroy(server)
             queue.shutdownAndJoin()
             throw GRPCServerError("cannot listen on unix:\(configuration.socketPath)")
         }
         grpc_server_start(server)
         do {
-            try UnixSocket.setMode(configuration.socketPath, mode_t(configuration.socketMode))
+            try UnixSocket.setMode(bindPath, mode_t(configuration.socketMode))
+            try UnixSocket.move(bindPath, to: configuration.socketPath)
+            UnixSocket.removeDirectory(bindDirectory)
         } catch {
+            UnixSocket.remove(bindPath)
+            UnixSocket.removeDirectory(bindDirectory)
             // A started server must be shut down before it is destroyed (the core asserts it).
             let tag = CompletionQueue.retainTag { _ in }
             grpc_server_shutdown_and_notify(server, queue.pointer, tag)

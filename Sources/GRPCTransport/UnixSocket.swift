@@ -63,6 +63,31 @@ enum UnixSocket {
         unlink(path)
     }
 
+    static func removeDirectory(_ path: String) {
+        rmdir(path)
+    }
+
+    /// A new mode-0700 directory in the socket's directory, where the socket is bound first.
+    static func makePrivateDirectory(beside socketPath: String) throws(GRPCServerError) -> String {
+        var template = Array((parent(of: socketPath) + "/.fb-XXXXXX").utf8CString)
+        guard template.count - 1 + 2 <= maxPathBytes else {
+            throw GRPCServerError("socket path \(socketPath) is too long to bind safely (its directory needs 13 more bytes)")
+        }
+        let made = template.withUnsafeMutableBufferPointer { buffer -> Bool in
+            guard let base = buffer.baseAddress else { return false }
+            return mkdtemp(base) != nil
+        }
+        guard made else { throw GRPCServerError("cannot create a directory beside \(socketPath): \(errnoText())") }
+        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Renames the bound socket onto its public path (same directory, so atomic).
+    static func move(_ from: String, to path: String) throws(GRPCServerError) {
+        guard rename(from, path) == 0 else {
+            throw GRPCServerError("cannot move the socket to \(path): \(errnoText())")
+        }
+    }
+
     private static func parent(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
         return String(path[..<slash])

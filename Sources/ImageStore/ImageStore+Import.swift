@@ -107,12 +107,11 @@ extension ImageStore {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .invalidArgument("the archive lacks \(FileSystem.basename(of: path))") }
         var hasher = DigestHasher()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+        do throws(FascoError) {
+            try FileSystem.readChunks(fd, path: path) { hasher.update($0) }
+        } catch {
+            close(fd)
+            throw error
         }
         close(fd)
         let size = hasher.byteCount

@@ -32,18 +32,7 @@ struct LayoutSource: ImageSource {
         guard fd >= 0 else { throw .notFound("blob \(digest) is missing from \(directory)") }
         defer { close(fd) }
         try writer.restart()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw .internal("cannot read \(path): \(FileSystem.errnoText)") }
-            if count == 0 { return }
-            var failure: FascoError?
-            buffer.withUnsafeBytes { raw in
-                do throws(FascoError) { try writer.append(UnsafeRawBufferPointer(rebasing: raw[..<count])) } catch { failure = error }
-            }
-            if let failure { throw failure }
-        }
+        try FileSystem.readChunks(fd, path: path) { (chunk) throws(FascoError) in try writer.append(chunk) }
     }
 
     static func index(_ directory: String) throws(FascoError) -> Index {

@@ -113,13 +113,9 @@ public final class BlobWriter {
         hasher = DigestHasher(digest.algorithm)
         written = 0
         // Resume: hash what an earlier attempt left; discard it if it is already too long.
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-            written += Int64(count)
+        try FileSystem.readChunks(fd, path: partialPath) { (chunk) throws(FascoError) in
+            hasher.update(chunk)
+            written += Int64(chunk.count)
         }
         if written > size { try restart() }
     }
