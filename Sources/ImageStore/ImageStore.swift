@@ -32,6 +32,7 @@ public actor ImageStore {
         snapshots = try SnapshotStore(root: root + "/snapshots")
         index = try ImageIndex(path: root + "/images.json")
         try snapshots.recover()
+        try content.removePartialDownloads()
     }
 
     // MARK: Queries

@@ -73,6 +73,21 @@ struct ContentStoreTests {
         #expect(throws: FascoError.self) { try store.write(tampered, as: digest) }
     }
 
+    @Test("stale partial downloads are removed, recent ones kept for resuming")
+    func stalePartials() throws {
+        let root = try makeTestDirectory("content")
+        defer { cleanup(root) }
+        let store = try ContentStore(root: root)
+        let old = try store.ingest(Digest.of(Array("old".utf8)), size: 3)
+        try Array("ol".utf8).withUnsafeBytes { try old.append($0) }
+        let recent = try store.ingest(Digest.of(Array("new".utf8)), size: 3)
+        try Array("ne".utf8).withUnsafeBytes { try recent.append($0) }
+        var times = [timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, old.partialPath, &times, 0) == 0)
+        try store.removePartialDownloads(olderThan: 3600)
+        #expect(try store.partialDownloads() == [FileSystem.basename(of: recent.partialPath)])
+    }
+
     @Test("reading detects corruption on disk")
     func corruptOnDisk() throws {
         let root = try makeTestDirectory("content")

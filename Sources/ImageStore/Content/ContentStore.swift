@@ -85,9 +85,17 @@ public struct ContentStore: Sendable {
         try FileSystem.list(root + "/ingest")
     }
 
-    /// Removes partial downloads nobody is writing (at start-up, before any pull).
-    public func removePartialDownloads() throws(FascoError) {
-        for name in try partialDownloads() { try FileSystem.removeTree(root + "/ingest/" + name) }
+    /// Removes partial downloads untouched for `age` seconds (at start-up, before any pull):
+    /// younger ones are kept so that a pull repeated after a crash resumes them.
+    public func removePartialDownloads(olderThan age: Int64 = 24 * 3600) throws(FascoError) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        for name in try partialDownloads() {
+            var info = stat()
+            let path = root + "/ingest/" + name
+            guard stat(path, &info) == 0 else { continue }
+            if Int64(now.tv_sec) - Int64(info.st_mtim.tv_sec) >= age { try FileSystem.removeTree(path) }
+        }
     }
 }
 
