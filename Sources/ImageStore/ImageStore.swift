@@ -19,6 +19,10 @@ public actor ImageStore {
     private var pulls: [String: Task<ImageRecord, any Error>] = [:]
     private var downloads: [Digest: Task<Void, any Error>] = [:]
     private var unpacks: [Digest: Task<Void, any Error>] = [:]
+    /// Pulls and imports writing content that no record refers to yet.
+    private var activeFetches = 0
+    /// A collection asked for while fetches were running.
+    private var collectionPending = false
 
     /// - Parameter sources: makes the source a reference is pulled from (its registry, with mirrors).
     public init(root: String, platform: Platform = .host,
@@ -83,6 +87,11 @@ public actor ImageStore {
 
     /// Reads the manifest chain, the config and every layer, unpacks, and records the image.
     func fetch(_ reference: ImageReference, from source: any ImageSource) async throws(FascoError) -> ImageRecord {
+        activeFetches += 1
+        defer {
+            activeFetches -= 1
+            if collectionPending && activeFetches == 0 { try? garbageCollect() }
+        }
         let top = try await source.manifest(repository: reference.path, reference: reference.registryReference)
         try content.write(top.bytes, as: top.digest)
         var manifestBytes = top.bytes
@@ -231,8 +240,15 @@ public actor ImageStore {
         return true
     }
 
-    /// Deletes blobs and snapshots no image record and no lease refers to.
+    /// Deletes blobs and snapshots no image record and no lease refers to. While pulls or
+    /// imports are running (their manifests and layers belong to no record yet) the
+    /// collection waits for the last of them to finish.
     public func garbageCollect() throws(FascoError) {
+        guard activeFetches == 0 else {
+            collectionPending = true
+            return
+        }
+        collectionPending = false
         var blobs = Set<Digest>()
         var chains = Set<Digest>()
         for record in index.records.values {

@@ -43,3 +43,26 @@ struct RootfsTests {
         #expect(try await store.leases().isEmpty)
     }
 }
+
+@Suite("garbage collection during pulls", .serialized)
+struct CollectionDuringPullTests {
+    @Test("removing one image while another is being pulled keeps the pull's content")
+    func removeWhilePulling() async throws {
+        _ = try #require(try Kit.pushed()["127.0.0.1:5000/fasco/big:latest"])
+        let (store, root) = try Kit.store()
+        defer { cleanup(root) }
+        let small = try await store.pull("127.0.0.1:5000/fasco/busybox:latest")
+        let pulling = Task { try await store.pull("127.0.0.1:5000/fasco/big:latest") }
+        // Let the big pull get going, then remove the small image (which runs a collection).
+        while try store.content.allDigests().count <= 3 && !pulling.isCancelled {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        try await store.remove(small.id.description)
+        let big = try await pulling.value
+        for digest in [big.id, big.manifestDigest] + big.layers.compactMap({ try? Digest(parsing: $0.digest) }) {
+            #expect(store.content.contains(digest), "\(digest) of the pulled image survived the collection")
+        }
+        for chainID in big.chainIDs { #expect(store.snapshots.contains(chainID)) }
+        #expect(!store.content.contains(small.id), "the removed image's content went once the pull finished")
+    }
+}
