@@ -20,6 +20,7 @@ let package = Package(
         .target(name: "CGRPCShim", dependencies: ["CGRPCCore"]),
         .target(name: "CRIProto", dependencies: ["CProtobufC"]),
         .systemLibrary(name: "CImageLibs"),
+        .target(name: "CLinux"),
         .target(name: "GRPCTransport", dependencies: ["CGRPCShim", "CGRPCCore"], swiftSettings: swift6),
 
         // Swift layers.
@@ -27,7 +28,7 @@ let package = Package(
         .target(name: "TOML", swiftSettings: swift6),
         .target(name: "OCISpec", swiftSettings: swift6),
         .target(name: "RealmCore", dependencies: ["FascoCore"], swiftSettings: swift6),
-        .target(name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore"], swiftSettings: swift6),
+        .target(name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux"], swiftSettings: swift6),
         .target(name: "ImageStore", dependencies: ["OCISpec", "FascoCore", "CImageLibs"], swiftSettings: swift6),
         .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
         .target(
