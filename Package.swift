@@ -54,6 +54,7 @@ let package = Package(
             ],
             swiftSettings: swift6),
 
+        .executableTarget(name: "fasco-realm"),
         .executableTarget(
             name: "fasco-bench",
             dependencies: ["CRIAPI", "GRPCTransport"],

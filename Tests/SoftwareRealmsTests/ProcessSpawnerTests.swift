@@ -97,7 +97,14 @@ struct ProcessSpawnerTests {
         #expect(leaky > 2)
         let child = try ProcessSpawner.spawn(.init("/bin/sleep", arguments: ["30"], stdout: .pipe))
         defer { child.closePipes() }
-        let descriptors = try FileSystem.list("/proc/\(child.pid)/fd").sorted()
+        // The dynamic loader briefly holds a descriptor of its own while the child starts;
+        // a leaked one would stay, so wait (boundedly) for the list to settle.
+        var descriptors = try FileSystem.list("/proc/\(child.pid)/fd").sorted()
+        let start = ContinuousClock.now
+        while descriptors != ["0", "1", "2"] && ContinuousClock.now - start < .seconds(3) {
+            try await Task.sleep(for: .milliseconds(10))
+            descriptors = try FileSystem.list("/proc/\(child.pid)/fd").sorted()
+        }
         kill(child.pid, SIGKILL)
         #expect(try await ProcessSpawner.wait(child.pid) == .signaled(SIGKILL))
         #expect(descriptors == ["0", "1", "2"])

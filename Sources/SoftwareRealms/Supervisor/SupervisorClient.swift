@@ -1,0 +1,103 @@
+import FascoCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Speaks to the supervisor of one System Realm (`fasco-realm`) over `directory/control.sock`.
+///
+/// Stateless: every call opens its own connection, so a client may be made again at any time,
+/// for instance by a daemon that restarted and reconnects to supervisors that outlived it.
+/// Socket I/O runs on threads of its own (`BlockingWork`), never on Swift's cooperative pool;
+/// cancelling the calling task abandons the request.
+public struct SupervisorClient: Sendable {
+    /// The realm's state directory.
+    public let directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    public var socketPath: String { directory + "/control.sock" }
+
+    /// Runs `argv` (a runtime's `create ... --pid-file pidFile id`) in the realm and returns the
+    /// pid of the container process it left, which the supervisor now tracks. The container's
+    /// stdout and stderr go to `logPath` in the CRI log format.
+    ///
+    /// When the runtime fails, the error's `cause` is a `SupervisorCreateFailure` with its exit
+    /// status and output. A timeout abandons the answer, not the create: `list` shows the
+    /// container if the runtime succeeds later.
+    public func create(id: String, pidFile: String, logPath: String, argv: [String], timeout: Duration? = .seconds(120)) async throws(FascoError) -> pid_t {
+        try SupervisorProtocol.validate(id: id)
+        guard pidFile.hasPrefix("/"), logPath.hasPrefix("/") else {
+            throw .invalidArgument("the pid file and log paths must be absolute: \(pidFile), \(logPath)")
+        }
+        guard let program = argv.first, !program.isEmpty else { throw .invalidArgument("create \(id): empty argv") }
+        guard argv.count <= SupervisorProtocol.maxArguments else {
+            throw .invalidArgument("create \(id): \(argv.count) arguments; the realm supervisor takes at most \(SupervisorProtocol.maxArguments)")
+        }
+        let request = try SupervisorProtocol.encode(["create", id, pidFile, logPath] + argv)
+        return try SupervisorProtocol.parseCreate(try await exchange(request, timeout: timeout), id: id)
+    }
+
+    /// Closes and reopens the container's log file (after it was rotated away).
+    public func reopen(id: String) async throws(FascoError) {
+        try SupervisorProtocol.validate(id: id)
+        let reply = try await exchange(try SupervisorProtocol.encode(["reopen", id]), timeout: .seconds(30))
+        try SupervisorProtocol.expectOK(reply, command: "reopen \(id)")
+    }
+
+    /// Every container the supervisor tracks, running or exited and not yet forgotten.
+    public func list() async throws(FascoError) -> [SupervisorContainer] {
+        try SupervisorProtocol.parseList(try await exchange(try SupervisorProtocol.encode(["list"]), timeout: .seconds(30)))
+    }
+
+    /// Returns when the container has exited (at once if it already has), after its output is
+    /// in its log and its exit is on disk.
+    public func wait(id: String) async throws(FascoError) -> SupervisorExit {
+        try SupervisorProtocol.validate(id: id)
+        let reply = try await exchange(try SupervisorProtocol.encode(["wait", id]), timeout: nil)
+        return try SupervisorProtocol.parseExit(reply, command: "wait \(id)")
+    }
+
+    /// Drops an exited container's record and its persisted exit. Unknown IDs succeed.
+    public func forget(id: String) async throws(FascoError) {
+        try SupervisorProtocol.validate(id: id)
+        let reply = try await exchange(try SupervisorProtocol.encode(["forget", id]), timeout: .seconds(30))
+        try SupervisorProtocol.expectOK(reply, command: "forget \(id)")
+    }
+
+    /// Kills every process of the realm, removes the control socket and pid file and lets the
+    /// supervisor exit. A supervisor that is not running (no socket, or nobody listening on
+    /// it) counts as shut down.
+    public func shutdown(timeout: Duration = .seconds(30)) async throws(FascoError) {
+        let reply: [UInt8]
+        do {
+            reply = try await exchange(try SupervisorProtocol.encode(["shutdown"]), timeout: timeout)
+        } catch let error where error.cause is SupervisorConnection.NotRunning {
+            return
+        }
+        try SupervisorProtocol.expectOK(reply, command: "shutdown")
+    }
+
+    /// The exit persisted for `id`, readable whether or not the supervisor still runs.
+    public func persistedExit(id: String) throws(FascoError) -> SupervisorExit? {
+        try SupervisorExit.persisted(directory: directory, id: id)
+    }
+
+    /// One request datagram, one reply datagram, on a thread of its own.
+    func exchange(_ request: [UInt8], timeout: Duration?) async throws(FascoError) -> [UInt8] {
+        let connection = SupervisorConnection(socketPath: socketPath)
+        let result: Result<[UInt8], FascoError> = await withTaskCancellationHandler {
+            do throws(FascoError) {
+                return .success(try await BlockingWork.run { () throws(FascoError) -> [UInt8] in
+                    try connection.exchange(request, timeout: timeout)
+                })
+            } catch {
+                return .failure(error)
+            }
+        } onCancel: {
+            connection.cancel()
+        }
+        return try result.get()
+    }
+}

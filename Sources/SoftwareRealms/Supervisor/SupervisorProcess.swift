@@ -1,0 +1,117 @@
+import FascoCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A running realm supervisor (`fasco-realm`): the process behind a System Realm of the
+/// software backend. It owns the pod's network, IPC and UTS namespaces, is the subreaper of
+/// the pod's container processes, writes their logs and records their exits; it outlives the
+/// daemon that launched it (own session, SIGHUP ignored), which finds it again with `attach`.
+public struct SupervisorProcess: Sendable, Equatable {
+    /// Which namespaces the supervisor makes for the realm (the others it shares with the host).
+    public struct Namespaces: Sendable, Equatable {
+        public var network: Bool
+        public var ipc: Bool
+        public var uts: Bool
+
+        public init(network: Bool = true, ipc: Bool = true, uts: Bool = true) {
+            self.network = network
+            self.ipc = ipc
+            self.uts = uts
+        }
+    }
+
+    public let pid: pid_t
+    /// The realm's state directory: control.sock, pid, exits/, supervisor.log.
+    public let directory: String
+
+    public init(pid: pid_t, directory: String) {
+        self.pid = pid
+        self.directory = directory
+    }
+
+    public var client: SupervisorClient { SupervisorClient(directory: directory) }
+
+    /// `/proc/PID/ns/net`, `ipc` or `uts`: what containers of the realm join.
+    public func namespacePath(_ name: String) -> String { "/proc/\(pid)/ns/\(name)" }
+
+    /// Starts `binary` (fasco-realm) for the realm whose state lives in `directory` (which
+    /// must exist) and returns once it serves its control socket.
+    public static func launch(
+        binary: String, directory: String, hostname: String?, namespaces: Namespaces = Namespaces(),
+        timeout: Duration = .seconds(10)
+    ) async throws(FascoError) -> SupervisorProcess {
+        guard binary.hasPrefix("/") else { throw .invalidArgument("the realm supervisor binary must be an absolute path: \(binary)") }
+        if let hostname {
+            guard !hostname.isEmpty, hostname.utf8.count <= 64 else { throw .invalidArgument("hostname \(hostname.debugDescription) must have 1-64 bytes") }
+            guard namespaces.uts else { throw .invalidArgument("a hostname needs a UTS namespace of the realm's own") }
+        }
+        var arguments = ["--dir", directory]
+        if let hostname { arguments += ["--hostname", hostname] }
+        if !namespaces.network { arguments.append("--no-new-netns") }
+        if !namespaces.ipc { arguments.append("--no-new-ipcns") }
+        if !namespaces.uts { arguments.append("--no-new-utsns") }
+        return try await launch(executable: binary, arguments: arguments, directory: directory, timeout: timeout)
+    }
+
+    /// The supervisor a previous daemon launched for `directory`, if it is still running.
+    public static func attach(directory: String) throws(FascoError) -> SupervisorProcess? {
+        guard let pid = try readPID(directory: directory), isAlive(pid), isSupervisor(pid) else { return nil }
+        return SupervisorProcess(pid: pid, directory: directory)
+    }
+
+    /// Waits until the supervisor has exited (reaping it if it is this process's child).
+    /// Returns false when it is still running at the deadline.
+    public func waitForExit(timeout: Duration = .seconds(10)) async throws(FascoError) -> Bool {
+        let pid = self.pid
+        return try await BlockingWork.run { () throws(FascoError) -> Bool in
+            let deadline = ContinuousClock.now + timeout
+            while true {
+                var status: Int32 = 0
+                let reaped = waitpid(pid, &status, WNOHANG)
+                if reaped == pid { return true }
+                // Not a child (launched through an intermediate, or by an earlier daemon): it is
+                // gone, or a zombie its new parent has not reaped yet.
+                if reaped < 0 && errno == ECHILD && !Self.isAlive(pid) { return true }
+                if ContinuousClock.now >= deadline { return false }
+                usleep(2_000)
+            }
+        }
+    }
+
+    /// DIR/pid, or nil when there is none.
+    static func readPID(directory: String) throws(FascoError) -> pid_t? {
+        guard let bytes = try FileSystem.read("\(directory)/pid", limit: 64) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self).trimming(" \n")
+        guard let pid = pid_t(text), pid > 0 else { throw .internal("\(directory)/pid holds no pid: \(text.debugDescription)") }
+        return pid
+    }
+
+    /// Whether `pid` exists and is not a zombie.
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard let bytes = try? FileSystem.read("/proc/\(pid)/stat", limit: 4096) else { return false }
+        // "pid (comm) S ...": the state follows the last ')'.
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count else { return false }
+        let state = bytes[close + 2]
+        return state != UInt8(ascii: "Z") && state != UInt8(ascii: "X")
+    }
+
+    /// Whether `pid` runs a fasco-realm binary (so that a reused pid is not mistaken for it).
+    static func isSupervisor(_ pid: pid_t) -> Bool {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return false }
+        let target = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let name = target.split(separator: "/").last.map(String.init) ?? target
+        return name.hasPrefix("fasco-realm")
+    }
+}
+
+extension String {
+    fileprivate func trimming(_ set: String) -> String {
+        var text = Substring(self)
+        while let first = text.first, set.contains(first) { text = text.dropFirst() }
+        while let last = text.last, set.contains(last) { text = text.dropLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,108 @@
+// fasco-realm: the System Realm supervisor of Fasco's software backend.
+//
+// One small single-threaded process per pod. It owns the pod's network, IPC and UTS
+// namespaces, is the child subreaper of every container process started inside it,
+// carries their stdout/stderr into CRI-format log files and records their exits on disk
+// so that a daemon restarting later still learns them. The daemon talks to it over
+// DIR/control.sock; see docs in main.c for the protocol.
+#ifndef FASCO_REALM_H
+#define FASCO_REALM_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+// Bounds on everything that comes from the control socket.
+#define REALM_MAX_COMMAND (64 * 1024)   // bytes in one command datagram
+#define REALM_MAX_ARGS 256               // argv entries of a create
+#define REALM_MAX_FIELDS (4 + REALM_MAX_ARGS)
+#define REALM_MAX_ID 128                 // bytes in a container ID
+#define REALM_MAX_PATH 4096
+#define REALM_MAX_CONTAINERS 512
+#define REALM_MAX_CONNECTIONS 128
+#define REALM_LOG_LINE_MAX (16 * 1024)   // longer lines are split into P chunks
+#define REALM_CAPTURE_MAX 4096           // runtime output returned by a failed create
+
+// What an epoll event points at: every registered object starts with its kind.
+enum realm_kind { KIND_LISTENER = 1, KIND_SIGNALS, KIND_CONNECTION, KIND_STREAM };
+
+struct container;
+
+enum { CONN_IDLE, CONN_CREATE, CONN_WAIT };
+
+// One client connection. At most one command is in progress per connection: while a
+// reply is deferred (create, wait) the connection is not read.
+struct connection {
+    enum realm_kind kind;
+    int fd;
+    int pending;                     // CONN_IDLE, CONN_CREATE or CONN_WAIT
+    struct container *subject;      // the container a deferred reply is about
+    struct connection *next;
+};
+
+// One of a container's two output pipes and the line being assembled from it.
+struct stream {
+    enum realm_kind kind;
+    int fd;                          // read end, non-blocking; -1 once at EOF or dropped
+    const char *name;                // "stdout" or "stderr"
+    char *line;                      // REALM_LOG_LINE_MAX bytes, allocated on first use
+    size_t length;
+    struct container *owner;
+};
+
+enum container_state { STATE_CREATING, STATE_RUNNING, STATE_EXITED };
+
+struct container {
+    char id[REALM_MAX_ID + 1];
+    enum container_state state;
+    pid_t runtime_pid;               // the create argv while STATE_CREATING
+    pid_t pid;                       // the container process once created
+    uint64_t created_after;          // reap sequence number when the create started
+    char *pid_file;
+    char *log_path;
+    int log_fd;
+    bool log_failed;                 // a write error was reported already
+    struct stream out, err;
+    char *capture;                   // first REALM_CAPTURE_MAX bytes of output while creating
+    size_t capture_length;
+    int exit_code;
+    int64_t finished_ns;
+    bool oom;
+    struct container *next;
+};
+
+// Global state (main.c).
+extern const char *realm_dir;
+extern int realm_epoll;
+extern struct container *realm_containers;
+extern struct connection *realm_connections;
+
+// main.c
+void realm_log(const char *format, ...) __attribute__((format(printf, 1, 2)));
+int realm_watch(int fd, uint32_t events, void *object);
+void realm_unwatch(int fd);
+void realm_resume_listener(void);
+void realm_defer(struct connection *connection, int pending, struct container *subject);
+void realm_reply(struct connection *connection, const char *data, size_t length);
+void realm_reply_error(struct connection *connection, const char *format, ...) __attribute__((format(printf, 2, 3)));
+int64_t realm_now_ns(void);
+int realm_write_atomically(const char *directory, const char *name, const char *data, size_t length);
+
+// container.c
+struct container *container_find(const char *id);
+int container_count(void);
+void container_create(struct connection *requester, char **fields, int count);
+void container_stream_readable(struct stream *stream);
+void container_reap_children(void);
+void container_reopen_log(struct connection *requester, const char *id);
+void container_forget(struct connection *requester, const char *id);
+void container_answer_wait(struct connection *connection, struct container *container);
+bool container_valid_id(const char *id);
+int container_kill_all(void);
+
+#endif
