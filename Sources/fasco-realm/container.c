@@ -224,13 +224,8 @@ static void drain(struct container *c) {
 // ---------------------------------------------------------------------------------------
 // Records
 
-static void remove_container(struct container *c) {
-    for (struct container **link = &realm_containers; *link != NULL; link = &(*link)->next) {
-        if (*link == c) {
-            *link = c->next;
-            break;
-        }
-    }
+// Releases a record that is not (or no longer) on the list.
+static void free_container(struct container *c) {
     close_stream(&c->out);
     close_stream(&c->err);
     if (c->log_fd >= 0) close(c->log_fd);
@@ -238,6 +233,16 @@ static void remove_container(struct container *c) {
     free(c->log_path);
     free(c->capture);
     free(c);
+}
+
+static void remove_container(struct container *c) {
+    for (struct container **link = &realm_containers; *link != NULL; link = &(*link)->next) {
+        if (*link == c) {
+            *link = c->next;
+            break;
+        }
+    }
+    free_container(c);
 }
 
 static bool file_exists(const char *format, const char *a, const char *b) {
@@ -525,15 +530,7 @@ undo:
         if (err[i] >= 0) close(err[i]);
     }
     if (null_fd >= 0) close(null_fd);
-    if (c != NULL) {
-        close_stream(&c->out);
-        close_stream(&c->err);
-        if (c->log_fd >= 0) close(c->log_fd);
-        free(c->pid_file);
-        free(c->log_path);
-        free(c->capture);
-        free(c);
-    }
+    if (c != NULL) free_container(c);
 }
 
 void container_reopen_log(struct connection *requester, const char *id) {
