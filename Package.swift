@@ -27,14 +27,14 @@ let package = Package(
         .target(name: "FascoCore", swiftSettings: swift6),
         .target(name: "TOML", swiftSettings: swift6),
         .target(name: "OCISpec", swiftSettings: swift6),
-        .target(name: "RealmCore", dependencies: ["FascoCore"], swiftSettings: swift6),
+        .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec"], swiftSettings: swift6),
         .target(name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux"], swiftSettings: swift6),
         .target(name: "ImageStore", dependencies: ["OCISpec", "FascoCore", "CImageLibs"], swiftSettings: swift6),
         .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
         .target(
             name: "CRIServer",
             dependencies: [
-                "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec",
+                "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(
             name: "CRIServerTests",
             dependencies: [
-                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec",
+                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),

@@ -1,0 +1,22 @@
+import FascoCore
+
+/// Where Container Realms' writable root filesystems come from (the image store).
+public protocol ContainerStorage: Sendable {
+    /// Makes the container's bundle directory and root filesystem; returns their paths.
+    func prepare(_ container: ContainerRealm) async throws(FascoError) -> ContainerBundle
+    /// Removes the container's root filesystem and bundle. Idempotent.
+    func release(_ container: ContainerRealm) async throws(FascoError)
+    /// Removes the bundles of containers that are not in `known` (left by a crash). Returns their IDs.
+    func sweep(keeping known: Set<RealmID>) async throws(FascoError) -> [String]
+}
+
+/// A container's OCI bundle directory and the root filesystem mounted for it.
+public struct ContainerBundle: Sendable, Equatable {
+    public var directory: String
+    public var rootfs: String
+
+    public init(directory: String, rootfs: String) {
+        self.directory = directory
+        self.rootfs = rootfs
+    }
+}

@@ -1,0 +1,213 @@
+import FascoCore
+import OCISpec
+
+/// How realms are run: the `software` backend (Linux isolation) or, on Arm CCA hardware,
+/// real realms. RealmManager calls it under each realm's lock; every operation that tears
+/// something down is idempotent.
+public protocol RealmBackend: Sendable {
+    /// Brings a System Realm up: its supervisor, namespaces, cgroup, files and network.
+    /// On failure, whatever was made is removed again before the error is thrown.
+    func startSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> SystemRealmRuntime
+    /// Kills every container process, takes the network down and stops the supervisor.
+    func stopSystemRealm(_ realm: SystemRealm) async throws(FascoError)
+    /// Removes everything the realm left behind (cgroup, files, mounts, records).
+    func removeSystemRealm(_ realm: SystemRealm) async throws(FascoError)
+    /// What the backend knows of a System Realm; nil when it knows nothing (removed, or lost in a reboot).
+    func systemRealmRuntime(_ id: RealmID) async -> SystemRealmRuntime?
+    /// Whether the realm's supervisor still runs.
+    func isRunning(_ realm: SystemRealm) async -> Bool
+
+    /// Creates a Container Realm from an OCI runtime spec whose bundle directory is `bundle`
+    /// (`bundle/config.json` is written by the backend); its process waits to be started.
+    func createContainer(_ container: ContainerRealm, spec: RuntimeSpec, bundle: String) async throws(FascoError)
+    /// Starts a created container's process; returns its pid.
+    func startContainer(_ container: ContainerRealm) async throws(FascoError) -> Int32
+    /// Sends `signal` to the container's process.
+    func signalContainer(_ container: ContainerRealm, signal: Int32) async throws(FascoError)
+    /// Returns once the container has exited, with how it ended.
+    func waitContainer(_ container: ContainerRealm) async throws(FascoError) -> ContainerExit
+    /// What the backend sees of the container now.
+    func containerProcess(_ container: ContainerRealm) async -> ContainerProcess
+    /// Deletes the container (killing it when it still runs) and its runtime records.
+    func removeContainer(_ container: ContainerRealm) async throws(FascoError)
+    /// Runs `command` in the running container and collects its output.
+    func exec(_ container: ContainerRealm, command: [String], timeout: Duration?, outputLimit: Int) async throws(FascoError) -> ExecResult
+    /// Changes a running or created container's resource limits.
+    func updateResources(_ container: ContainerRealm, resources: RuntimeSpec.Linux.Resources) async throws(FascoError)
+    /// Reopens the container's log file (after rotation).
+    func reopenLog(_ container: ContainerRealm) async throws(FascoError)
+    /// Resource usage of a container, or of a whole System Realm.
+    func usage(of container: ContainerRealm) async throws(FascoError) -> RealmUsage
+    func usage(of realm: SystemRealm) async throws(FascoError) -> RealmUsage
+}
+
+/// What a System Realm is started with; the layer above renders CRI's pod config into it.
+public struct SystemRealmRequest: Sendable, Equatable {
+    public enum NamespaceMode: String, Sendable, Equatable, Codable {
+        /// A namespace of the realm's own, shared by its containers.
+        case realm
+        /// The host's.
+        case host
+    }
+
+    public var hostname: String
+    public var network: NamespaceMode
+    public var ipc: NamespaceMode
+    /// Whether the containers share one PID namespace held by the realm.
+    public var sharedPID: Bool
+    /// The cgroup its containers live under (cgroupfs form, "/a/b"); "" picks a default.
+    public var cgroupParent: String
+    /// Files made for its containers (name -> content): "hosts", "resolv.conf", "hostname".
+    public var files: [String: String]
+    /// The size of the realm's /dev/shm, in bytes.
+    public var shmBytes: UInt64
+    /// Who the realm is, for network plugins: pod name, namespace, UID.
+    public var owner: Owner
+    public var portMappings: [PortMapping]
+
+    /// Who the realm is for: the pod's name, namespace and UID.
+    public struct Owner: Sendable, Equatable, Codable {
+        public var name: String
+        public var namespace: String
+        public var uid: String
+
+        public init(name: String, namespace: String, uid: String) {
+            self.name = name
+            self.namespace = namespace
+            self.uid = uid
+        }
+    }
+
+    public struct PortMapping: Sendable, Equatable, Codable {
+        public var hostPort: Int32
+        public var containerPort: Int32
+        /// "tcp", "udp" or "sctp".
+        public var proto: String
+        public var hostIP: String
+
+        public init(hostPort: Int32, containerPort: Int32, proto: String, hostIP: String) {
+            self.hostPort = hostPort
+            self.containerPort = containerPort
+            self.proto = proto
+            self.hostIP = hostIP
+        }
+    }
+
+    public init(hostname: String, network: NamespaceMode = .realm, ipc: NamespaceMode = .realm, sharedPID: Bool = false,
+                cgroupParent: String = "", files: [String: String] = [:], shmBytes: UInt64 = 64 << 20,
+                owner: Owner, portMappings: [PortMapping] = []) {
+        self.hostname = hostname
+        self.network = network
+        self.ipc = ipc
+        self.sharedPID = sharedPID
+        self.cgroupParent = cgroupParent
+        self.files = files
+        self.shmBytes = shmBytes
+        self.owner = owner
+        self.portMappings = portMappings
+    }
+}
+
+/// What a running System Realm offers its containers.
+public struct SystemRealmRuntime: Sendable, Equatable, Codable {
+    /// The supervisor's pid (0 once stopped).
+    public var supervisorPID: Int32
+    /// The realm's state directory.
+    public var directory: String
+    /// Namespace files containers join; nil means the host's.
+    public var networkNamespace: String?
+    public var ipcNamespace: String?
+    public var utsNamespace: String?
+    /// The shared PID namespace, when the realm holds one.
+    public var pidNamespace: String?
+    /// The files made from `SystemRealmRequest.files`, by name, and the realm's /dev/shm.
+    public var files: [String: String]
+    public var shmPath: String
+    /// The cgroup its containers live under (cgroupfs form).
+    public var cgroupParent: String
+    /// Addresses the network gave it, primary first (no prefix length).
+    public var addresses: [String]
+
+    public init(supervisorPID: Int32, directory: String, networkNamespace: String?, ipcNamespace: String?, utsNamespace: String?,
+                pidNamespace: String?, files: [String: String], shmPath: String, cgroupParent: String, addresses: [String]) {
+        self.supervisorPID = supervisorPID
+        self.directory = directory
+        self.networkNamespace = networkNamespace
+        self.ipcNamespace = ipcNamespace
+        self.utsNamespace = utsNamespace
+        self.pidNamespace = pidNamespace
+        self.files = files
+        self.shmPath = shmPath
+        self.cgroupParent = cgroupParent
+        self.addresses = addresses
+    }
+}
+
+/// How a container's process ended.
+public struct ContainerExit: Sendable, Equatable {
+    /// The exit status; 128 + N when killed by signal N.
+    public var code: Int32
+    /// Unix nanoseconds.
+    public var finishedAt: Int64
+    public var oomKilled: Bool
+
+    public init(code: Int32, finishedAt: Int64, oomKilled: Bool) {
+        self.code = code
+        self.finishedAt = finishedAt
+        self.oomKilled = oomKilled
+    }
+}
+
+/// A container's process as the backend sees it.
+public enum ContainerProcess: Sendable, Equatable {
+    /// Created, its process waiting to be started.
+    case created(pid: Int32)
+    case running(pid: Int32)
+    case exited(ContainerExit)
+    /// The backend has no trace of it.
+    case missing
+}
+
+/// The result of running a command in a container.
+public struct ExecResult: Sendable, Equatable {
+    public var exitCode: Int32
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+    /// Whether the command was killed because it outlived its timeout.
+    public var timedOut: Bool
+
+    public init(exitCode: Int32, stdout: [UInt8], stderr: [UInt8], timedOut: Bool) {
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.timedOut = timedOut
+    }
+}
+
+/// Resource usage read from a realm's cgroup; nil where the host does not account it.
+public struct RealmUsage: Sendable, Equatable {
+    /// Unix nanoseconds.
+    public var timestamp: Int64
+    public var cpuUsageNanos: UInt64?
+    public var memoryUsageBytes: UInt64?
+    public var workingSetBytes: UInt64?
+    public var rssBytes: UInt64?
+    public var availableBytes: UInt64?
+    public var pageFaults: UInt64?
+    public var majorPageFaults: UInt64?
+    public var processes: UInt64?
+
+    public init(timestamp: Int64, cpuUsageNanos: UInt64? = nil, memoryUsageBytes: UInt64? = nil, workingSetBytes: UInt64? = nil,
+                rssBytes: UInt64? = nil, availableBytes: UInt64? = nil, pageFaults: UInt64? = nil, majorPageFaults: UInt64? = nil,
+                processes: UInt64? = nil) {
+        self.timestamp = timestamp
+        self.cpuUsageNanos = cpuUsageNanos
+        self.memoryUsageBytes = memoryUsageBytes
+        self.workingSetBytes = workingSetBytes
+        self.rssBytes = rssBytes
+        self.availableBytes = availableBytes
+        self.pageFaults = pageFaults
+        self.majorPageFaults = majorPageFaults
+        self.processes = processes
+    }
+}

@@ -1,0 +1,383 @@
+import FascoCore
+import OCISpec
+import Synchronization
+
+/// Owns the realms: their records (RealmRegistry), the backend that runs them, their root
+/// filesystems and the events they emit. Each realm's multi-step changes are serialized by a
+/// lock of its own; every change is on disk before a call returns.
+public final class RealmManager: Sendable {
+    public let registry: RealmRegistry
+    public let events: RealmEventHub
+    let backend: any RealmBackend
+    let storage: any ContainerStorage
+    let locks = RealmLocks()
+    /// One task per started container, waiting for its exit.
+    let watchers = Mutex<[RealmID: Task<Void, Never>]>([:])
+    /// How long a container may take to die after SIGKILL before the stop is reported failed.
+    let killGrace: Duration
+
+    public init(registry: RealmRegistry, backend: any RealmBackend, storage: any ContainerStorage,
+                events: RealmEventHub = RealmEventHub(), killGrace: Duration = .seconds(30)) {
+        self.registry = registry
+        self.backend = backend
+        self.storage = storage
+        self.events = events
+        self.killGrace = killGrace
+    }
+
+    static func now() -> Int64 { UnixTime.nanoseconds() }
+
+    func publish(_ kind: RealmEvent.Kind, realm: RealmID, in systemRealm: RealmID) {
+        events.publish(RealmEvent(kind: kind, realm: realm, systemRealm: systemRealm, time: Self.now()))
+    }
+
+    // MARK: System Realms
+
+    /// Records and starts a System Realm; its name must be free. On failure nothing is kept.
+    public func runSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> SystemRealm {
+        try await registry.add(realm)
+        return try await locks.withLock(realm.id) { () throws(FascoError) -> SystemRealm in
+            do throws(FascoError) {
+                _ = try await backend.startSystemRealm(realm, request: request)
+            } catch {
+                try? await backend.removeSystemRealm(realm)
+                _ = try? await registry.transition(realm.id, to: .removed)
+                throw error
+            }
+            publish(.created, realm: realm.id, in: realm.id)
+            publish(.started, realm: realm.id, in: realm.id)
+            return realm
+        }
+    }
+
+    public func systemRealm(_ id: String) async throws(FascoError) -> SystemRealm? {
+        try await registry.systemRealm(id)
+    }
+
+    public func runtime(of realm: SystemRealm) async -> SystemRealmRuntime? {
+        await backend.systemRealmRuntime(realm.id)
+    }
+
+    public func isRunning(_ realm: SystemRealm) async -> Bool {
+        await backend.isRunning(realm)
+    }
+
+    /// Kills the realm's containers, takes its network down and stops it. Unknown IDs succeed.
+    public func stopSystemRealm(_ id: String) async throws(FascoError) {
+        guard let realm = try await registry.systemRealm(id) else { return }
+        try await stop(realm)
+    }
+
+    private func stop(_ realm: SystemRealm) async throws(FascoError) {
+        for container in await registry.containers(of: realm.id) where container.state.isLive || container.state == .unknown {
+            try await stopContainer(container.id.value, timeout: .zero, signal: 9)
+        }
+        try await locks.withLock(realm.id) { () throws(FascoError) in
+            try await backend.stopSystemRealm(realm)
+            let before = try await registry.systemRealm(realm.id.value)
+            try await registry.transition(realm.id, to: .notReady)
+            if before?.state == .ready { publish(.stopped, realm: realm.id, in: realm.id) }
+        }
+    }
+
+    /// Stops the realm when needed, removes its containers and then the realm. Unknown IDs succeed.
+    public func removeSystemRealm(_ id: String) async throws(FascoError) {
+        guard let realm = try await registry.systemRealm(id) else { return }
+        try await stop(realm)
+        for container in await registry.containers(of: realm.id) {
+            try await removeContainer(container.id.value)
+        }
+        try await locks.withLock(realm.id) { () throws(FascoError) in
+            guard try await registry.systemRealm(realm.id.value) != nil else { return }
+            try await backend.removeSystemRealm(realm)
+            try await registry.transition(realm.id, to: .removed)
+            publish(.deleted, realm: realm.id, in: realm.id)
+        }
+    }
+
+    public func usage(of realm: SystemRealm) async throws(FascoError) -> RealmUsage {
+        try await backend.usage(of: realm)
+    }
+
+    // MARK: Container Realms
+
+    /// Records a Container Realm in its ready System Realm, prepares its root filesystem, has
+    /// `makeSpec` build its OCI spec and creates it. On failure nothing is kept.
+    public func createContainer(
+        _ container: ContainerRealm,
+        makeSpec: @Sendable (ContainerBundle, SystemRealmRuntime) async throws(FascoError) -> RuntimeSpec
+    ) async throws(FascoError) -> ContainerRealm {
+        return try await locks.withLock(container.systemRealm) { () throws(FascoError) -> ContainerRealm in
+            guard let pod = try await registry.systemRealm(container.systemRealm.value) else {
+                throw .notFound("pod sandbox \(container.systemRealm) not found")
+            }
+            guard pod.state.canCreateContainer, let runtime = await backend.systemRealmRuntime(pod.id) else {
+                throw .failedPrecondition("pod sandbox \(pod.id) is not ready: containers are created only in ready pods")
+            }
+            try await registry.add(container)
+            var bundle: ContainerBundle?
+            do throws(FascoError) {
+                let prepared = try await storage.prepare(container)
+                bundle = prepared
+                let spec = try await makeSpec(prepared, runtime)
+                try await backend.createContainer(container, spec: spec, bundle: prepared.directory)
+            } catch {
+                if bundle != nil {
+                    try? await backend.removeContainer(container)
+                    try? await storage.release(container)
+                }
+                _ = try? await registry.update(container.id) { $0.state = .removed }
+                throw error
+            }
+            publish(.created, realm: container.id, in: container.systemRealm)
+            return container
+        }
+    }
+
+    public func container(_ id: String) async throws(FascoError) -> ContainerRealm? {
+        try await registry.containerRealm(id)
+    }
+
+    private func existingContainer(_ id: String) async throws(FascoError) -> ContainerRealm {
+        guard let container = try await registry.containerRealm(id) else { throw .notFound("container \(id) not found") }
+        return container
+    }
+
+    /// Starts a created container and begins watching for its exit.
+    public func startContainer(_ id: String) async throws(FascoError) {
+        let container = try await existingContainer(id)
+        try await locks.withLock(container.id) { () throws(FascoError) in
+            let current = try await existingContainer(container.id.value)
+            guard current.state.canStart else {
+                throw .failedPrecondition("container \(current.id) is \(current.state.rawValue); only created containers start")
+            }
+            guard let pod = try await registry.systemRealm(current.systemRealm.value), pod.state == .ready else {
+                throw .failedPrecondition("the pod sandbox of container \(current.id) is not ready")
+            }
+            do throws(FascoError) {
+                _ = try await backend.startContainer(current)
+            } catch {
+                // A container whose start failed does not run: it is exited, with why.
+                let exit = ContainerExit(code: 128, finishedAt: Self.now(), oomKilled: false)
+                _ = try? await registry.update(current.id) { realm in
+                    realm.recordExit(code: exit.code, at: exit.finishedAt, oomKilled: false)
+                    realm.message = error.message
+                }
+                throw error
+            }
+            try await registry.update(current.id) { realm in
+                realm.state = .running
+                realm.startedAt = Self.now()
+            }
+            publish(.started, realm: current.id, in: current.systemRealm)
+            watch(current)
+        }
+    }
+
+    /// Watches a started container: its exit is recorded the moment it happens.
+    func watch(_ container: ContainerRealm) {
+        let task = Task { [weak self] in
+            guard let self else { return }
+            let exit: ContainerExit
+            do {
+                exit = try await backend.waitContainer(container)
+            } catch {
+                if Task.isCancelled { return }
+                // The supervisor went away: what it persisted says how the container ended.
+                switch await backend.containerProcess(container) {
+                case .exited(let persisted): exit = persisted
+                case .running, .created: return
+                case .missing: exit = ContainerExit(code: 137, finishedAt: Self.now(), oomKilled: false)
+                }
+            }
+            await recordExit(container.id, exit)
+        }
+        watchers.withLock { watchers in
+            watchers[container.id]?.cancel()
+            watchers[container.id] = task
+        }
+    }
+
+    /// Records an exit once; later reports of the same exit change nothing.
+    func recordExit(_ id: RealmID, _ exit: ContainerExit, message: String = "") async {
+        var changed = false
+        var pod: RealmID?
+        _ = try? await registry.update(id) { realm in
+            guard realm.state == .running || realm.state == .created || realm.state == .unknown else { return }
+            realm.recordExit(code: exit.code, at: exit.finishedAt, oomKilled: exit.oomKilled)
+            if !message.isEmpty { realm.message = message }
+            changed = true
+            pod = realm.systemRealm
+        }
+        if changed, let pod { publish(.stopped, realm: id, in: pod) }
+    }
+
+    /// Sends `signal`, waits up to `timeout` for the exit, then kills. Unknown IDs and
+    /// containers that are not running succeed.
+    public func stopContainer(_ id: String, timeout: Duration, signal: Int32) async throws(FascoError) {
+        guard let container = try await registry.containerRealm(id) else { return }
+        try await locks.withLock(container.id) { () throws(FascoError) in
+            guard let current = try await registry.containerRealm(container.id.value), current.state.isLive || current.state == .unknown else { return }
+            switch await backend.containerProcess(current) {
+            case .exited(let exit):
+                await recordExit(current.id, exit)
+                return
+            case .missing:
+                await recordExit(current.id, ContainerExit(code: 137, finishedAt: Self.now(), oomKilled: false),
+                                 message: "the container's process was gone")
+                return
+            case .created, .running:
+                break
+            }
+            if timeout > .zero && signal != 9 {
+                try? await backend.signalContainer(current, signal: signal)
+                if let exit = try await waitForExit(current, timeout: timeout) {
+                    await recordExit(current.id, exit)
+                    return
+                }
+            }
+            try? await backend.signalContainer(current, signal: 9)
+            guard let exit = try await waitForExit(current, timeout: killGrace) else {
+                throw FascoError(.deadlineExceeded, "container \(current.id) did not exit within \(killGrace) of SIGKILL")
+            }
+            await recordExit(current.id, exit)
+        }
+    }
+
+    /// The container's exit, or nil when it has not exited within `timeout`.
+    private func waitForExit(_ container: ContainerRealm, timeout: Duration) async throws(FascoError) -> ContainerExit? {
+        let backend = self.backend
+        let outcome: Result<ContainerExit, FascoError>? = await withTaskGroup(of: Result<ContainerExit, FascoError>?.self) { group in
+            group.addTask {
+                do throws(FascoError) {
+                    return .success(try await backend.waitContainer(container))
+                } catch {
+                    if case .exited(let exit) = await backend.containerProcess(container) { return .success(exit) }
+                    return .failure(error)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        switch outcome {
+        case .success(let exit): return exit
+        case .failure(let error): throw error
+        case nil: return nil
+        }
+    }
+
+    /// Removes a container (killing it first when it runs) with its root filesystem. Unknown IDs succeed.
+    public func removeContainer(_ id: String) async throws(FascoError) {
+        guard let container = try await registry.containerRealm(id) else { return }
+        if container.state.isLive || container.state == .unknown {
+            try await stopContainer(container.id.value, timeout: .zero, signal: 9)
+        }
+        try await locks.withLock(container.id) { () throws(FascoError) in
+            guard let current = try await registry.containerRealm(container.id.value) else { return }
+            watchers.withLock { $0.removeValue(forKey: current.id)?.cancel() }
+            try await backend.removeContainer(current)
+            try await storage.release(current)
+            try await registry.update(current.id) { $0.state = .removed }
+            publish(.deleted, realm: current.id, in: current.systemRealm)
+        }
+    }
+
+    public func exec(_ id: String, command: [String], timeout: Duration?, outputLimit: Int) async throws(FascoError) -> ExecResult {
+        let container = try await existingContainer(id)
+        guard container.state == .running else {
+            throw .failedPrecondition("container \(container.id) is \(container.state.rawValue); commands run only in running containers")
+        }
+        return try await backend.exec(container, command: command, timeout: timeout, outputLimit: outputLimit)
+    }
+
+    public func updateResources(_ id: String, resources: RuntimeSpec.Linux.Resources) async throws(FascoError) {
+        let container = try await existingContainer(id)
+        try await locks.withLock(container.id) { () throws(FascoError) in
+            let current = try await existingContainer(container.id.value)
+            guard current.state.isLive else {
+                throw .failedPrecondition("container \(current.id) is \(current.state.rawValue); only created or running containers are updated")
+            }
+            try await backend.updateResources(current, resources: resources)
+        }
+    }
+
+    public func reopenLog(_ id: String) async throws(FascoError) {
+        let container = try await existingContainer(id)
+        guard container.state == .running else {
+            throw .failedPrecondition("container \(container.id) is \(container.state.rawValue); only a running container's log is reopened")
+        }
+        try await backend.reopenLog(container)
+    }
+
+    public func usage(of container: ContainerRealm) async throws(FascoError) -> RealmUsage {
+        try await backend.usage(of: container)
+    }
+
+    // MARK: Recovery
+
+    /// What start-up found and did.
+    public struct RecoveryReport: Sendable, Equatable {
+        public var registry: RealmRegistry.Recovery
+        /// System Realms whose supervisor was gone (now not ready).
+        public var lostSystemRealms: [RealmID]
+        /// Containers that exited while the daemon was away (their exits now recorded).
+        public var exitedWhileAway: [RealmID]
+        /// Containers still running, watched again.
+        public var reattached: [RealmID]
+        /// Bundles of unknown containers that were removed.
+        public var sweptBundles: [String]
+    }
+
+    /// Loads the records (System Realms, then Container Realms) and reconciles them with what
+    /// the backend still runs: running containers are watched again, exits that happened
+    /// meanwhile are recorded, realms whose supervisor died become not ready.
+    public func recover() async throws(FascoError) -> RecoveryReport {
+        let loaded = try await registry.load()
+        var report = RecoveryReport(registry: loaded, lostSystemRealms: [], exitedWhileAway: [], reattached: [], sweptBundles: [])
+        for pod in await registry.allSystemRealms where pod.state == .ready {
+            if !(await backend.isRunning(pod)) {
+                try await registry.transition(pod.id, to: .notReady)
+                report.lostSystemRealms.append(pod.id)
+            }
+        }
+        for container in await registry.allContainerRealms where container.state.isLive || container.state == .unknown {
+            switch await backend.containerProcess(container) {
+            case .running:
+                if container.state == .created {
+                    try await registry.update(container.id) { realm in
+                        realm.state = .running
+                        if realm.startedAt == 0 { realm.startedAt = Self.now() }
+                    }
+                }
+                watch(container)
+                report.reattached.append(container.id)
+            case .created:
+                break
+            case .exited(let exit):
+                await recordExit(container.id, exit)
+                report.exitedWhileAway.append(container.id)
+            case .missing:
+                await recordExit(container.id, ContainerExit(code: 255, finishedAt: Self.now(), oomKilled: false),
+                                 message: "the container was lost while Fasco was not running")
+                report.exitedWhileAway.append(container.id)
+            }
+        }
+        let known = Set(await registry.allContainerRealms.map(\.id))
+        report.sweptBundles = try await storage.sweep(keeping: known)
+        return report
+    }
+
+    /// Stops watching (for tests and shutdown); containers keep running.
+    public func detach() {
+        let tasks = watchers.withLock { watchers -> [Task<Void, Never>] in
+            defer { watchers.removeAll() }
+            return Array(watchers.values)
+        }
+        for task in tasks { task.cancel() }
+    }
+}
