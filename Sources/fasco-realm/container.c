@@ -232,6 +232,7 @@ static void free_container(struct container *c) {
     free(c->pid_file);
     free(c->log_path);
     free(c->capture);
+    free(c->oom_counter);
     free(c);
 }
 
@@ -243,12 +244,6 @@ static void remove_container(struct container *c) {
         }
     }
     free_container(c);
-}
-
-static bool file_exists(const char *format, const char *a, const char *b) {
-    char path[REALM_MAX_PATH];
-    if ((size_t)snprintf(path, sizeof path, format, a, b) >= sizeof path) return false;
-    return access(path, F_OK) == 0;
 }
 
 void container_answer_wait(struct connection *connection, struct container *c) {
@@ -267,9 +262,9 @@ static void container_exited(struct container *c, int status, int64_t when) {
     c->state = STATE_EXITED;
     c->exit_code = decode_status(status);
     c->finished_ns = when;
-    // TODO: detect OOM kills from the pod cgroup (memory.events oom_kill on cgroup v2,
-    // memory.oom_control + an eventfd on v1) instead of relying on the daemon's marker file.
-    c->oom = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && file_exists("%s/oom-%s", realm_dir, c->id);
+    // Read before anyone can remove the cgroup: the runtime deletes it only after `wait`.
+    int64_t kills;
+    c->oom = c->oom_counter != NULL && oom_counter_read(c->oom_counter, &kills) == 0 && kills > c->oom_baseline;
 
     char record[128], exits[REALM_MAX_PATH];
     int length = snprintf(record, sizeof record, "code=%d\nfinished=%lld\noom=%d\npid=%d\n", c->exit_code,
@@ -361,6 +356,9 @@ static void runtime_exited(struct container *c, int status) {
     }
     c->pid = (pid_t)pid;
     c->state = STATE_RUNNING;
+    // The process sits in its final cgroup now (the runtime put it there before writing the
+    // pid file); one that was reaped already has no /proc entry left to tell which.
+    if (early == NULL && oom_counter_find(c->pid, &c->oom_counter, &c->oom_baseline) != 0) c->oom_counter = NULL;
     free(c->capture);
     c->capture = NULL;
     c->capture_length = 0;

@@ -47,6 +47,17 @@
 // Exits are persisted to DIR/exits/ID ("code=N\nfinished=NS\noom=0|1\npid=P\n", written to a
 // temporary file, fsynced, renamed, directory fsynced) before any waiter is answered; the
 // container's pipes are drained first, so its log is complete when `wait` returns.
+//
+// OOM is 1 when the kernel's OOM killer killed a process in the container's memory cgroup
+// while the container ran: when the create succeeds, the cgroup of PID is looked up in
+// /proc/PID/cgroup (the v1 "memory" hierarchy, else the v2 "0::" one) and its mount in
+// /proc/self/mountinfo, and the "oom_kill N" count of memory.oom_control (v1) or
+// memory.events (v2) there is noted; when PID is reaped, the count is read again and OOM is
+// 1 if it grew. The killed process need not be PID, nor the exit status 137 (a shell whose
+// child was killed exits as it likes), as with containerd and CRI-O. OOM is 0 when the
+// cgroup cannot be found or read, so a container that shares its memory cgroup with others
+// (no cgroup of its own) may be reported for their kills too. Nothing waits on the counter:
+// the supervisor stays one thread and reads two small files per container.
 #include "realm.h"
 
 #include <dirent.h>

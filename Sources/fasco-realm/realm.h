@@ -2,8 +2,9 @@
 //
 // One small single-threaded process per pod. It owns the pod's network, IPC and UTS
 // namespaces, is the child subreaper of every container process started inside it,
-// carries their stdout/stderr into CRI-format log files and records their exits on disk
-// so that a daemon restarting later still learns them. The daemon talks to it over
+// carries their stdout/stderr into CRI-format log files and records their exits (and
+// whether the OOM killer struck in their memory cgroup) on disk so that a daemon
+// restarting later still learns them. The daemon talks to it over
 // DIR/control.sock; see docs in main.c for the protocol.
 #ifndef FASCO_REALM_H
 #define FASCO_REALM_H
@@ -72,7 +73,9 @@ struct container {
     size_t capture_length;
     int exit_code;
     int64_t finished_ns;
-    bool oom;
+    bool oom;                        // the OOM killer killed something in its memory cgroup
+    char *oom_counter;               // the cgroup's oom_kill counter file, NULL if unknown
+    int64_t oom_baseline;            // its value when the container was created
     struct container *next;
 };
 
@@ -104,5 +107,13 @@ void container_forget(struct connection *requester, const char *id);
 void container_answer_wait(struct connection *connection, struct container *container);
 bool container_valid_id(const char *id);
 int container_kill_all(void);
+
+// oom.c
+// Finds the file counting OOM kills in the memory cgroup of `pid` (memory.oom_control on
+// cgroup v1, memory.events on v2) from /proc/PID/cgroup and /proc/self/mountinfo: 0 with
+// *path (malloc'ed) and its current *count, -1 when there is none.
+int oom_counter_find(pid_t pid, char **path, int64_t *count);
+// The "oom_kill N" value of such a file: 0 and *count, or -1 when it cannot be read.
+int oom_counter_read(const char *path, int64_t *count);
 
 #endif
