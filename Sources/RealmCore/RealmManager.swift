@@ -314,6 +314,15 @@ public final class RealmManager: Sendable {
         try await backend.reopenLog(container)
     }
 
+    /// What the backend sees of the container's process now.
+    public func process(of container: ContainerRealm) async -> ContainerProcess {
+        await backend.containerProcess(container)
+    }
+
+    public func bundle(of container: ContainerRealm) -> String {
+        storage.bundleDirectory(of: container)
+    }
+
     public func usage(of container: ContainerRealm) async throws(FascoError) -> RealmUsage {
         try await backend.usage(of: container)
     }
