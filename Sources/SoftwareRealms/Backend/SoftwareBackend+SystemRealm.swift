@@ -7,6 +7,10 @@ import Glibc
 extension SoftwareBackend {
     public func startSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> SystemRealmRuntime {
         let directory = directory(of: realm.id)
+        // Never another realm's directory: a (96-bit) prefix collision fails here, before any cleanup could touch it.
+        guard mkdir(directory, 0o700) == 0 else {
+            throw errno == EEXIST ? .alreadyExists("realm directory \(directory) exists already") : .internal("cannot create \(directory): \(FileSystem.errnoText)")
+        }
         do throws(FascoError) {
             return try await start(realm, request: request, directory: directory)
         } catch {
@@ -16,7 +20,6 @@ extension SoftwareBackend {
     }
 
     private func start(_ realm: SystemRealm, request: SystemRealmRequest, directory: String) async throws(FascoError) -> SystemRealmRuntime {
-        try FileSystem.makeDirectories(directory, mode: 0o700)
         let cgroupParent = request.cgroupParent.isEmpty ? "\(configuration.cgroupRoot)/\(realm.id)" : request.cgroupParent
         guard cgroupParent.hasPrefix("/"), !cgroupParent.split(separator: "/").contains("..") else {
             throw .invalidArgument("cgroup parent \(cgroupParent.debugDescription) must be an absolute path without ..")
@@ -32,13 +35,14 @@ extension SoftwareBackend {
         let ownUTS = request.network == .realm
         let supervisor = try await SupervisorProcess.launch(
             binary: configuration.supervisorBinary, directory: directory, hostname: ownUTS ? request.hostname : nil,
-            namespaces: .init(network: request.network == .realm, ipc: request.ipc == .realm, uts: ownUTS))
+            namespaces: .init(network: request.network == .realm, ipc: request.ipc == .realm, uts: ownUTS, pid: request.sharedPID))
         runtime.supervisorPID = supervisor.pid
         try saveRuntime(runtime, for: realm.id)
         try cgroup.add(pid: supervisor.pid)
         if request.network == .realm { runtime.networkNamespace = supervisor.namespacePath("net") }
         if request.ipc == .realm { runtime.ipcNamespace = supervisor.namespacePath("ipc") }
         if ownUTS { runtime.utsNamespace = supervisor.namespacePath("uts") }
+        runtime.pidNamespace = supervisor.pidNamespacePath
 
         for (name, content) in request.files.sorted(by: { $0.key < $1.key }) {
             guard ["hosts", "resolv.conf", "hostname"].contains(name) else { throw .invalidArgument("unknown realm file \(name)") }

@@ -41,7 +41,9 @@ public struct SoftwareBackend: RealmBackend {
         try FileSystem.makeDirectories(configuration.directory, mode: 0o711)
     }
 
-    func directory(of id: RealmID) -> String { "\(configuration.directory)/\(id)" }
+    /// The realm's state directory: named by the first 24 hex digits of its ID (96 random
+    /// bits), which keeps `control.sock` within the 107 bytes a unix socket path may have.
+    func directory(of id: RealmID) -> String { "\(configuration.directory)/\(id.value.prefix(24))" }
     func runtimeRecord(of id: RealmID) -> String { "\(directory(of: id))/runtime.json" }
     func client(of id: RealmID) -> SupervisorClient { SupervisorClient(directory: directory(of: id)) }
 
