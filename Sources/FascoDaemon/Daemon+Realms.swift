@@ -12,6 +12,10 @@ extension Daemon {
     /// The software backend and the realm manager over it, with the records recovered and
     /// reconciled with the supervisors that outlived the previous daemon.
     static func makeRealms(config: FascoConfig, images: ImageStore, logger: Logger) async throws -> RealmManager {
+        // HOST_TO_CONTAINER and BIDIRECTIONAL mounts need shared host mounts (systemd hosts have them).
+        if try RootPropagation.ensureShared() {
+            logger.notice("made / rshared for mount propagation, as systemd does at boot")
+        }
         let cgroups = try HostCgroups.detect()
         let kind: OCIRuntime.Kind = config.runtime.ociRuntime == "runc" ? .runc : .crun
         let driver: OCIRuntime.CgroupDriver = HostChecks.detectCgroupDriver(config.runtime.cgroupDriver) == .systemd ? .systemd : .cgroupfs

@@ -292,7 +292,7 @@ public final class RealmManager: Sendable {
         guard container.state == .running else {
             throw .failedPrecondition("container \(container.id) is \(container.state.rawValue); commands run only in running containers")
         }
-        return try await backend.exec(container, command: command, timeout: timeout, outputLimit: outputLimit)
+        return try await backend.exec(container, bundle: storage.bundleDirectory(of: container), command: command, timeout: timeout, outputLimit: outputLimit)
     }
 
     public func updateResources(_ id: String, resources: RuntimeSpec.Linux.Resources) async throws(FascoError) {

@@ -95,13 +95,22 @@ extension SoftwareBackend {
         }
     }
 
-    public func exec(_ container: ContainerRealm, command: [String], timeout: Duration?, outputLimit: Int) async throws(FascoError) -> ExecResult {
-        do {
-            let output = try await runtime.exec(id: container.id.value, command: command, timeout: timeout ?? .seconds(365 * 86400), outputLimit: outputLimit)
-            return ExecResult(exitCode: output.exit.shellStatus, stdout: output.stdout, stderr: output.stderr, timedOut: false)
-        } catch where error.code == .deadlineExceeded {
-            return ExecResult(exitCode: -1, stdout: [], stderr: [], timedOut: true)
+    public func exec(_ container: ContainerRealm, bundle: String, command: [String], timeout: Duration?, outputLimit: Int) async throws(FascoError) -> ExecResult {
+        // The container's own process settings, with the command in place of its args.
+        guard let bytes = try FileSystem.read(bundle + "/config.json", limit: 4 << 20) else {
+            throw .failedPrecondition("container \(container.id) has no runtime spec at \(bundle)")
         }
+        let spec: RuntimeSpec
+        do { spec = try JSONDecoder().decode(RuntimeSpec.self, from: Data(bytes)) } catch {
+            throw .internal("cannot read the runtime spec of container \(container.id)", cause: error)
+        }
+        guard var process = spec.process else { throw .failedPrecondition("container \(container.id) has no process") }
+        process.args = command
+        process.terminal = false
+        process.consoleSize = nil
+        let output = try await runtime.exec(id: container.id.value, process: process, timeout: timeout ?? .seconds(365 * 86400), outputLimit: outputLimit)
+        guard let output else { return ExecResult(exitCode: -1, stdout: [], stderr: [], timedOut: true) }
+        return ExecResult(exitCode: output.exit.shellStatus, stdout: output.stdout, stderr: output.stderr, timedOut: false)
     }
 
     public func updateResources(_ container: ContainerRealm, resources: RuntimeSpec.Linux.Resources) async throws(FascoError) {

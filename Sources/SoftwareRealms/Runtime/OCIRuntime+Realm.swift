@@ -22,16 +22,39 @@ extension OCIRuntime {
     /// What the runtime said in `createLog(id:)`.
     public func createErrors(id: String) -> [String] { Self.errorMessages(inLog: createLog(id: id)) }
 
-    /// runc/crun `exec`: runs `command` in the container, collecting its output, killed at `timeout`.
-    public func exec(id: String, command: [String], timeout: Duration, outputLimit: Int) async throws(FascoError) -> ProcessSpawner.Output {
+    /// runc/crun `exec --process`: runs `process` in the container, collecting its output.
+    /// Returns nil when it outlived `timeout`: then the command itself (found through its pid
+    /// file: it lives in the container's namespaces, outside the runtime's process group) is killed too.
+    public func exec(id: String, process: RuntimeSpec.Process, timeout: Duration, outputLimit: Int) async throws(FascoError) -> ProcessSpawner.Output? {
         try Self.validate(id: id)
-        guard !command.isEmpty else { throw .invalidArgument("exec needs a command") }
+        guard let program = process.args?.first, !program.isEmpty else { throw .invalidArgument("exec needs a command") }
         let log = logFile(id: id, operation: "exec")
-        defer { unlink(log) }
+        let processFile = logFile(id: id, operation: "process")
+        let pidFile = logFile(id: id, operation: "exec-pid")
+        defer {
+            unlink(log)
+            unlink(processFile)
+            unlink(pidFile)
+        }
+        let data: Data
+        do { data = try JSONEncoder().encode(process) } catch { throw .internal("cannot encode the exec process", cause: error) }
+        try FileSystem.writeAtomically(Array(data), to: processFile, mode: 0o600)
         let spawn = ProcessSpawner.Command(
-            binary, arguments: globalArguments(log: log) + ["exec", id] + command, environment: environment,
+            binary, arguments: globalArguments(log: log) + ["exec", "--process", processFile, "--pid-file", pidFile, id], environment: environment,
             stdout: .pipe, stderr: .pipe, newSession: true)
-        return try await ProcessSpawner.run(spawn, timeout: timeout, outputLimit: outputLimit)
+        do throws(FascoError) {
+            let output = try await ProcessSpawner.run(spawn, timeout: timeout, outputLimit: outputLimit)
+            if !output.exit.succeeded, (try? FileSystem.read(pidFile, limit: 64)) ?? nil == nil {
+                // No pid file: the runtime failed before the command ran.
+                throw failure(operation: "exec", id: id, exit: output.exit, log: log, output: output, bundle: nil)
+            }
+            return output
+        } catch where error.code == .deadlineExceeded {
+            if let bytes = try? FileSystem.read(pidFile, limit: 64), let pid = Int32(String(decoding: bytes, as: UTF8.self).trimmed), pid > 0 {
+                Glibc.kill(pid, SIGKILL)
+            }
+            return nil
+        }
     }
 
     /// runc/crun `update`: applies new resource limits to a created or running container.
