@@ -1,6 +1,7 @@
 import FascoCore
 import FoundationEssentials
 import OCISpec
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,19 +43,41 @@ extension OCIRuntime {
         let spawn = ProcessSpawner.Command(
             binary, arguments: globalArguments(log: log) + ["exec", "--process", processFile, "--pid-file", pidFile, id], environment: environment,
             stdout: .pipe, stderr: .pipe, newSession: true)
-        do throws(FascoError) {
-            let output = try await ProcessSpawner.run(spawn, timeout: timeout, outputLimit: outputLimit)
-            if !output.exit.succeeded, (try? FileSystem.read(pidFile, limit: 64)) ?? nil == nil {
-                // No pid file: the runtime failed before the command ran.
-                throw failure(operation: "exec", id: id, exit: output.exit, log: log, output: output, bundle: nil)
-            }
-            return output
-        } catch where error.code == .deadlineExceeded {
+        // The command lives in the container's namespaces, outside the runtime's process group:
+        // at the timeout (or when the caller gives up) it is killed through its pid file, which
+        // makes the runtime return at once.
+        @Sendable func killCommand() {
             if let bytes = try? FileSystem.read(pidFile, limit: 64), let pid = Int32(String(decoding: bytes, as: UTF8.self).trimmed), pid > 0 {
                 Glibc.kill(pid, SIGKILL)
             }
-            return nil
         }
+        let fired = Mutex(false)
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            guard !Task.isCancelled else { return }
+            fired.withLock { $0 = true }
+            killCommand()
+        }
+        defer { timer.cancel() }
+        let output: ProcessSpawner.Output
+        do {
+            output = try await withTaskCancellationHandler {
+                try await ProcessSpawner.run(spawn, timeout: timeout + .seconds(30), outputLimit: outputLimit)
+            } onCancel: {
+                killCommand()
+            }
+        } catch let error as FascoError {
+            killCommand()
+            throw error
+        } catch {
+            throw .internal("exec in \(id)", cause: error)
+        }
+        if fired.withLock({ $0 }) { return nil }
+        if !output.exit.succeeded, (try? FileSystem.read(pidFile, limit: 64)) ?? nil == nil {
+            // No pid file: the runtime failed before the command ran.
+            throw failure(operation: "exec", id: id, exit: output.exit, log: log, output: output, bundle: nil)
+        }
+        return output
     }
 
     /// runc/crun `update`: applies new resource limits to a created or running container.
