@@ -7,7 +7,8 @@ import Testing
 
 @Suite("CRI routing and error mapping")
 struct RoutingTests {
-    static let implemented: Set = ["Version", "Status", "RuntimeConfig", "ImageFsInfo", "PullImage", "ImageStatus", "ListImages", "RemoveImage"]
+    /// What answers UNIMPLEMENTED today (the streaming server, checkpoints, pod resource updates).
+    static let unimplemented: Set = ["Exec", "Attach", "PortForward", "CheckpointContainer", "UpdatePodSandboxResources"]
 
     @Test("every CRI RPC is routed: 30 RuntimeService and 5 ImageService methods")
     func everyRPCRouted() throws {
@@ -28,25 +29,27 @@ struct RoutingTests {
         var checked = 0
         for route in routes {
             let rpc = String(route.path.split(separator: "/").last ?? "")
-            guard route.path.hasPrefix("/runtime.v1."), !Self.implemented.contains(rpc), case .unary = route.kind else { continue }
+            guard route.path.hasPrefix("/runtime.v1."), Self.unimplemented.contains(rpc), case .unary = route.kind else { continue }
             let status = await statusOf { _ = try await server.channel.unary(route.path, request: []) }
             #expect(status?.code == .unimplemented, "\(rpc)")
             #expect(status?.message.contains(rpc) == true, "\(rpc): \(status?.message ?? "")")
             checked += 1
         }
         await server.stop()
-        #expect(checked == 26)
+        #expect(checked == Self.unimplemented.count)
     }
 
-    @Test("the streaming GetContainerEvents answers UNIMPLEMENTED too")
-    func streamingUnimplemented() async throws {
+    @Test("pod and container RPCs of a server without a realm backend answer UNAVAILABLE, the event stream too")
+    func withoutBackend() async throws {
         let server = try TestServer()
-        let status = await statusOf {
+        let pods = await statusOf { _ = try await server.runtime.listPodSandbox() }
+        let events = await statusOf {
             for try await _ in server.runtime.getContainerEvents() {}
         }
         await server.stop()
-        #expect(status?.code == .unimplemented)
-        #expect(status?.message.contains("GetContainerEvents") == true)
+        #expect(pods?.code == .unavailable)
+        #expect(events?.code == .unavailable)
+        #expect(events?.message.contains("realm backend") == true)
     }
 
     @Test("bytes that do not decode are INVALID_ARGUMENT naming the message")

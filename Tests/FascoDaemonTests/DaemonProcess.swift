@@ -105,3 +105,14 @@ func runCommand(_ executable: String, _ arguments: [String], environment: [Strin
 /// The repository root, from this file's path.
 let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// `runCommand` on a thread of its own, so that waiting for the command never holds one of
+/// the few threads Swift's concurrency runs every test on.
+func runCommandAsync(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (Int32, String, String) {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(with: Result { try runCommand(executable, arguments, environment: environment) })
+        }
+        thread.start()
+    }
+}

@@ -33,8 +33,10 @@ struct DaemonTests {
         let runtimeConfig = try await client.runtimeConfig(timeout: .seconds(10))
         #expect(runtimeConfig.linux != nil)
 
-        let unimplemented = await statusOf { _ = try await client.runPodSandbox(timeout: .seconds(10)) }
+        let unimplemented = await statusOf { _ = try await client.checkpointContainer(timeout: .seconds(10)) }
         #expect(unimplemented?.code == .unimplemented)
+        let invalid = await statusOf { _ = try await client.runPodSandbox(timeout: .seconds(10)) }
+        #expect(invalid?.code == .invalidArgument, "a pod without a config")
         #expect(daemon.stderr.contains("rpc=Version"), "one log line per RPC: \(daemon.stderr)")
     }
 

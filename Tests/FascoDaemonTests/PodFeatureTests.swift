@@ -78,10 +78,10 @@ struct PodFeatureTests {
             let shown = try await fixture.runtime.execSync(ExecSyncRequest(containerID: id, cmd: ["ip", "-4", "addr", "show", "eth0"], timeout: 30))
             #expect(String(decoding: shown.stdout, as: UTF8.self).contains(ip), "the container sees the pod's address")
             _ = try await fixture.runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: pod.id))
-            let (_, links, _) = try runCommand("/usr/sbin/ip", ["-o", "link", "show", "master", bridge])
+            let (_, links, _) = try await runCommandAsync("/usr/sbin/ip", ["-o", "link", "show", "master", bridge])
             #expect(links.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "the pod's veth is gone: \(links)")
         }
-        _ = try? runCommand("/usr/sbin/ip", ["link", "del", bridge])
+        _ = try? await runCommandAsync("/usr/sbin/ip", ["link", "del", bridge])
     }
 
     @Test("ReopenContainerLog: after the log is renamed away, new lines go to a new file")

@@ -34,7 +34,7 @@ final class PodFixture: Sendable {
         try await daemon.waitUntilServing()
         channel = GRPCChannel(target: daemon.endpoint)
         if importImage {
-            let (status, output, errors) = try runCommand(
+            let (status, output, errors) = try await runCommandAsync(
                 DaemonProcess.binary.path, ["image", "import", Self.layout, "--name", "fasco.local/busybox", "--endpoint", daemon.endpoint])
             guard status == 0 else { throw DaemonError("import failed: \(output)\(errors)") }
         }

@@ -188,7 +188,7 @@ struct PodLifecycleTests {
             fixture.channel.close()
             // While the daemon is down, the waiter exits and the ticker keeps logging.
             let runc = ["/usr/bin/crun", "--root", fixture.directory.path + "/state/runtime/crun"]
-            let (execStatus, _, execErrors) = try runCommand(runc[0], Array(runc.dropFirst()) + ["exec", waiter, "touch", "/tmp/go"])
+            let (execStatus, _, execErrors) = try await runCommandAsync(runc[0], Array(runc.dropFirst()) + ["exec", waiter, "touch", "/tmp/go"])
             #expect(execStatus == 0, "\(execErrors)")
             let before = fixture.logLines(log).count
             try await Task.sleep(for: .seconds(1))

@@ -89,7 +89,7 @@ final class Probe: Sendable {
     func has(_ flag: String) -> Bool { flags.withLock { $0.contains(flag) } }
 
     /// Polls for `flag`; false when it is still unset after `timeout` (bounded so tests never hang).
-    func wait(for flag: String, timeout: Duration = .seconds(10)) async -> Bool {
+    func wait(for flag: String, timeout: Duration = .seconds(60)) async -> Bool {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while ContinuousClock.now < deadline {
             if has(flag) { return true }
@@ -100,7 +100,7 @@ final class Probe: Sendable {
 }
 
 /// Polls `condition` for up to `timeout`.
-func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+func eventually(timeout: Duration = .seconds(60), _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now.advanced(by: timeout)
     while ContinuousClock.now < deadline {
         if condition() { return true }

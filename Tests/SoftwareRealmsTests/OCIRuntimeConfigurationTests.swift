@@ -38,7 +38,7 @@ struct OCIRuntimeConfigurationTests {
             if let launcher = runtime.launcher {
                 #expect(launcher.mountPoints == ["/sys/fs/cgroup/unified"])
                 let command = launcher.command("/usr/bin/crun", arguments: ["create", "x"])
-                #expect(command.arguments.starts(with: ["--mount", "--propagation", "private", "--"]))
+                #expect(command.arguments.starts(with: ["--mount", "--propagation", "unchanged", "--"]))
                 #expect(command.arguments.suffix(4) == ["--", "/usr/bin/crun", "create", "x"])
             }
         }
