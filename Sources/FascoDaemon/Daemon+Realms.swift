@@ -18,8 +18,8 @@ extension Daemon {
         }
         let cgroups = try HostCgroups.detect()
         let kind: OCIRuntime.Kind = config.runtime.ociRuntime == "runc" ? .runc : .crun
-        let driver: OCIRuntime.CgroupDriver = HostChecks.detectCgroupDriver(config.runtime.cgroupDriver) == .systemd ? .systemd : .cgroupfs
-        let runtime = try OCIRuntime(kind: kind, stateRoot: config.state + "/runtime/" + kind.rawValue, cgroupDriver: driver, host: cgroups)
+        // Realms' cgroups are cgroupfs paths (HostChecks.detectCgroupDriver).
+        let runtime = try OCIRuntime(kind: kind, stateRoot: config.state + "/runtime/" + kind.rawValue, cgroupDriver: .cgroupfs, host: cgroups)
         let backend = try SoftwareBackend(configuration: .init(
             directory: config.state + "/realms", supervisorBinary: try supervisorPath(config), runtime: runtime, cgroups: cgroups,
             cgroupRoot: config.runtime.cgroupRoot, network: network(config)))

@@ -26,7 +26,7 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         public var backend = "software"
         /// The OCI runtime creating Container Realms: `crun` or `runc`.
         public var ociRuntime = "crun"
-        /// `auto` (systemd when it is PID 1, else cgroupfs), `systemd` or `cgroupfs`.
+        /// `auto` or `cgroupfs` (the only driver implemented; `systemd` is refused).
         public var cgroupDriver = "auto"
         /// The System Realm supervisor; "" means `fasco-realm` next to the fasco executable.
         public var supervisorPath = ""
@@ -110,8 +110,11 @@ public struct FascoConfig: Sendable, Equatable, Codable {
                 throw ConfigError("registry.hosts.\"\(host)\".ca_file must be an absolute path, got \(caFile)")
             }
         }
-        guard ["auto", "systemd", "cgroupfs"].contains(runtime.cgroupDriver) else {
-            throw ConfigError("runtime.cgroup_driver must be auto, systemd or cgroupfs, got \(runtime.cgroupDriver)")
+        guard runtime.cgroupDriver != "systemd" else {
+            throw ConfigError("runtime.cgroup_driver = systemd is not supported yet: realms use cgroupfs (set auto or cgroupfs, and kubelet's cgroupDriver to cgroupfs)")
+        }
+        guard ["auto", "cgroupfs"].contains(runtime.cgroupDriver) else {
+            throw ConfigError("runtime.cgroup_driver must be auto or cgroupfs, got \(runtime.cgroupDriver)")
         }
     }
 }

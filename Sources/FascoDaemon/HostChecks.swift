@@ -6,13 +6,11 @@ import Glibc
 
 /// Facts about the host that the CRI Status and RuntimeConfig answers report.
 enum HostChecks {
-    /// systemd manages cgroups when it is the init system (the test sd_booted(3) makes).
+    /// The cgroup driver realms use. Only cgroupfs is implemented (pods' and containers'
+    /// cgroups made directly in the hierarchies), so `auto` is cgroupfs on every host, and
+    /// RuntimeConfig tells kubelet so; `systemd` is refused by config validation.
     static func detectCgroupDriver(_ configured: String) -> RuntimeEnvironment.CgroupDriver {
-        switch configured {
-        case "systemd": .systemd
-        case "cgroupfs": .cgroupfs
-        default: isDirectory("/run/systemd/system") ? .systemd : .cgroupfs
-        }
+        .cgroupfs
     }
 
     /// The runtime is ready when its directories are writable and its OCI runtime is installed.

@@ -113,12 +113,15 @@ struct ConfigTests {
         }
     }
 
-    @Test("cgroup driver: configured values win, auto follows the init system")
-    func cgroupDriver() {
-        #expect(HostChecks.detectCgroupDriver("systemd") == .systemd)
+    @Test("cgroup driver: auto and cgroupfs mean cgroupfs; systemd is refused as not implemented")
+    func cgroupDriver() throws {
         #expect(HostChecks.detectCgroupDriver("cgroupfs") == .cgroupfs)
-        let auto = HostChecks.detectCgroupDriver("auto")
-        #expect(auto == (HostChecks.isDirectory("/run/systemd/system") ? .systemd : .cgroupfs))
+        #expect(HostChecks.detectCgroupDriver("auto") == .cgroupfs)
+        var config = FascoConfig()
+        config.runtime.cgroupDriver = "systemd"
+        #expect(throws: ConfigError.self) { try config.validate() }
+        config.runtime.cgroupDriver = "auto"
+        try config.validate()
     }
 }
 
