@@ -1,6 +1,8 @@
 import CRIAPI
 import FascoCore
+import FoundationEssentials
 import GRPCTransport
+import OCISpec
 import RealmCore
 
 extension CRIService {
@@ -36,7 +38,17 @@ extension CRIService {
             imageRef: image?.repoDigests.first ?? container.imageID, reason: container.reason, message: container.message,
             labels: container.labels, annotations: container.annotations, mounts: config.mounts, logPath: container.logPath,
             resources: config.linux?.resources.map { ContainerResources(linux: $0) }, imageID: container.imageID,
-            stopSignal: config.stopSignal)
+            user: processUser(of: container), stopSignal: config.stopSignal)
+    }
+
+    /// The identity the container's process runs with, from its runtime spec.
+    func processUser(of container: ContainerRealm) -> ContainerUser? {
+        guard let bundle = realmManager?.bundle(of: container),
+              let bytes = try? FileSystem.read(bundle + "/config.json", limit: 4 << 20),
+              let spec = try? JSONDecoder().decode(RuntimeSpec.self, from: Data(bytes)),
+              let user = spec.process?.user else { return nil }
+        return ContainerUser(linux: LinuxContainerUser(
+            uid: Int64(user.uid), gid: Int64(user.gid), supplementalGroups: (user.additionalGids ?? []).map(Int64.init)))
     }
 }
 

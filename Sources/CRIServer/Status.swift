@@ -7,14 +7,16 @@ extension CRIService {
             condition("RuntimeReady", environment.runtimeReadiness()),
             condition("NetworkReady", environment.networkReadiness()),
         ]
+        // Recursive read-only mounts: the spec asks for `rro`, which crun and runc apply with
+        // mount_setattr(2). User namespaces per pod are not implemented.
         let handlers = ([""] + environment.runtimeHandlers).map {
-            RuntimeHandler(name: $0, features: RuntimeHandlerFeatures(recursiveReadOnlyMounts: false, userNamespaces: false))
+            RuntimeHandler(name: $0, features: RuntimeHandlerFeatures(recursiveReadOnlyMounts: true, userNamespaces: false))
         }
         return StatusResponse(
             status: RuntimeStatus(conditions: conditions),
             info: request.verbose ? environment.verboseInfo() : [:],
             runtimeHandlers: handlers,
-            features: RuntimeFeatures(supplementalGroupsPolicy: false))
+            features: RuntimeFeatures(supplementalGroupsPolicy: true))
     }
 
     private func condition(_ type: String, _ readiness: RuntimeEnvironment.Readiness) -> RuntimeCondition {
