@@ -5,22 +5,9 @@ import Testing
 
 @Suite("pod features on the software backend", .serialized)
 struct PodFeatureTests {
-    /// Runs `body` with a fixture, recording the daemon's log when it fails.
-    func withFixture(cniConfig: String? = nil, _ body: (PodFixture) async throws -> Void) async throws {
-        let fixture = try await PodFixture(cniConfig: cniConfig)
-        do {
-            try await body(fixture)
-        } catch {
-            Issue.record("daemon log: \(fixture.daemon.stderr.suffix(4000))")
-            await fixture.tearDown()
-            throw error
-        }
-        await fixture.tearDown()
-    }
-
     @Test("a container past its memory limit is OOM-killed and says so")
     func oomKilled() async throws {
-        try await withFixture { fixture in
+        try await PodFixture.with { fixture in
             let pod = try await fixture.runPod("oom")
             var config = fixture.containerConfig("hog", script: "x=aaaaaaaa; while true; do x=$x$x; done")
             config.linux = LinuxContainerConfig(resources: LinuxContainerResources(memoryLimitInBytes: 16 << 20))
@@ -36,7 +23,7 @@ struct PodFeatureTests {
 
     @Test("containers of a pod with a shared PID namespace see each other's processes")
     func sharedPIDNamespace() async throws {
-        try await withFixture { fixture in
+        try await PodFixture.with { fixture in
             var config = fixture.podConfig("shared")
             config.linux?.securityContext?.namespaceOptions?.pid = .pod
             let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config))
@@ -67,7 +54,7 @@ struct PodFeatureTests {
           {"type": "bridge", "bridge": "\(bridge)", "isGateway": true,
            "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.\(octet).7.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
         """
-        try await withFixture(cniConfig: conflist) { fixture in
+        try await PodFixture.with(cniConfig: conflist) { fixture in
             let status = try await fixture.runtime.status(StatusRequest())
             #expect(status.status?.conditions.first { $0.type == "NetworkReady" }?.status == true)
             let pod = try await fixture.runPod("net")
@@ -86,7 +73,7 @@ struct PodFeatureTests {
 
     @Test("ReopenContainerLog: after the log is renamed away, new lines go to a new file")
     func reopenLog() async throws {
-        try await withFixture { fixture in
+        try await PodFixture.with { fixture in
             let pod = try await fixture.runPod("rotate")
             let id = try await fixture.runContainer(pod, "talker", script: "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done")
             let log = fixture.logDirectory + "/rotate/talker_0.log"
@@ -105,7 +92,7 @@ struct PodFeatureTests {
 
     @Test("UpdateContainerResources changes the cgroup limit and the status reports it")
     func updateResources() async throws {
-        try await withFixture { fixture in
+        try await PodFixture.with { fixture in
             let pod = try await fixture.runPod("resize")
             let id = try await fixture.runContainer(pod, "c", script: "while true; do sleep 1; done")
             _ = try await fixture.runtime.updateContainerResources(UpdateContainerResourcesRequest(
@@ -134,7 +121,7 @@ struct PodFeatureTests {
             #expect(ProcessInfo.processInfo.environment["CI"] == nil, "CI must provide \(python) (make py-deps)")
             return
         }
-        try await withFixture { fixture in
+        try await PodFixture.with { fixture in
             let output = fixture.directory.appendingPathComponent("events.jsonl")
             _ = FileManager.default.createFile(atPath: output.path, contents: nil)
             let client = Process()

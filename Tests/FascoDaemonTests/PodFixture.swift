@@ -118,6 +118,21 @@ final class PodFixture: Sendable {
     }
 }
 
+extension PodFixture {
+    /// Runs `body` against a fresh fixture and tears it down; a failure records the daemon's log.
+    static func with(ociRuntime: String = "crun", cniConfig: String? = nil, _ body: (PodFixture) async throws -> Void) async throws {
+        let fixture = try await PodFixture(ociRuntime: ociRuntime, cniConfig: cniConfig)
+        do {
+            try await body(fixture)
+        } catch {
+            Issue.record("daemon log: \(fixture.daemon.stderr.suffix(4000))")
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+}
+
 /// Lines of /proc/self/mountinfo mentioning `text`.
 func mounts(containing text: String) -> [String] {
     ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init).filter { $0.contains(text) }

@@ -8,15 +8,7 @@ struct PodLifecycleTests {
     @Test("a pod runs a container that logs, execs, reports stats, stops with SIGKILL escalation and is removed without a trace",
           arguments: ["crun", "runc"])
     func fullLifecycle(ociRuntime: String) async throws {
-        let fixture = try await PodFixture(ociRuntime: ociRuntime)
-        do {
-            try await lifecycle(fixture)
-        } catch {
-            Issue.record("daemon log: \(fixture.daemon.stderr.suffix(4000))")
-            await fixture.tearDown()
-            throw error
-        }
-        await fixture.tearDown()
+        try await PodFixture.with(ociRuntime: ociRuntime) { try await lifecycle($0) }
     }
 
     func lifecycle(_ fixture: PodFixture) async throws {
@@ -103,8 +95,7 @@ struct PodLifecycleTests {
 
     @Test("exit codes and reasons: Completed for 0, Error otherwise")
     func exits() async throws {
-        let fixture = try await PodFixture()
-        do {
+        try await PodFixture.with { fixture in
             let pod = try await fixture.runPod("exits")
             let ok = try await fixture.runContainer(pod, "ok", script: "exit 0")
             let bad = try await fixture.runContainer(pod, "bad", script: "echo failing; exit 7")
@@ -115,18 +106,12 @@ struct PodLifecycleTests {
             #expect(badStatus.exitCode == 7)
             #expect(badStatus.reason == "Error")
             #expect(fixture.logLines(fixture.logDirectory + "/exits/bad_0.log") == ["stdout failing"])
-        } catch {
-            Issue.record("daemon log: \(fixture.daemon.stderr.suffix(4000))")
-            await fixture.tearDown()
-            throw error
         }
-        await fixture.tearDown()
     }
 
     @Test("wrong states, unknown IDs, duplicate names and bad input get clear errors; the daemon keeps serving")
     func errors() async throws {
-        let fixture = try await PodFixture()
-        do {
+        try await PodFixture.with { fixture in
             let runtime = fixture.runtime
             let unknown = String(repeating: "ab", count: 32)
             #expect(await statusOf { _ = try await runtime.podSandboxStatus(PodSandboxStatusRequest(podSandboxID: unknown)) }?.code == .notFound)
@@ -164,12 +149,7 @@ struct PodLifecycleTests {
             _ = try await runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: pod.id))
             _ = try await fixture.runPod("dup")
             _ = try await runtime.version()
-        } catch {
-            Issue.record("daemon log: \(fixture.daemon.stderr.suffix(4000))")
-            await fixture.tearDown()
-            throw error
         }
-        await fixture.tearDown()
     }
 
     @Test("kill -9 of the daemon: pods and containers survive, logs keep growing, exits meanwhile are reported")
