@@ -10,6 +10,9 @@ extension CRIService {
     /// and the call fails with DEADLINE_EXCEEDED.
     public func execSync(_ request: ExecSyncRequest, context: ServerContext) async throws -> ExecSyncResponse {
         guard !request.cmd.isEmpty, !request.cmd[0].isEmpty else { throw FascoError.invalidArgument("cmd is required") }
+        guard !request.cmd.contains(where: { $0.utf8.contains(0) }) else {
+            throw FascoError.invalidArgument("cmd arguments cannot contain NUL bytes")
+        }
         guard request.timeout >= 0 else { throw FascoError.invalidArgument("timeout must not be negative") }
         let timeout: Duration? = request.timeout > 0 ? .seconds(request.timeout) : nil
         let result = try await realms.exec(request.containerID, command: request.cmd, timeout: timeout, outputLimit: Self.execSyncOutputLimit)

@@ -159,4 +159,39 @@ struct PodFeatureTests {
             #expect(seen.first { $0["id"] as? String == id }?["pod"] as? String == subscribed.id)
         }
     }
+
+    @Test("hostile pod and container configs are refused with INVALID_ARGUMENT and leave nothing behind")
+    func hostileInput() async throws {
+        try await PodFixture.with { fixture in
+            let runtime = fixture.runtime
+            var escaping = fixture.podConfig("escape")
+            escaping.linux?.cgroupParent = "/fasco/../../etc"
+            var badHost = fixture.podConfig("badhost")
+            badHost.hostname = "two words"
+            var badDNS = fixture.podConfig("baddns")
+            badDNS.dnsConfig = DNSConfig(servers: ["not-an-ip"])
+            for config in [escaping, badHost, badDNS] {
+                let status = await statusOf { _ = try await runtime.runPodSandbox(RunPodSandboxRequest(config: config)) }
+                #expect(status?.code == .invalidArgument, "\(config.metadata?.name ?? ""): \(String(describing: status))")
+            }
+            #expect(try await runtime.listPodSandbox().items.isEmpty, "refused pods leave no record")
+
+            let pod = try await fixture.runPod("target")
+            var traversal = fixture.containerConfig("traversal", script: "true")
+            traversal.logPath = "../../../../etc/evil.log"
+            var relativeMount = fixture.containerConfig("relmount", script: "true")
+            relativeMount.mounts = [Mount(containerPath: "relative/path", hostPath: "/tmp")]
+            for config in [traversal, relativeMount] {
+                let status = await statusOf { _ = try await fixture.createContainer(pod, config) }
+                #expect(status?.code == .invalidArgument, "\(config.metadata?.name ?? ""): \(String(describing: status))")
+            }
+            #expect(try await runtime.listContainers().containers.isEmpty, "refused containers leave no record")
+            #expect(!FileManager.default.fileExists(atPath: "/etc/evil.log"))
+
+            let id = try await fixture.runContainer(pod, "alive", script: "while true; do sleep 1; done")
+            let missing = await statusOf { _ = try await runtime.execSync(ExecSyncRequest(containerID: id, cmd: ["/no/such/binary"], timeout: 10)) }
+            #expect(missing != nil, "a command that cannot start is an error")
+            _ = try await runtime.version()
+        }
+    }
 }
