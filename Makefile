@@ -50,13 +50,17 @@ check-generated: deps
 	proto/generate.sh --check
 
 # Runs Fasco on its embedded defaults (socket unix:///run/fasco/fasco.sock,
-# root /var/lib/fasco, state /run/fasco), shows it answering Version and Status
-# through Fasco's own CRI client, and keeps serving until Ctrl-C.
+# root /var/lib/fasco, state /run/fasco, software backend), imports a busybox image
+# built from Debian's busybox-static (no network), runs a pod with a container that
+# prints a line, shows its log and status, removes it, and keeps serving until Ctrl-C.
 run: release
+	@Tests/images/kit.sh deps >/dev/null && Tests/images/kit.sh build >/dev/null
 	@set -m; $(BIN_RELEASE)/fasco serve & pid=$$!; \
 	trap 'kill -TERM $$pid 2>/dev/null; wait $$pid' INT TERM; \
 	for i in $$(seq 1 100); do [ -S /run/fasco/fasco.sock ] && break; sleep 0.05; done; \
-	$(BIN_RELEASE)/fasco info || { kill -TERM $$pid; wait $$pid; exit 1; }; \
+	$(BIN_RELEASE)/fasco info && \
+	$(BIN_RELEASE)/fasco image import /var/tmp/fasco-images/busybox --name fasco.local/busybox && \
+	$(BIN_RELEASE)/fasco demo --image fasco.local/busybox:latest || { kill -TERM $$pid; wait $$pid; exit 1; }; \
 	echo "fasco is serving on unix:///run/fasco/fasco.sock (pid $$pid); Ctrl-C stops it"; \
 	wait $$pid
 

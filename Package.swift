@@ -41,14 +41,14 @@ let package = Package(
         .target(
             name: "FascoDaemon",
             dependencies: [
-                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "TOML", "ImageStore", "OCISpec",
+                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "TOML", "ImageStore", "OCISpec", "RealmCore", "SoftwareRealms",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
         .executableTarget(
             name: "fasco",
             dependencies: [
-                "FascoDaemon", "CRIAPI", "CRIServer", "GRPCTransport",
+                "FascoDaemon", "CRIAPI", "CRIServer", "GRPCTransport", "FascoCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

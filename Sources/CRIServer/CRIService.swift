@@ -3,6 +3,7 @@ import FascoCore
 import GRPCTransport
 import ImageStore
 import Logging
+import RealmCore
 
 /// Fasco's CRI v1 RuntimeService and ImageService: one file per RPC
 /// (`Version.swift`, `Status.swift`, ...), each validating, delegating and rendering.
@@ -14,12 +15,23 @@ public struct CRIService: RuntimeServiceHandler, ImageServiceHandler {
 
     let environment: RuntimeEnvironment
     let images: ImageStore
+    /// The realms pods and containers run as; nil in a server that only serves images.
+    let realmManager: RealmManager?
     let logger: Logger
 
-    public init(environment: RuntimeEnvironment, images: ImageStore, logger: Logger) {
+    public init(environment: RuntimeEnvironment, images: ImageStore, realms: RealmManager? = nil, logger: Logger) {
         self.environment = environment
         self.images = images
+        self.realmManager = realms
         self.logger = logger
+    }
+
+    /// The realm manager, or UNAVAILABLE when this server runs without a backend.
+    var realms: RealmManager {
+        get throws(FascoError) {
+            guard let realmManager else { throw .unavailable("this Fasco server runs without a realm backend") }
+            return realmManager
+        }
     }
 
     /// Both CRI services' route tables and Fasco's admin API, each RPC wrapped in the one interceptor.

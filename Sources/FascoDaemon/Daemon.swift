@@ -22,7 +22,8 @@ public enum Daemon {
 
         let environment = makeEnvironment(config: config)
         let images = try ImageStore(root: config.imagesDirectory, sources: config.registry.registryHosts.source)
-        let service = CRIService(environment: environment, images: images, logger: logger)
+        let realms = try await makeRealms(config: config, images: images, logger: logger)
+        let service = CRIService(environment: environment, images: images, realms: realms, logger: logger)
         var serverConfiguration = GRPCServer.Configuration(socketPath: try config.socketPath)
         serverConfiguration.maxReceiveMessageBytes = config.grpc.maxRecvMessageSize
         serverConfiguration.maxSendMessageBytes = config.grpc.maxSendMessageSize
@@ -38,6 +39,8 @@ public enum Daemon {
         let signal = await stop.wait()
         logger.notice("shutting down", metadata: ["signal": "\(signal)", "running_calls": "\(server.runningCalls)"])
         await server.shutdown(gracePeriod: .milliseconds(Int64(config.grpc.shutdownGracePeriodSeconds * 1000)))
+        // Pods and containers keep running: the next daemon re-attaches to them.
+        realms.detach()
         logger.notice("stopped")
     }
 

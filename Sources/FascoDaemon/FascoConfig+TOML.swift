@@ -32,6 +32,8 @@ extension FascoConfig {
                     case "backend": runtime.backend = try reader.string("runtime." + key, value, line)
                     case "oci_runtime": runtime.ociRuntime = try reader.string("runtime." + key, value, line)
                     case "cgroup_driver": runtime.cgroupDriver = try reader.string("runtime." + key, value, line)
+                    case "supervisor_path": runtime.supervisorPath = try reader.string("runtime." + key, value, line)
+                    case "cgroup_root": runtime.cgroupRoot = try reader.string("runtime." + key, value, line)
                     default: throw reader.unknown("runtime." + key, line)
                     }
                 }

@@ -28,6 +28,10 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         public var ociRuntime = "crun"
         /// `auto` (systemd when it is PID 1, else cgroupfs), `systemd` or `cgroupfs`.
         public var cgroupDriver = "auto"
+        /// The System Realm supervisor; "" means `fasco-realm` next to the fasco executable.
+        public var supervisorPath = ""
+        /// The cgroup (cgroupfs form) under which pods that name no cgroup parent get theirs.
+        public var cgroupRoot = "/fasco"
     }
 
     public struct CNI: Sendable, Equatable, Codable {

@@ -24,17 +24,18 @@ enum HostChecks {
             return .init(ready: false, reason: "OCIRuntimeMissing",
                          message: "\(config.runtime.ociRuntime) was not found on PATH")
         }
+        do {
+            _ = try Daemon.supervisorPath(config)
+        } catch {
+            return .init(ready: false, reason: "SupervisorMissing", message: error.message)
+        }
         return .init(ready: true)
     }
 
-    /// The network is ready when a CNI network configuration is installed.
+    /// The network is ready when a usable CNI network configuration is installed (its plugins found).
     static func networkReadiness(config: FascoConfig) -> RuntimeEnvironment.Readiness {
-        let names = (try? FileSystem.list(config.cni.confDir)) ?? []
-        guard names.contains(where: { $0.hasSuffix(".conf") || $0.hasSuffix(".conflist") || $0.hasSuffix(".json") }) else {
-            return .init(ready: false, reason: "NetworkPluginNotReady",
-                         message: "no CNI network configuration in \(config.cni.confDir)")
-        }
-        return .init(ready: true)
+        let readiness = Daemon.network(config).readiness()
+        return .init(ready: readiness.ready, reason: readiness.reason, message: readiness.message)
     }
 
     static func isDirectory(_ path: String) -> Bool {

@@ -4,6 +4,8 @@ import FascoCore
 public protocol ContainerStorage: Sendable {
     /// Makes the container's bundle directory and root filesystem; returns their paths.
     func prepare(_ container: ContainerRealm) async throws(FascoError) -> ContainerBundle
+    /// The container's bundle directory (whether or not it exists).
+    func bundleDirectory(of container: ContainerRealm) -> String
     /// Removes the container's root filesystem and bundle. Idempotent.
     func release(_ container: ContainerRealm) async throws(FascoError)
     /// Removes the bundles of containers that are not in `known` (left by a crash). Returns their IDs.

@@ -30,8 +30,9 @@ public protocol RealmBackend: Sendable {
     func containerProcess(_ container: ContainerRealm) async -> ContainerProcess
     /// Deletes the container (killing it when it still runs) and its runtime records.
     func removeContainer(_ container: ContainerRealm) async throws(FascoError)
-    /// Runs `command` in the running container and collects its output.
-    func exec(_ container: ContainerRealm, command: [String], timeout: Duration?, outputLimit: Int) async throws(FascoError) -> ExecResult
+    /// Runs `command` in the running container (as its process runs: user, groups, env, cwd,
+    /// capabilities, from `bundle/config.json`) and collects its output.
+    func exec(_ container: ContainerRealm, bundle: String, command: [String], timeout: Duration?, outputLimit: Int) async throws(FascoError) -> ExecResult
     /// Changes a running or created container's resource limits.
     func updateResources(_ container: ContainerRealm, resources: RuntimeSpec.Linux.Resources) async throws(FascoError)
     /// Reopens the container's log file (after rotation).

@@ -292,7 +292,7 @@ public final class RealmManager: Sendable {
         guard container.state == .running else {
             throw .failedPrecondition("container \(container.id) is \(container.state.rawValue); commands run only in running containers")
         }
-        return try await backend.exec(container, command: command, timeout: timeout, outputLimit: outputLimit)
+        return try await backend.exec(container, bundle: storage.bundleDirectory(of: container), command: command, timeout: timeout, outputLimit: outputLimit)
     }
 
     public func updateResources(_ id: String, resources: RuntimeSpec.Linux.Resources) async throws(FascoError) {
@@ -312,6 +312,15 @@ public final class RealmManager: Sendable {
             throw .failedPrecondition("container \(container.id) is \(container.state.rawValue); only a running container's log is reopened")
         }
         try await backend.reopenLog(container)
+    }
+
+    /// What the backend sees of the container's process now.
+    public func process(of container: ContainerRealm) async -> ContainerProcess {
+        await backend.containerProcess(container)
+    }
+
+    public func bundle(of container: ContainerRealm) -> String {
+        storage.bundleDirectory(of: container)
     }
 
     public func usage(of container: ContainerRealm) async throws(FascoError) -> RealmUsage {

@@ -378,6 +378,7 @@ void container_reap_children(void) {
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid < 0 && errno == EINTR) continue;
         if (pid <= 0) return;
+        if (pidns_reaped(pid, status)) continue;
         int64_t when = realm_now_ns();
         reap_sequence++;
         struct container *match = NULL;
@@ -464,6 +465,10 @@ void container_create(struct connection *requester, char **fields, int count) {
     }
     if (container_find(id) != NULL) {
         realm_reply_error(requester, "already exists: container %s exists in this realm", id);
+        return;
+    }
+    if (pidns_lost()) {
+        realm_reply_error(requester, "failed precondition: the realm's PID namespace is gone (its init died)");
         return;
     }
     if (container_count() >= REALM_MAX_CONTAINERS) {

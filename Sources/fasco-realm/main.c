@@ -1,16 +1,23 @@
 // fasco-realm: the System Realm supervisor of Fasco's software backend.
 //
 // Usage: fasco-realm --dir DIR [--hostname NAME] [--no-new-netns] [--no-new-ipcns] [--no-new-utsns]
+//                    [--new-pidns]
 //
 // Start-up: setsid, PR_SET_CHILD_SUBREAPER, unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 // (less what the --no-new-* flags keep from the parent), sethostname, loopback up, SIGPIPE
 // and SIGHUP ignored, SIGCHLD/SIGTERM/SIGINT taken through a signalfd, DIR/control.sock
 // listening (AF_UNIX SOCK_SEQPACKET, mode 0600; a stale socket is replaced, a served one
-// makes it fail), DIR/pid written atomically. Then "ready\n"
+// makes it fail), DIR/pid written atomically. With --new-pidns the pause child is started
+// next (see pidns.c): PID 1 of a new PID namespace, in the realm's other namespaces, killed
+// with the supervisor (PR_SET_PDEATHSIG); its host pid is written atomically to
+// DIR/pidns-pid ("PID\n"), which is removed on shutdown, when the pause child dies, and at
+// a start-up without --new-pidns. The supervisor itself stays in the host's PID namespace
+// (so its runtimes do too, and pids are host pids throughout the protocol). Then "ready\n"
 // is written to fd 3 if it is open (the spawner's readiness pipe) and fd 3 is closed; a
 // start-up failure writes "error <message>\n" there instead and exits 1. Other inherited
 // descriptors above 3 are closed first. The daemon enters the namespaces through
-// /proc/<pid>/ns/{net,ipc,uts}.
+// /proc/<pid>/ns/{net,ipc,uts} and, with --new-pidns, /proc/<pause pid>/ns/pid (a container
+// joining it is still re-parented to the supervisor and its exit reported as any other).
 //
 // Protocol: one datagram per command, one datagram per reply. Fields are separated by NUL
 // bytes (no trailing NUL), so any field may hold spaces or newlines.
@@ -38,9 +45,11 @@
 //   wait\0ID              exited\0CODE\0FINISHED_NS\0OOM   when the container has exited (at once
 //                         if it already had); several connections may wait on one container.
 //   forget\0ID            ok   (drops an exited container's record and DIR/exits/ID; unknown IDs too)
-//   shutdown              ok   after every process of the realm was killed (SIGKILL) and
-//                         reaped and control.sock and pid were removed; then it exits 0.
+//   shutdown              ok   after every process of the realm (the pause child, and so the
+//                         whole PID namespace, included) was killed (SIGKILL) and reaped and
+//                         control.sock, pid and pidns-pid were removed; then it exits 0.
 //                         SIGTERM and SIGINT do the same without a reply.
+// A create after the pause child died unexpectedly is refused with "failed precondition".
 // Errors are  error\0KIND: MESSAGE  with KIND one of "invalid argument", "not found",
 // "already exists", "failed precondition", "resource exhausted", "internal".
 //
@@ -94,6 +103,7 @@ static int ready_fd = -1;
 static int listener_fd = -1;
 static bool listener_paused;
 static bool pid_written;
+static bool pidns_written;
 static int signal_fd = -1;
 static int connection_count;
 static enum realm_kind listener_kind = KIND_LISTENER;
@@ -115,6 +125,12 @@ void realm_log(const char *format, ...) {
             utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (int)getpid(), text);
 }
 
+static void remove_file(const char *name) {
+    char path[REALM_MAX_PATH];
+    snprintf(path, sizeof path, "%s/%s", realm_dir, name);
+    unlink(path);
+}
+
 // A start-up failure: told to the spawner through the readiness pipe and to stderr.
 static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *format, ...) {
     char text[1024];
@@ -128,6 +144,8 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *for
         close(ready_fd);
     }
     if (listener_fd >= 0) unlink(socket_path);
+    pidns_stop_and_reap();
+    if (pidns_written) remove_file("pidns-pid");
     if (pid_written) {
         char pid_path[REALM_MAX_PATH];
         snprintf(pid_path, sizeof pid_path, "%s/pid", realm_dir);
@@ -452,6 +470,8 @@ static void realm_shutdown(struct connection *requester) {
         unlink(socket_path);
     }
     int64_t deadline = realm_now_ns() + 10 * (int64_t)1000000000;
+    // PID 1 of the pod's namespace first: the kernel kills everything in the namespace.
+    pidns_stop();
     for (;;) {
         container_kill_all();
         kill_children();
@@ -466,9 +486,8 @@ static void realm_shutdown(struct connection *requester) {
         struct timespec pause = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
-    char pid_path[REALM_MAX_PATH];
-    snprintf(pid_path, sizeof pid_path, "%s/pid", realm_dir);
-    unlink(pid_path);
+    remove_file("pidns-pid");
+    remove_file("pid");
     if (requester != NULL) {
         static const char ok[] = "ok";
         realm_reply(requester, ok, 2);
@@ -481,7 +500,8 @@ static void realm_shutdown(struct connection *requester) {
 
 static void usage(void) {
     dprintf(STDERR_FILENO,
-            "usage: fasco-realm --dir DIR [--hostname NAME] [--no-new-netns] [--no-new-ipcns] [--no-new-utsns]\n");
+            "usage: fasco-realm --dir DIR [--hostname NAME] [--no-new-netns] [--no-new-ipcns] [--no-new-utsns]"
+            " [--new-pidns]\n");
 }
 
 static void close_inherited_descriptors(void) {
@@ -541,6 +561,7 @@ static void listen_on_control_socket(void) {
 int main(int argc, char **argv) {
     const char *directory = NULL, *hostname = NULL;
     int namespaces = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+    bool new_pidns = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             directory = argv[++i];
@@ -552,6 +573,8 @@ int main(int argc, char **argv) {
             namespaces &= ~CLONE_NEWIPC;
         } else if (strcmp(argv[i], "--no-new-utsns") == 0) {
             namespaces &= ~CLONE_NEWUTS;
+        } else if (strcmp(argv[i], "--new-pidns") == 0) {
+            new_pidns = true;
         } else {
             usage();
             return 2;
@@ -614,6 +637,20 @@ int main(int argc, char **argv) {
     if (realm_write_atomically(realm_dir, "pid", pid_text, (size_t)pid_length) != 0)
         fail("cannot write %s/pid: %s", realm_dir, strerror(errno));
     pid_written = true;
+    // After the socket (a served directory keeps its files) and after the signal mask (the
+    // pause child starts with SIGTERM and SIGINT blocked too).
+    if (new_pidns) {
+        char error[256];
+        if (pidns_start(error, sizeof error) != 0) fail("%s", error);
+        char pidns_text[32];
+        int pidns_length = snprintf(pidns_text, sizeof pidns_text, "%d\n", (int)pidns_pid());
+        pidns_written = true;
+        if (realm_write_atomically(realm_dir, "pidns-pid", pidns_text, (size_t)pidns_length) != 0)
+            fail("cannot write %s/pidns-pid: %s", realm_dir, strerror(errno));
+    } else {
+        // One left by an earlier supervisor of this directory names no namespace of this one.
+        remove_file("pidns-pid");
+    }
 
     realm_epoll = epoll_create1(EPOLL_CLOEXEC);
     if (realm_epoll < 0) fail("epoll_create1: %s", strerror(errno));

@@ -1,7 +1,7 @@
 // fasco-realm: the System Realm supervisor of Fasco's software backend.
 //
 // One small single-threaded process per pod. It owns the pod's network, IPC and UTS
-// namespaces, is the child subreaper of every container process started inside it,
+// namespaces (and, with --new-pidns, a PID namespace whose init is its pause child), is the child subreaper of every container process started inside it,
 // carries their stdout/stderr into CRI-format log files and records their exits (and
 // whether the OOM killer struck in their memory cgroup) on disk so that a daemon
 // restarting later still learns them. The daemon talks to it over
@@ -107,6 +107,21 @@ void container_forget(struct connection *requester, const char *id);
 void container_answer_wait(struct connection *connection, struct container *container);
 bool container_valid_id(const char *id);
 int container_kill_all(void);
+
+// pidns.c: the pod's shared PID namespace and its init, the pause child.
+// Starts the pause child as PID 1 of a new PID namespace and returns once it is set up:
+// 0, or -1 with a message in `error`.
+int pidns_start(char *error, size_t size);
+// The pause child's pid (in the host's namespace), 0 when there is none (any more).
+pid_t pidns_pid(void);
+// Whether the pause child died other than by pidns_stop: the namespace is gone.
+bool pidns_lost(void);
+// SIGKILL to the pause child; its death is expected from now on (reaped as any child).
+void pidns_stop(void);
+// pidns_stop and wait for it (start-up failures, before the main loop).
+void pidns_stop_and_reap(void);
+// Called for every reaped child: true (and handled) when `pid` was the pause child.
+bool pidns_reaped(pid_t pid, int status);
 
 // oom.c
 // Finds the file counting OOM kills in the memory cgroup of `pid` (memory.oom_control on

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CRIServer
 @testable import FascoDaemon
 import Testing
 

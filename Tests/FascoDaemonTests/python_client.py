@@ -1,7 +1,7 @@
 """An independent CRI client: Python grpcio with stubs compiled from proto/api.proto.
 
-usage: python_client.py PROTO_DIR ENDPOINT
-Prints one JSON object with the Version and Status answers.
+usage: python_client.py PROTO_DIR ENDPOINT            one JSON object: Version and Status answers
+       python_client.py PROTO_DIR ENDPOINT events N   the first N GetContainerEvents, one JSON line each
 """
 import importlib
 import json
@@ -21,6 +21,8 @@ def main():
     sys.path.insert(0, out)
     api = importlib.import_module("api_pb2")
     stubs = importlib.import_module("api_pb2_grpc")
+    if len(sys.argv) > 4 and sys.argv[3] == "events":
+        return events(api, stubs, endpoint, int(sys.argv[4]))
     with grpc.insecure_channel(endpoint) as channel:
         runtime = stubs.RuntimeServiceStub(channel)
         version = runtime.Version(api.VersionRequest(version="v1"), timeout=10)
@@ -37,6 +39,24 @@ def main():
         "info_keys": sorted(status.info.keys()),
         "list_containers": unimplemented,
     }, sort_keys=True))
+
+
+def events(api, stubs, endpoint, count):
+    names = {0: "created", 1: "started", 2: "stopped", 3: "deleted"}
+    with grpc.insecure_channel(endpoint) as channel:
+        runtime = stubs.RuntimeServiceStub(channel)
+        stream = runtime.GetContainerEvents(api.GetEventsRequest(), timeout=120)
+        print("subscribed", flush=True)
+        for index, event in enumerate(stream):
+            print(json.dumps({
+                "id": event.container_id,
+                "type": names.get(event.container_event_type, str(event.container_event_type)),
+                "pod": event.pod_sandbox_status.id,
+                "containers": len(event.containers_statuses),
+                "created_at": event.created_at,
+            }, sort_keys=True), flush=True)
+            if count and index + 1 >= count:
+                break
 
 
 if __name__ == "__main__":

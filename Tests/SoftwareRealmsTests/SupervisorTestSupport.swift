@@ -206,3 +206,24 @@ func withRealm(
     }
     await realm.finish()
 }
+
+/// The value of one "Name:\tvalue" line of /proc/PID/status, nil when it cannot be read.
+func procStatus(_ pid: pid_t, _ name: String) -> String? {
+    guard let bytes = try? FileSystem.read("/proc/\(pid)/status", limit: 16384) else { return nil }
+    let text = String(decoding: bytes, as: UTF8.self)
+    for line in text.split(separator: "\n") where line.hasPrefix("\(name):") {
+        return String(line.dropFirst(name.count + 1)).split(whereSeparator: { $0 == "\t" || $0 == " " }).joined(separator: " ")
+    }
+    return nil
+}
+
+/// /proc/PID/comm without its newline ("" when it cannot be read).
+func processName(_ pid: pid_t) -> String {
+    let text = (try? FileSystem.read("/proc/\(pid)/comm", limit: 64)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    return text.hasSuffix("\n") ? String(text.dropLast()) : text
+}
+
+/// Every process (zombies included) whose PID namespace is `link` ("pid:[INODE]").
+func processes(inPIDNamespace link: String) -> [pid_t] {
+    ((try? FileSystem.list("/proc")) ?? []).compactMap { pid_t($0) }.filter { namespaceLink(String($0), "pid") == link }
+}

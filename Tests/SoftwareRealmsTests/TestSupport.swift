@@ -200,3 +200,17 @@ func milliseconds(_ duration: Duration) -> String {
 extension FascoError.Code {
     func matches(_ error: any Error) -> Bool { (error as? FascoError)?.code == self }
 }
+
+extension String {
+    /// Every occurrence of `target` replaced (no Foundation in this target).
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound] + replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}

@@ -12,8 +12,15 @@ if [ -z "$critest" ] || [ ! -x "$critest" ]; then
 fi
 work=$(mktemp -d /tmp/fasco-critest-XXXXXX)
 socket=$work/fasco.sock
+here=$(cd "$(dirname "$0")" && pwd)
+# The mirrors config plus a CNI directory holding Fasco's shipped bridge network.
+mkdir -p "$work/cni"
+cp "$here/../../deploy/cni/10-fasco.conflist" "$work/cni/"
+config=$work/fasco.toml
+cat "${FASCO_CONFIG:-$here/fasco-critest.toml}" > "$config"
+printf '\n[cni]\nconf_dir = "%s"\n' "$work/cni" >> "$config"
 "$fasco" serve --listen "unix://$socket" --root "$work/root" --state "$work/state" \
-    --config "${FASCO_CONFIG:-$(dirname "$0")/fasco-critest.toml}" --log-level info 2> "$work/fasco.log" &
+    --config "$config" --log-level info 2> "$work/fasco.log" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 for _ in $(seq 1 200); do [ -S "$socket" ] && break; sleep 0.05; done

@@ -171,7 +171,7 @@ public struct OCIRuntime: Sendable {
     }
 
     /// Runs one short operation (not `create`), capturing its output.
-    private func call(_ operation: String, id: String, arguments: [String]) async throws(FascoError) -> ProcessSpawner.Output {
+    func call(_ operation: String, id: String, arguments: [String]) async throws(FascoError) -> ProcessSpawner.Output {
         let log = logFile(id: id, operation: operation)
         defer { unlink(log) }
         let command = ProcessSpawner.Command(

@@ -11,7 +11,8 @@ extension SupervisorProcess {
     /// The child gets /dev/null as stdin and stdout, `directory/supervisor.log` (appended) as
     /// stderr, the readiness pipe as fd 3, a new session, default signal dispositions and an
     /// empty signal mask. Its pid is taken from `directory/pid`, so a short-lived intermediate
-    /// parent is fine; that intermediate is reaped here.
+    /// parent is fine; that intermediate is reaped here. The pause child of a realm with a PID
+    /// namespace is taken from `directory/pidns-pid`.
     static func launch(executable: String, arguments: [String], directory: String, timeout: Duration) async throws(FascoError) -> SupervisorProcess {
         guard FileSystem.isDirectory(directory) else { throw .notFound("the realm directory \(directory) does not exist") }
         let logPath = "\(directory)/supervisor.log"
@@ -26,7 +27,7 @@ extension SupervisorProcess {
                     throw .internal("the realm supervisor reported ready but wrote no \(directory)/pid")
                 }
                 if pid != spawned { reap(spawned, until: deadline) }
-                return SupervisorProcess(pid: pid, directory: directory)
+                return SupervisorProcess(pid: pid, directory: directory, pidNamespaceInit: readPIDNamespaceInit(directory: directory, supervisor: pid))
             case .failed(let message):
                 reap(spawned, until: ContinuousClock.now + .seconds(2))
                 throw .internal("the realm supervisor for \(directory) failed to start: \(message)")

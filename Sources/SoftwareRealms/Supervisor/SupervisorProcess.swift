@@ -7,33 +7,49 @@ import Glibc
 /// software backend. It owns the pod's network, IPC and UTS namespaces, is the subreaper of
 /// the pod's container processes, writes their logs and records their exits; it outlives the
 /// daemon that launched it (own session, SIGHUP ignored), which finds it again with `attach`.
+/// With `Namespaces.pid` it also makes a PID namespace for the pod (CRI's NamespaceMode POD,
+/// kubelet's shareProcessNamespace) whose PID 1 is a pause child of the supervisor.
 public struct SupervisorProcess: Sendable, Equatable {
     /// Which namespaces the supervisor makes for the realm (the others it shares with the host).
     public struct Namespaces: Sendable, Equatable {
         public var network: Bool
         public var ipc: Bool
         public var uts: Bool
+        /// A PID namespace shared by the pod's containers (`fasco-realm --new-pidns`). Off by
+        /// default: each container then gets a PID namespace of its own from the runtime.
+        public var pid: Bool
 
-        public init(network: Bool = true, ipc: Bool = true, uts: Bool = true) {
+        public init(network: Bool = true, ipc: Bool = true, uts: Bool = true, pid: Bool = false) {
             self.network = network
             self.ipc = ipc
             self.uts = uts
+            self.pid = pid
         }
     }
 
     public let pid: pid_t
-    /// The realm's state directory: control.sock, pid, exits/, supervisor.log.
+    /// The realm's state directory: control.sock, pid, pidns-pid, exits/, supervisor.log.
     public let directory: String
+    /// The host pid of PID 1 of the realm's shared PID namespace (the supervisor's pause
+    /// child), nil when the realm has none (or it died before it was read).
+    public let pidNamespaceInit: pid_t?
 
-    public init(pid: pid_t, directory: String) {
+    public init(pid: pid_t, directory: String, pidNamespaceInit: pid_t? = nil) {
         self.pid = pid
         self.directory = directory
+        self.pidNamespaceInit = pidNamespaceInit
     }
 
     public var client: SupervisorClient { SupervisorClient(directory: directory) }
 
     /// `/proc/PID/ns/net`, `ipc` or `uts`: what containers of the realm join.
     public func namespacePath(_ name: String) -> String { "/proc/\(pid)/ns/\(name)" }
+
+    /// `/proc/INIT/ns/pid`: the PID namespace the realm's containers join when they share one
+    /// (OCI `{"type": "pid", "path": ...}`); nil when the realm has none. Valid while the
+    /// supervisor runs: it kills the namespace on shutdown, and once the namespace's init died
+    /// (which kills every process in it) the supervisor refuses creates.
+    public var pidNamespacePath: String? { pidNamespaceInit.map { "/proc/\($0)/ns/pid" } }
 
     /// Starts `binary` (fasco-realm) for the realm whose state lives in `directory` (which
     /// must exist) and returns once it serves its control socket.
@@ -51,13 +67,21 @@ public struct SupervisorProcess: Sendable, Equatable {
         if !namespaces.network { arguments.append("--no-new-netns") }
         if !namespaces.ipc { arguments.append("--no-new-ipcns") }
         if !namespaces.uts { arguments.append("--no-new-utsns") }
-        return try await launch(executable: binary, arguments: arguments, directory: directory, timeout: timeout)
+        if namespaces.pid { arguments.append("--new-pidns") }
+        let process = try await launch(executable: binary, arguments: arguments, directory: directory, timeout: timeout)
+        if namespaces.pid && process.pidNamespaceInit == nil {
+            // Ready, yet its pause child is gone already: the realm is unusable.
+            kill(process.pid, SIGTERM)
+            _ = try? await process.waitForExit(timeout: .seconds(10))
+            throw .internal("the realm supervisor for \(directory) started, but its PID namespace's init is gone")
+        }
+        return process
     }
 
     /// The supervisor a previous daemon launched for `directory`, if it is still running.
     public static func attach(directory: String) throws(FascoError) -> SupervisorProcess? {
         guard let pid = try readPID(directory: directory), isAlive(pid), isSupervisor(pid) else { return nil }
-        return SupervisorProcess(pid: pid, directory: directory)
+        return SupervisorProcess(pid: pid, directory: directory, pidNamespaceInit: readPIDNamespaceInit(directory: directory, supervisor: pid))
     }
 
     /// Waits until the supervisor has exited (reaping it if it is this process's child).
@@ -85,6 +109,25 @@ public struct SupervisorProcess: Sendable, Equatable {
         let text = String(decoding: bytes, as: UTF8.self).trimming(" \n")
         guard let pid = pid_t(text), pid > 0 else { throw .internal("\(directory)/pid holds no pid: \(text.debugDescription)") }
         return pid
+    }
+
+    /// DIR/pidns-pid when it names a live child of `supervisor` (the pause child), else nil:
+    /// missing, malformed, or left behind by a dead supervisor (a pid possibly reused since).
+    static func readPIDNamespaceInit(directory: String, supervisor: pid_t) -> pid_t? {
+        guard let bytes = try? FileSystem.read("\(directory)/pidns-pid", limit: 64),
+            let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimming(" \n")), pid > 0,
+            isAlive(pid), parent(of: pid) == supervisor
+        else { return nil }
+        return pid
+    }
+
+    /// The PPid of `pid` as /proc/PID/status tells it, nil when it cannot be read.
+    static func parent(of pid: pid_t) -> pid_t? {
+        guard let bytes = try? FileSystem.read("/proc/\(pid)/status", limit: 16384) else { return nil }
+        for line in bytes.split(separator: 0x0A) where line.starts(with: Array("PPid:".utf8)) {
+            return pid_t(String(decoding: line.dropFirst(5), as: UTF8.self).trimming(" \t"))
+        }
+        return nil
     }
 
     /// Whether `pid` exists and is not a zombie.

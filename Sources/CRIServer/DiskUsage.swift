@@ -1,4 +1,3 @@
-import CRIServer
 import FascoCore
 #if canImport(Glibc)
 import Glibc
@@ -6,8 +5,8 @@ import Glibc
 
 /// Measures a directory tree as `du` does: allocated blocks and inodes, each
 /// hard-linked inode once, without following symlinks or leaving the filesystem.
-enum DiskUsage {
-    static func measure(_ root: String) throws(FascoError) -> FilesystemUsageReport {
+public enum DiskUsage {
+    public static func measure(_ root: String) throws(FascoError) -> FilesystemUsageReport {
         var rootInfo = stat()
         guard lstat(root, &rootInfo) == 0 else {
             throw .internal("cannot measure \(root): \(String(cString: strerror(errno)))")

@@ -1,0 +1,60 @@
+import CRIAPI
+import FascoCore
+import GRPCTransport
+import ImageStore
+import OCISpec
+import RealmCore
+
+extension CRIService {
+    public func createContainer(_ request: CreateContainerRequest, context: ServerContext) async throws -> CreateContainerResponse {
+        let realms = try self.realms
+        guard let config = request.config else { throw FascoError.invalidArgument("config is required") }
+        guard let metadata = config.metadata, !metadata.name.isEmpty else {
+            throw FascoError.invalidArgument("config.metadata.name is required")
+        }
+        let imageName = try Self.imageName(config.image)
+        guard let pod = try await realms.systemRealm(request.podSandboxID) else {
+            throw FascoError.notFound("pod sandbox \(request.podSandboxID) not found")
+        }
+        guard let image = await images.image(imageName) else {
+            throw FascoError.notFound("image \(imageName) not found: pull it first")
+        }
+        let podConfig = request.sandboxConfig ?? (try? PodSandboxConfig.decode(pod.attachment)) ?? PodSandboxConfig()
+        var logPath = ""
+        if !config.logPath.isEmpty {
+            logPath = config.logPath.hasPrefix("/") ? config.logPath : podConfig.logDirectory + "/" + config.logPath
+            guard logPath.hasPrefix("/"), !logPath.split(separator: "/").contains("..") else {
+                throw FascoError.invalidArgument("log path \(logPath.debugDescription) must be absolute (a pod log_directory and a relative log_path) without ..")
+            }
+        }
+        let container = ContainerRealm(
+            systemRealm: pod.id, metadata: ContainerRealmMetadata(name: metadata.name, attempt: metadata.attempt),
+            image: imageName, imageID: image.id.description, createdAt: UnixTime.nanoseconds(), logPath: logPath,
+            labels: config.labels, annotations: config.annotations, attachment: config.encode())
+        let imageConfig = image.config
+        let floor = Self.daemonOOMScoreAdj()
+        let created = try await realms.createContainer(container) { bundle, runtime throws(FascoError) -> RuntimeSpec in
+            try ContainerSpecBuilder.build(ContainerSpecInput(
+                containerID: container.id.value, config: config,
+                pod: Self.podContext(pod: pod, config: podConfig, runtime: runtime),
+                image: imageConfig, rootfs: bundle.rootfs, minimumOOMScoreAdj: floor))
+        }
+        return CreateContainerResponse(containerID: created.id.value)
+    }
+
+    /// What the spec builder needs to know of the System Realm.
+    static func podContext(pod: SystemRealm, config: PodSandboxConfig, runtime: SystemRealmRuntime) -> PodSandboxContext {
+        PodSandboxContext(
+            podID: pod.id.value, config: config,
+            networkNamespacePath: runtime.networkNamespace, ipcNamespacePath: runtime.ipcNamespace,
+            utsNamespacePath: runtime.utsNamespace, pidNamespacePath: runtime.pidNamespace,
+            hostsPath: runtime.files["hosts"] ?? "", resolvConfPath: runtime.files["resolv.conf"] ?? "",
+            hostnamePath: runtime.files["hostname"] ?? "", shmPath: runtime.shmPath, cgroupParent: runtime.cgroupParent)
+    }
+
+    /// The daemon's own oom_score_adj: the floor for containers' (a lower value needs CAP_SYS_RESOURCE).
+    static func daemonOOMScoreAdj() -> Int {
+        guard let bytes = try? FileSystem.read("/proc/self/oom_score_adj", limit: 64) else { return 0 }
+        return Int(String(decoding: bytes, as: UTF8.self).split(separator: "\n").first ?? "") ?? 0
+    }
+}

@@ -1,0 +1,128 @@
+import FascoCore
+import FoundationEssentials
+import OCISpec
+import RealmCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension SoftwareBackend {
+    func pidFile(_ container: ContainerRealm, bundle: String) -> String { bundle + "/init.pid" }
+
+    public func createContainer(_ container: ContainerRealm, spec: RuntimeSpec, bundle: String) async throws(FascoError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(spec) } catch { throw .internal("cannot encode the runtime spec", cause: error) }
+        try FileSystem.writeAtomically(Array(data), to: bundle + "/config.json", mode: 0o600)
+
+        let id = container.id.value
+        let argv = try runtime.createArgv(id: id, bundle: bundle, pidFile: pidFile(container, bundle: bundle))
+        let logPath = container.logPath.isEmpty ? "/dev/null" : container.logPath
+        if logPath != "/dev/null", let slash = logPath.lastIndex(of: "/"), slash != logPath.startIndex {
+            try FileSystem.makeDirectories(String(logPath[..<slash]), mode: 0o755)
+        }
+        defer { unlink(runtime.createLog(id: id)) }
+        do {
+            _ = try await client(of: container.systemRealm).create(id: id, pidFile: pidFile(container, bundle: bundle), logPath: logPath, argv: argv)
+        } catch {
+            // The runtime's own log says why more precisely than its exit status.
+            let said = runtime.createErrors(id: id)
+            if let failure = error.cause as? SupervisorCreateFailure {
+                let text = said.isEmpty ? failure.output : said.joined(separator: "; ")
+                throw FascoError(.internal, "\(runtime.kind.rawValue) create \(container.id.short) failed: \(text)", cause: failure)
+            }
+            throw error
+        }
+    }
+
+    public func startContainer(_ container: ContainerRealm) async throws(FascoError) -> Int32 {
+        try await runtime.start(id: container.id.value)
+        return (try? await runtime.state(id: container.id.value).pid) ?? 0
+    }
+
+    public func signalContainer(_ container: ContainerRealm, signal: Int32) async throws(FascoError) {
+        try await runtime.kill(id: container.id.value, signal: signal)
+    }
+
+    public func waitContainer(_ container: ContainerRealm) async throws(FascoError) -> ContainerExit {
+        let exit = try await client(of: container.systemRealm).wait(id: container.id.value)
+        return ContainerExit(code: exit.code, finishedAt: exit.finishedAt, oomKilled: exit.oom)
+    }
+
+    public func containerProcess(_ container: ContainerRealm) async -> ContainerProcess {
+        let client = client(of: container.systemRealm)
+        let id = container.id.value
+        if let listed = try? await client.list() {
+            if let record = listed.first(where: { $0.id == id }) {
+                switch record.state {
+                case .exited:
+                    if let exit = record.exit { return .exited(ContainerExit(code: exit.code, finishedAt: exit.finishedAt, oomKilled: exit.oom)) }
+                case .creating:
+                    return .created(pid: 0)
+                case .running:
+                    if let state = try? await runtime.state(id: id), state.status == .created {
+                        return .created(pid: record.pid)
+                    }
+                    return .running(pid: record.pid)
+                }
+            }
+        }
+        if let exit = try? client.persistedExit(id: id) {
+            return .exited(ContainerExit(code: exit.code, finishedAt: exit.finishedAt, oomKilled: exit.oom))
+        }
+        return .missing
+    }
+
+    public func removeContainer(_ container: ContainerRealm) async throws(FascoError) {
+        let id = container.id.value
+        do {
+            try await runtime.delete(id: id, force: true)
+        } catch where error.code == .notFound {
+            // Never created, or deleted already.
+        } catch {
+            // A runtime that no longer knows the container says so in its own words.
+            if (try? await runtime.state(id: id)) != nil { throw error }
+        }
+        do {
+            try await client(of: container.systemRealm).forget(id: id)
+        } catch where error.cause is SupervisorConnection.NotRunning || error.code == .unavailable {
+            // The supervisor is gone with the pod; its persisted exit goes with the realm directory.
+            unlink("\(directory(of: container.systemRealm))/exits/\(id)")
+        }
+        if let pod = loadRuntime(container.systemRealm) {
+            try await PodCgroup(host: configuration.cgroups, path: pod.cgroupParent + "/" + id).remove()
+        }
+    }
+
+    public func exec(_ container: ContainerRealm, bundle: String, command: [String], timeout: Duration?, outputLimit: Int) async throws(FascoError) -> ExecResult {
+        // The container's own process settings, with the command in place of its args.
+        guard let bytes = try FileSystem.read(bundle + "/config.json", limit: 4 << 20) else {
+            throw .failedPrecondition("container \(container.id) has no runtime spec at \(bundle)")
+        }
+        let spec: RuntimeSpec
+        do { spec = try JSONDecoder().decode(RuntimeSpec.self, from: Data(bytes)) } catch {
+            throw .internal("cannot read the runtime spec of container \(container.id)", cause: error)
+        }
+        guard var process = spec.process else { throw .failedPrecondition("container \(container.id) has no process") }
+        process.args = command
+        process.terminal = false
+        process.consoleSize = nil
+        let output = try await runtime.exec(id: container.id.value, process: process, timeout: timeout ?? .seconds(365 * 86400), outputLimit: outputLimit)
+        guard let output else { return ExecResult(exitCode: -1, stdout: [], stderr: [], timedOut: true) }
+        return ExecResult(exitCode: output.exit.shellStatus, stdout: output.stdout, stderr: output.stderr, timedOut: false)
+    }
+
+    public func updateResources(_ container: ContainerRealm, resources: RuntimeSpec.Linux.Resources) async throws(FascoError) {
+        try await runtime.update(id: container.id.value, resources: resources)
+    }
+
+    public func reopenLog(_ container: ContainerRealm) async throws(FascoError) {
+        try await client(of: container.systemRealm).reopen(id: container.id.value)
+    }
+
+    public func usage(of container: ContainerRealm) async throws(FascoError) -> RealmUsage {
+        guard let pod = loadRuntime(container.systemRealm) else { throw .notFound("pod sandbox \(container.systemRealm) has no cgroup") }
+        return try CgroupStats.read(path: pod.cgroupParent + "/" + container.id.value, host: configuration.cgroups).usage
+    }
+}

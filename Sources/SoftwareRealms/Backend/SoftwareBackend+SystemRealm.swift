@@ -1,0 +1,130 @@
+import FascoCore
+import RealmCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension SoftwareBackend {
+    public func startSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> SystemRealmRuntime {
+        let directory = directory(of: realm.id)
+        // Never another realm's directory: a (96-bit) prefix collision fails here, before any cleanup could touch it.
+        guard mkdir(directory, 0o700) == 0 else {
+            throw errno == EEXIST ? .alreadyExists("realm directory \(directory) exists already") : .internal("cannot create \(directory): \(FileSystem.errnoText)")
+        }
+        do throws(FascoError) {
+            return try await start(realm, request: request, directory: directory)
+        } catch {
+            try? await teardown(realm, removing: true)
+            throw error
+        }
+    }
+
+    private func start(_ realm: SystemRealm, request: SystemRealmRequest, directory: String) async throws(FascoError) -> SystemRealmRuntime {
+        let cgroupParent = request.cgroupParent.isEmpty ? "\(configuration.cgroupRoot)/\(realm.id)" : request.cgroupParent
+        guard cgroupParent.hasPrefix("/"), !cgroupParent.split(separator: "/").contains("..") else {
+            throw .invalidArgument("cgroup parent \(cgroupParent.debugDescription) must be an absolute path without ..")
+        }
+        let cgroup = try PodCgroup(host: configuration.cgroups, path: cgroupParent)
+        try cgroup.create()
+        // Saved before anything runs, so that a crash from here on leaves a record to clean up from.
+        var runtime = SystemRealmRuntime(
+            supervisorPID: 0, directory: directory, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
+            pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: cgroupParent, addresses: [])
+        try saveRuntime(runtime, for: realm.id)
+
+        let ownUTS = request.network == .realm
+        let supervisor = try await SupervisorProcess.launch(
+            binary: configuration.supervisorBinary, directory: directory, hostname: ownUTS ? request.hostname : nil,
+            namespaces: .init(network: request.network == .realm, ipc: request.ipc == .realm, uts: ownUTS, pid: request.sharedPID))
+        runtime.supervisorPID = supervisor.pid
+        try saveRuntime(runtime, for: realm.id)
+        try cgroup.add(pid: supervisor.pid)
+        if request.network == .realm { runtime.networkNamespace = supervisor.namespacePath("net") }
+        if request.ipc == .realm { runtime.ipcNamespace = supervisor.namespacePath("ipc") }
+        if ownUTS { runtime.utsNamespace = supervisor.namespacePath("uts") }
+        runtime.pidNamespace = supervisor.pidNamespacePath
+
+        for (name, content) in request.files.sorted(by: { $0.key < $1.key }) {
+            guard ["hosts", "resolv.conf", "hostname"].contains(name) else { throw .invalidArgument("unknown realm file \(name)") }
+            let path = "\(directory)/\(name)"
+            try FileSystem.writeAtomically(Array(content.utf8), to: path, mode: 0o644)
+            runtime.files[name] = path
+        }
+        if request.ipc == .realm {
+            runtime.shmPath = try mountShm(in: directory, bytes: request.shmBytes)
+        }
+        try saveRuntime(runtime, for: realm.id)
+
+        // Without a CNI configuration the realm has its loopback only (Status says NetworkReady=false).
+        if request.network == .realm, let network = configuration.network, network.readiness().ready, let netns = runtime.networkNamespace {
+            let result = try await network.setUp(attachment(realm, request: request, netns: netns))
+            runtime.addresses = result.podIPs
+            try saveRuntime(runtime, for: realm.id)
+        }
+        return runtime
+    }
+
+    func attachment(_ realm: SystemRealm, request: SystemRealmRequest?, netns: String) -> CNIAttachment {
+        CNIAttachment(
+            containerID: realm.id.value, networkNamespace: netns,
+            podNamespace: realm.metadata.namespace, podName: realm.metadata.name, podUID: realm.metadata.uid,
+            portMappings: (request?.portMappings ?? []).map {
+                CNIPortMapping(hostPort: $0.hostPort, containerPort: $0.containerPort, protocol: $0.proto, hostIP: $0.hostIP)
+            })
+    }
+
+    private func mountShm(in directory: String, bytes: UInt64) throws(FascoError) -> String {
+        let path = directory + "/shm"
+        try FileSystem.makeDirectories(path, mode: 0o1777)
+        let options = "mode=1777,size=\(max(bytes, 4096))"
+        guard mount("shm", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), options) == 0 else {
+            throw .internal("cannot mount /dev/shm for the realm at \(path): \(FileSystem.errnoText)")
+        }
+        return path
+    }
+
+    public func stopSystemRealm(_ realm: SystemRealm) async throws(FascoError) {
+        try await teardown(realm, removing: false)
+    }
+
+    public func removeSystemRealm(_ realm: SystemRealm) async throws(FascoError) {
+        try await teardown(realm, removing: true)
+    }
+
+    /// Network down, supervisor (and with it every process of the realm) gone; with `removing`
+    /// also the shm mount, the cgroup and the state directory. Each step tolerates being done already.
+    private func teardown(_ realm: SystemRealm, removing: Bool) async throws(FascoError) {
+        let directory = directory(of: realm.id)
+        guard var runtime = loadRuntime(realm.id) else {
+            if removing { try FileSystem.removeTree(directory) }
+            return
+        }
+        if let network = configuration.network, runtime.networkNamespace != nil,
+           (try? network.cachedResult(containerID: realm.id.value)) != nil {
+            // DEL is idempotent; the namespace may be gone already (CNI allows an empty netns then).
+            let alive = (try? SupervisorProcess.attach(directory: directory)) != nil
+            try await network.tearDown(attachment(realm, request: nil, netns: alive ? (runtime.networkNamespace ?? "") : ""))
+        }
+        if let supervisor = try SupervisorProcess.attach(directory: directory) {
+            try await supervisor.client.shutdown()
+            _ = try await supervisor.waitForExit(timeout: .seconds(30))
+        }
+        if runtime.supervisorPID != 0 {
+            runtime.supervisorPID = 0
+            try saveRuntime(runtime, for: realm.id)
+        }
+        guard removing else { return }
+        if runtime.shmPath == directory + "/shm" {
+            if umount2(runtime.shmPath, Int32(MNT_DETACH)) != 0 && errno != EINVAL && errno != ENOENT {
+                throw .internal("cannot unmount \(runtime.shmPath): \(FileSystem.errnoText)")
+            }
+        }
+        try await PodCgroup(host: configuration.cgroups, path: runtime.cgroupParent).remove()
+        try FileSystem.removeTree(directory)
+    }
+
+    public func usage(of realm: SystemRealm) async throws(FascoError) -> RealmUsage {
+        guard let runtime = loadRuntime(realm.id) else { throw .notFound("pod sandbox \(realm.id) has no cgroup") }
+        return try CgroupStats.read(path: runtime.cgroupParent, host: configuration.cgroups).usage
+    }
+}

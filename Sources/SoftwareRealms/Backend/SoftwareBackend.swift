@@ -1,0 +1,69 @@
+import FascoCore
+import FoundationEssentials
+import OCISpec
+import RealmCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `software` realm backend: each System Realm is a `fasco-realm` supervisor holding the
+/// pod's namespaces, cgroup, stdio and exits; each Container Realm an OCI container (crun or
+/// runc) in those namespaces, created through the supervisor so that it outlives the daemon.
+public struct SoftwareBackend: RealmBackend {
+    public struct Configuration: Sendable {
+        /// Per-realm state: `<directory>/<realm ID>/` holds the supervisor's socket, exits and the pod's files.
+        public var directory: String
+        /// The fasco-realm executable.
+        public var supervisorBinary: String
+        public var runtime: OCIRuntime
+        public var cgroups: HostCgroups
+        /// Where realms' cgroups go when the pod names no parent (cgroupfs form).
+        public var cgroupRoot: String
+        /// The pod network; nil when no CNI is configured (pods then get only a loopback).
+        public var network: CNINetwork?
+
+        public init(directory: String, supervisorBinary: String, runtime: OCIRuntime, cgroups: HostCgroups,
+                    cgroupRoot: String = "/fasco", network: CNINetwork?) {
+            self.directory = directory
+            self.supervisorBinary = supervisorBinary
+            self.runtime = runtime
+            self.cgroups = cgroups
+            self.cgroupRoot = cgroupRoot
+            self.network = network
+        }
+    }
+
+    public let configuration: Configuration
+    var runtime: OCIRuntime { configuration.runtime }
+
+    public init(configuration: Configuration) throws(FascoError) {
+        self.configuration = configuration
+        try FileSystem.makeDirectories(configuration.directory, mode: 0o711)
+    }
+
+    /// The realm's state directory: named by the first 24 hex digits of its ID (96 random
+    /// bits), which keeps `control.sock` within the 107 bytes a unix socket path may have.
+    func directory(of id: RealmID) -> String { "\(configuration.directory)/\(id.value.prefix(24))" }
+    func runtimeRecord(of id: RealmID) -> String { "\(directory(of: id))/runtime.json" }
+    func client(of id: RealmID) -> SupervisorClient { SupervisorClient(directory: directory(of: id)) }
+
+    /// The runtime record saved when the realm started.
+    func loadRuntime(_ id: RealmID) -> SystemRealmRuntime? {
+        guard let bytes = try? FileSystem.read(runtimeRecord(of: id), limit: 1 << 20) else { return nil }
+        return try? JSONDecoder().decode(SystemRealmRuntime.self, from: Data(bytes))
+    }
+
+    func saveRuntime(_ runtime: SystemRealmRuntime, for id: RealmID) throws(FascoError) {
+        let data: Data
+        do { data = try JSONEncoder().encode(runtime) } catch { throw .internal("cannot encode the realm record", cause: error) }
+        try FileSystem.writeAtomically(Array(data), to: runtimeRecord(of: id), mode: 0o600)
+    }
+
+    public func systemRealmRuntime(_ id: RealmID) async -> SystemRealmRuntime? {
+        loadRuntime(id)
+    }
+
+    public func isRunning(_ realm: SystemRealm) async -> Bool {
+        (try? SupervisorProcess.attach(directory: directory(of: realm.id))) != nil
+    }
+}

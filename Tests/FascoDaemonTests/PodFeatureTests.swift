@@ -1,0 +1,175 @@
+import CRIAPI
+import Foundation
+import GRPCTransport
+import Testing
+
+@Suite("pod features on the software backend", .serialized)
+struct PodFeatureTests {
+    /// Runs `body` with a fixture, recording the daemon's log when it fails.
+    func withFixture(cniConfig: String? = nil, _ body: (PodFixture) async throws -> Void) async throws {
+        let fixture = try await PodFixture(cniConfig: cniConfig)
+        do {
+            try await body(fixture)
+        } catch {
+            Issue.record("daemon log: \(fixture.daemon.stderr.suffix(4000))")
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+
+    @Test("a container past its memory limit is OOM-killed and says so")
+    func oomKilled() async throws {
+        try await withFixture { fixture in
+            let pod = try await fixture.runPod("oom")
+            var config = fixture.containerConfig("hog", script: "x=aaaaaaaa; while true; do x=$x$x; done")
+            config.linux = LinuxContainerConfig(resources: LinuxContainerResources(memoryLimitInBytes: 16 << 20))
+            let id = try await fixture.createContainer(pod, config)
+            _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: id))
+            let status = try await fixture.waitFor(id, state: .exited)
+            #expect(status.state == .exited)
+            #expect(status.reason == "OOMKilled")
+            #expect(status.exitCode == 137)
+            #expect(status.resources?.linux?.memoryLimitInBytes == 16 << 20)
+        }
+    }
+
+    @Test("containers of a pod with a shared PID namespace see each other's processes")
+    func sharedPIDNamespace() async throws {
+        try await withFixture { fixture in
+            var config = fixture.podConfig("shared")
+            config.linux?.securityContext?.namespaceOptions?.pid = .pod
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config))
+            let pod = (id: response.podSandboxID, config: config)
+            _ = try await fixture.runContainer(pod, "sleeper", script: "exec sleep 1000")
+            let looker = try await fixture.runContainer(pod, "looker", script: "while true; do sleep 1; done")
+            let seen = try await fixture.runtime.execSync(ExecSyncRequest(containerID: looker, cmd: ["ps", "-o", "pid,comm"], timeout: 30))
+            let text = String(decoding: seen.stdout, as: UTF8.self)
+            #expect(text.contains("sleep 1000") || text.contains("sleep"), "\(text)")
+            #expect(!text.split(separator: "\n").contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix("1 ") && $0.contains("sh") },
+                    "PID 1 is the pod's, not a container's: \(text)")
+
+            // Without sharing, the other container's sleep is invisible.
+            let alone = try await fixture.runPod("alone")
+            let solo = try await fixture.runContainer(alone, "solo", script: "while true; do sleep 1; done")
+            let own = try await fixture.runtime.execSync(ExecSyncRequest(containerID: solo, cmd: ["ps", "-o", "comm"], timeout: 30))
+            #expect(!String(decoding: own.stdout, as: UTF8.self).contains("sleep 1000"))
+        }
+    }
+
+    @Test("with a CNI network the pod gets an address on the bridge, reports NetworkReady, and loses it on removal")
+    func cniNetwork() async throws {
+        let suffix = String(UInt32.random(in: 0...0xffff), radix: 16)
+        let octet = Int.random(in: 100...250)
+        let bridge = "fascot\(suffix)"
+        let conflist = """
+        {"cniVersion": "1.0.0", "name": "fasco-test", "plugins": [
+          {"type": "bridge", "bridge": "\(bridge)", "isGateway": true,
+           "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.\(octet).7.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
+        """
+        try await withFixture(cniConfig: conflist) { fixture in
+            let status = try await fixture.runtime.status(StatusRequest())
+            #expect(status.status?.conditions.first { $0.type == "NetworkReady" }?.status == true)
+            let pod = try await fixture.runPod("net")
+            let podStatus = try await fixture.runtime.podSandboxStatus(PodSandboxStatusRequest(podSandboxID: pod.id))
+            let ip = podStatus.status?.network?.ip ?? ""
+            #expect(ip.hasPrefix("10.\(octet).7."), "pod IP \(ip)")
+            let id = try await fixture.runContainer(pod, "c", script: "while true; do sleep 1; done")
+            let shown = try await fixture.runtime.execSync(ExecSyncRequest(containerID: id, cmd: ["ip", "-4", "addr", "show", "eth0"], timeout: 30))
+            #expect(String(decoding: shown.stdout, as: UTF8.self).contains(ip), "the container sees the pod's address")
+            _ = try await fixture.runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: pod.id))
+            let (_, links, _) = try runCommand("/usr/sbin/ip", ["-o", "link", "show", "master", bridge])
+            #expect(links.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "the pod's veth is gone: \(links)")
+        }
+        _ = try? runCommand("/usr/sbin/ip", ["link", "del", bridge])
+    }
+
+    @Test("ReopenContainerLog: after the log is renamed away, new lines go to a new file")
+    func reopenLog() async throws {
+        try await withFixture { fixture in
+            let pod = try await fixture.runPod("rotate")
+            let id = try await fixture.runContainer(pod, "talker", script: "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done")
+            let log = fixture.logDirectory + "/rotate/talker_0.log"
+            _ = try await fixture.waitForLog(log) { $0.count >= 2 }
+            try FileManager.default.moveItem(atPath: log, toPath: log + ".1")
+            _ = try await fixture.runtime.reopenContainerLog(ReopenContainerLogRequest(containerID: id))
+            let fresh = try await fixture.waitForLog(log) { $0.count >= 2 }
+            #expect(fresh.count >= 2)
+            let old = fixture.logLines(log + ".1").compactMap { Int($0.split(separator: " ").last ?? "") }
+            let new = fresh.compactMap { Int($0.split(separator: " ").last ?? "") }
+            #expect((old + new).prefix(old.count + 2) == ArraySlice(Array(0..<(old.count + 2))), "no line lost at the switch")
+            _ = try await fixture.runtime.stopContainer(StopContainerRequest(containerID: id, timeout: 0))
+            #expect(await statusOf { _ = try await fixture.runtime.reopenContainerLog(ReopenContainerLogRequest(containerID: id)) }?.code == .failedPrecondition)
+        }
+    }
+
+    @Test("UpdateContainerResources changes the cgroup limit and the status reports it")
+    func updateResources() async throws {
+        try await withFixture { fixture in
+            let pod = try await fixture.runPod("resize")
+            let id = try await fixture.runContainer(pod, "c", script: "while true; do sleep 1; done")
+            _ = try await fixture.runtime.updateContainerResources(UpdateContainerResourcesRequest(
+                containerID: id, linux: LinuxContainerResources(cpuShares: 512, memoryLimitInBytes: 64 << 20)))
+            let root = "/sys/fs/cgroup/memory/fasco-test-\(fixture.directory.lastPathComponent)/\(pod.id)/\(id)"
+            let limit = try String(contentsOfFile: root + "/memory.limit_in_bytes", encoding: .utf8)
+            #expect(limit.trimmingCharacters(in: .whitespacesAndNewlines) == String(64 << 20))
+            let status = try await fixture.status(id).status
+            #expect(status?.resources?.linux?.memoryLimitInBytes == 64 << 20)
+            #expect(status?.resources?.linux?.cpuShares == 512)
+            let all = try await fixture.runtime.listContainerStats(ListContainerStatsRequest())
+            #expect(all.stats.map { $0.attributes?.id } == [id])
+            let pods = try await fixture.runtime.listPodSandboxStats(ListPodSandboxStatsRequest())
+            #expect(pods.stats.map { $0.attributes?.id } == [pod.id])
+            let metrics = try await fixture.runtime.listPodSandboxMetrics(ListPodSandboxMetricsRequest())
+            #expect(metrics.podMetrics.first?.containerMetrics.first?.metrics.contains { $0.name == "container_memory_working_set_bytes" } == true)
+            let descriptors = try await fixture.runtime.listMetricDescriptors(ListMetricDescriptorsRequest())
+            #expect(descriptors.descriptors.contains { $0.name == "container_cpu_usage_seconds_total" })
+        }
+    }
+
+    @Test("GetContainerEvents streams created, started, stopped and deleted for containers and pods")
+    func events() async throws {
+        let python = repositoryRoot.appendingPathComponent(".build-py/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            #expect(ProcessInfo.processInfo.environment["CI"] == nil, "CI must provide \(python) (make py-deps)")
+            return
+        }
+        try await withFixture { fixture in
+            let output = fixture.directory.appendingPathComponent("events.jsonl")
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            let client = Process()
+            client.executableURL = URL(fileURLWithPath: python)
+            client.arguments = [repositoryRoot.appendingPathComponent("Tests/FascoDaemonTests/python_client.py").path,
+                                repositoryRoot.appendingPathComponent("proto").path, "unix:" + fixture.daemon.socketPath, "events", "0"]
+            client.standardOutput = try FileHandle(forWritingTo: output)
+            try client.run()
+            defer { client.terminate() }
+            func events() -> [[String: Any]] {
+                ((try? String(contentsOf: output, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                    try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                }
+            }
+            // Subscribing is asynchronous: make pods until one shows up in the stream.
+            var pod: (id: String, config: PodSandboxConfig)?
+            for attempt in 0..<60 where pod == nil {
+                let candidate = try await fixture.runPod("events", attempt: UInt32(attempt))
+                try await Task.sleep(for: .milliseconds(500))
+                if events().contains(where: { $0["id"] as? String == candidate.id && $0["type"] as? String == "created" }) { pod = candidate }
+            }
+            let subscribed = try #require(pod, "the event stream never showed a pod")
+            let id = try await fixture.runContainer(subscribed, "c", script: "sleep 1000")
+            _ = try await fixture.runtime.stopContainer(StopContainerRequest(containerID: id, timeout: 0))
+            _ = try await fixture.runtime.removeContainer(RemoveContainerRequest(containerID: id))
+            _ = try await fixture.runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: subscribed.id))
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !events().contains(where: { $0["id"] as? String == subscribed.id && $0["type"] as? String == "deleted" }),
+                  ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let seen = events()
+            #expect(seen.filter { $0["id"] as? String == id }.compactMap { $0["type"] as? String } == ["created", "started", "stopped", "deleted"])
+            #expect(seen.filter { $0["id"] as? String == subscribed.id }.compactMap { $0["type"] as? String } == ["created", "started", "stopped", "deleted"])
+            #expect(seen.first { $0["id"] as? String == id }?["pod"] as? String == subscribed.id)
+        }
+    }
+}

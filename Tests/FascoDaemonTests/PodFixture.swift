@@ -1,0 +1,133 @@
+import CRIAPI
+import Foundation
+import GRPCTransport
+import Testing
+
+/// A real daemon with its own root, state and (empty unless given) CNI directory, the kit's
+/// busybox image imported, and a CRI client: what the pod tests run against.
+final class PodFixture: Sendable {
+    static let layout = "/var/tmp/fasco-images/busybox"
+    static let image = "fasco.local/busybox:latest"
+
+    let daemon: DaemonProcess
+    let channel: GRPCChannel
+    let directory: URL
+
+    init(ociRuntime: String = "crun", cniConfig: String? = nil, directory: URL? = nil, importImage: Bool = true) async throws {
+        guard FileManager.default.fileExists(atPath: Self.layout + "/index.json") else {
+            throw DaemonError("the test-image kit has not built \(Self.layout) (Tests/images/kit.sh all; make test runs it)")
+        }
+        let directory = try directory ?? DaemonProcess.makeDirectory()
+        self.directory = directory
+        let cni = directory.appendingPathComponent("cni")
+        try FileManager.default.createDirectory(at: cni, withIntermediateDirectories: true)
+        if let cniConfig { try cniConfig.write(to: cni.appendingPathComponent("10-test.conflist"), atomically: true, encoding: .utf8) }
+        let config = directory.appendingPathComponent("fasco.toml")
+        try """
+        [runtime]
+        oci_runtime = "\(ociRuntime)"
+        cgroup_root = "/fasco-test-\(directory.lastPathComponent)"
+        [cni]
+        conf_dir = "\(cni.path)"
+        """.write(to: config, atomically: true, encoding: .utf8)
+        daemon = try DaemonProcess(extraArguments: ["--config", config.path], directory: directory)
+        try await daemon.waitUntilServing()
+        channel = GRPCChannel(target: daemon.endpoint)
+        if importImage {
+            let (status, output, errors) = try runCommand(
+                DaemonProcess.binary.path, ["image", "import", Self.layout, "--name", "fasco.local/busybox", "--endpoint", daemon.endpoint])
+            guard status == 0 else { throw DaemonError("import failed: \(output)\(errors)") }
+        }
+    }
+
+    var runtime: RuntimeServiceClient { RuntimeServiceClient(channel: channel) }
+    var logDirectory: String { directory.appendingPathComponent("logs").path }
+
+    /// Removes every pod (so no process, mount or cgroup outlives the test), then stops the daemon.
+    func tearDown() async {
+        if let pods = try? await runtime.listPodSandbox() {
+            for pod in pods.items { _ = try? await runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: pod.id)) }
+        }
+        channel.close()
+        await daemon.stop()
+    }
+
+    func podConfig(_ name: String, attempt: UInt32 = 0, hostNetwork: Bool = false) -> PodSandboxConfig {
+        // kubelet's defaults: a PID namespace per container, the pod's network and IPC.
+        PodSandboxConfig(
+            metadata: PodSandboxMetadata(name: name, uid: "uid-\(name)", namespace: "test", attempt: attempt),
+            hostname: name, logDirectory: logDirectory + "/" + name, labels: ["app": name],
+            linux: LinuxPodSandboxConfig(securityContext: LinuxSandboxSecurityContext(
+                namespaceOptions: NamespaceOption(network: hostNetwork ? .node : .pod, pid: .container, ipc: .pod))))
+    }
+
+    func runPod(_ name: String, attempt: UInt32 = 0, hostNetwork: Bool = false) async throws -> (id: String, config: PodSandboxConfig) {
+        let config = podConfig(name, attempt: attempt, hostNetwork: hostNetwork)
+        let response = try await runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+        return (response.podSandboxID, config)
+    }
+
+    func containerConfig(_ name: String, script: String, image: String = PodFixture.image, attempt: UInt32 = 0) -> ContainerConfig {
+        ContainerConfig(
+            metadata: ContainerMetadata(name: name, attempt: attempt), image: ImageSpec(image: image),
+            command: ["/bin/sh", "-c", script], labels: ["container": name], logPath: "\(name)_\(attempt).log")
+    }
+
+    func createContainer(_ pod: (id: String, config: PodSandboxConfig), _ config: ContainerConfig) async throws -> String {
+        try await runtime.createContainer(
+            CreateContainerRequest(podSandboxID: pod.id, config: config, sandboxConfig: pod.config), timeout: .seconds(60)).containerID
+    }
+
+    func runContainer(_ pod: (id: String, config: PodSandboxConfig), _ name: String, script: String) async throws -> String {
+        let id = try await createContainer(pod, containerConfig(name, script: script))
+        _ = try await runtime.startContainer(StartContainerRequest(containerID: id), timeout: .seconds(60))
+        return id
+    }
+
+    func status(_ id: String, verbose: Bool = false) async throws -> ContainerStatusResponse {
+        try await runtime.containerStatus(ContainerStatusRequest(containerID: id, verbose: verbose))
+    }
+
+    /// Polls until the container's state is `state` (or fails after `timeout`: a hang guard only).
+    func waitFor(_ id: String, state: ContainerState, timeout: Duration = .seconds(60)) async throws -> ContainerStatus {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let status = try await self.status(id).status ?? ContainerStatus()
+            if status.state == state || ContinuousClock.now > deadline { return status }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// The content fields of a CRI-format log file.
+    func logLines(_ path: String) -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+            return fields.count == 4 ? "\(fields[1]) \(fields[3])" : nil
+        }
+    }
+
+    /// Polls a log until `predicate` holds (hang guard only).
+    func waitForLog(_ path: String, timeout: Duration = .seconds(30), _ predicate: ([String]) -> Bool) async throws -> [String] {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let lines = logLines(path)
+            if predicate(lines) || ContinuousClock.now > deadline { return lines }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
+
+/// Lines of /proc/self/mountinfo mentioning `text`.
+func mounts(containing text: String) -> [String] {
+    ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init).filter { $0.contains(text) }
+}
+
+/// Pids of processes whose command line mentions `text`.
+func processes(containing text: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        return String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).contains(text)
+    }
+}
