@@ -6,11 +6,12 @@
 // (one pod + container created, started and torn down from scratch).
 import Foundation
 
-/// critest: $CRITEST, else /work/tools/bin/critest, else `critest` on PATH.
+/// critest: $CRITEST when set (and nothing else then), else /work/tools/bin/critest, else `critest` on PATH.
 func findCritest() -> String? {
-    var candidates: [String] = []
-    if let path = ProcessInfo.processInfo.environment["CRITEST"], !path.isEmpty { candidates.append(path) }
-    candidates.append("/work/tools/bin/critest")
+    if let path = ProcessInfo.processInfo.environment["CRITEST"], !path.isEmpty {
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }
+    var candidates = ["/work/tools/bin/critest"]
     for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
         candidates.append(directory + "/critest")
     }

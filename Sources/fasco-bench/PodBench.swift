@@ -46,11 +46,13 @@ func podBenchmark(_ options: PodBenchOptions = PodBenchOptions()) async throws {
     var options = options
     let critest = findCritest()
     if options.operations && critest == nil {
-        print("pod benchmark (critest -benchmark) skipped: critest not found. Set CRITEST=/path/to/critest, or build")
-        print("  it from kubernetes-sigs/cri-tools v1.34.0: go test -c -o critest ./cmd/critest")
+        let given = environment["CRITEST"].map { $0.isEmpty ? "" : " (CRITEST=\($0) is not executable)" } ?? ""
+        print("pod benchmark (critest -benchmark) skipped: critest not found\(given). Set CRITEST=/path/to/critest;")
+        print("  build it from kubernetes-sigs/cri-tools v1.34.0: go test -c -o critest ./cmd/critest")
         print("")
         options.operations = false
     }
+    guard options.operations || options.memory else { return }
     let params = CritestParams(pods: environmentInt("BENCH_PODS", 20), containers: environmentInt("BENCH_PODS", 20),
                                parallel: environmentInt("BENCH_PARALLEL", 1))
     let memoryPods = environmentInt("BENCH_MEMORY_PODS", 10)
@@ -318,5 +320,6 @@ func printMemory(_ fasco: PodMemory?, _ containerd: PodMemory?, floor: [ProcessM
     }
     print("")
     print("found: \(counts(fasco, "fasco")); \(counts(containerd, "containerd")); floor: \(floor.count) sleep")
-    print("pod total = per-pod process + pause (containerd) + sleep")
+    print("pod total = per-pod process + pause (containerd) + sleep. The RSS of file pages depends on what the page")
+    print("cache holds of each runtime's own copy of the image (fault-around maps cached neighbours): compare PSS.")
 }
