@@ -2,6 +2,7 @@
 #   make run          build and run Fasco on its embedded defaults (needs root)
 #   make test         everything CI runs
 #   make bench        benchmarks, with baselines measured in the same run
+#                     (BENCH=transport|pull|pod|pod-ops|pod-memory runs one; CRITEST=/path/to/critest)
 #   make conformance  critest against Fasco (CRITEST=/path/to/critest)
 
 SHELL := /bin/bash
@@ -69,7 +70,7 @@ test: deps py-deps check-generated images
 
 bench: release images
 	@command -v containerd >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd >/dev/null; }
-	$(BIN_RELEASE)/fasco-bench
+	CRITEST="$(CRITEST)" $(BIN_RELEASE)/fasco-bench $(BENCH)
 
 conformance: release images
 	Tests/conformance/run-critest.sh "$(BIN_RELEASE)/fasco" "$(CRITEST)"

@@ -16,7 +16,14 @@ func makeDirectory(_ name: String) throws -> URL {
     return url
 }
 
-func startFasco(config: String = "") throws -> Runtime {
+/// A file for a runtime's stderr, or /dev/null.
+func logHandle(_ log: URL?) -> FileHandle {
+    guard let log, FileManager.default.createFile(atPath: log.path, contents: nil),
+          let handle = try? FileHandle(forWritingTo: log) else { return FileHandle.nullDevice }
+    return handle
+}
+
+func startFasco(config: String = "", log: URL? = nil) throws -> Runtime {
     let directory = try makeDirectory("fasco")
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("fasco")
     let process = Process()
@@ -26,12 +33,12 @@ func startFasco(config: String = "") throws -> Runtime {
     process.arguments = ["serve", "--listen", "unix://" + socket, "--root", directory.appendingPathComponent("root").path,
                          "--state", directory.appendingPathComponent("state").path,
                          "--config", directory.appendingPathComponent("empty.toml").path, "--log-level", "warning"]
-    process.standardError = FileHandle.nullDevice
+    process.standardError = logHandle(log)
     try process.run()
     return Runtime(name: "fasco", process: process, endpoint: "unix://" + socket, directory: directory)
 }
 
-func startContainerd(extraConfig: String = "") throws -> Runtime? {
+func startContainerd(extraConfig: String = "", log: URL? = nil) throws -> Runtime? {
     guard let binary = ["/usr/bin/containerd", "/usr/local/bin/containerd"].first(where: {
         FileManager.default.isExecutableFile(atPath: $0)
     }) else { return nil }
@@ -52,7 +59,7 @@ func startContainerd(extraConfig: String = "") throws -> Runtime? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = ["--config", configURL.path, "--log-level", "warn"]
-    process.standardError = FileHandle.nullDevice
+    process.standardError = logHandle(log)
     process.standardOutput = FileHandle.nullDevice
     try process.run()
     return Runtime(name: "containerd", process: process, endpoint: "unix://" + socket, directory: directory)

@@ -2,13 +2,26 @@
 //   fasco-bench              everything
 //   fasco-bench transport    CRI Version latency, throughput and idle memory vs containerd
 //   fasco-bench pull         pull + unpack of a multi-layer image from the local registry vs containerd
+//   fasco-bench pod          critest -benchmark (pod and container lifecycles) and memory per pod
+//                            vs containerd + runc, with bare unshare + chroot as the memory floor
+//   fasco-bench pod-ops      only the critest -benchmark part of `pod`
+//   fasco-bench pod-memory   only the memory part of `pod`
 import Foundation
 
 let which = CommandLine.arguments.dropFirst().first ?? "all"
+let known = ["all", "transport", "pull", "pod", "pod-ops", "pod-memory"]
+guard known.contains(which) else {
+    print("usage: fasco-bench [\(known.joined(separator: "|"))]")
+    exit(2)
+}
 if which == "all" || which == "transport" {
     try await transportBenchmark()
     print("")
 }
 if which == "all" || which == "pull" {
     try await pullBenchmark()
+    print("")
+}
+if which == "all" || which.hasPrefix("pod") {
+    try await podBenchmark(PodBenchOptions(operations: which != "pod-memory", memory: which != "pod-ops"))
 }
