@@ -6,6 +6,7 @@
 #   make conformance  critest against Fasco (CRITEST=/path/to/critest)
 
 SHELL := /bin/bash
+CC ?= gcc
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 PYTHON_VENV := .build-py
 APT_PACKAGES := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf \
@@ -43,8 +44,13 @@ build: deps
 	$(SWIFT) build
 
 # Release binaries link the Swift runtime statically: they run without /opt/swift.
+# The per-pod supervisor is plain C: SwiftPM links it through swiftc, which drags in
+# libswiftCore (~4 MiB RSS per pod); the release build replaces it with a gcc build of
+# the same sources (~1.4 MiB RSS, 0.15 MiB PSS). swift build relinks its own on the
+# next run, so this line runs every time.
 release: deps
 	$(SWIFT) build -c release --static-swift-stdlib
+	$(CC) -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -o $(BIN_RELEASE)/fasco-realm Sources/fasco-realm/*.c
 
 check-generated: deps
 	proto/generate.sh --check

@@ -13,12 +13,7 @@ extension CRIService {
         }
         var response = ContainerStatusResponse(status: await renderStatus(container))
         if request.verbose {
-            var pid: Int32 = 0
-            switch await realms.process(of: container) {
-            case .running(let running): pid = running
-            case .created(let created): pid = created
-            default: break
-            }
+            let pid = container.state.isLive ? (await realms.pid(of: container) ?? 0) : 0
             let spec = try? FileSystem.read(realms.bundle(of: container) + "/config.json", limit: 4 << 20)
             let info = ContainerVerboseInfo(
                 id: container.id.value, sandboxID: container.systemRealm.value, pid: pid, realm: "container",
@@ -41,12 +36,16 @@ extension CRIService {
             user: processUser(of: container), stopSignal: config.stopSignal)
     }
 
-    /// The identity the container's process runs with, from its runtime spec.
+    /// The identity the container's process runs with, from its runtime spec (only
+    /// `process.user` is decoded: the rest of the spec, seccomp rules included, is skipped).
     func processUser(of container: ContainerRealm) -> ContainerUser? {
+        struct SpecUser: Decodable {
+            struct Process: Decodable { var user: RuntimeSpec.Process.User }
+            var process: Process?
+        }
         guard let bundle = realmManager?.bundle(of: container),
               let bytes = try? FileSystem.read(bundle + "/config.json", limit: 4 << 20),
-              let spec = try? JSONDecoder().decode(RuntimeSpec.self, from: Data(bytes)),
-              let user = spec.process?.user else { return nil }
+              let user = (try? JSONDecoder().decode(SpecUser.self, from: Data(bytes)))?.process?.user else { return nil }
         return ContainerUser(linux: LinuxContainerUser(
             uid: Int64(user.uid), gid: Int64(user.gid), supplementalGroups: (user.additionalGids ?? []).map(Int64.init)))
     }

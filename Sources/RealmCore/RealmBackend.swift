@@ -28,6 +28,8 @@ public protocol RealmBackend: Sendable {
     func waitContainer(_ container: ContainerRealm) async throws(FascoError) -> ContainerExit
     /// What the backend sees of the container now.
     func containerProcess(_ container: ContainerRealm) async -> ContainerProcess
+    /// The pid of the container's process while it exists (cheaper than `containerProcess`).
+    func containerPID(_ container: ContainerRealm) async -> Int32?
     /// Deletes the container (killing it when it still runs) and its runtime records.
     func removeContainer(_ container: ContainerRealm) async throws(FascoError)
     /// Runs `command` in the running container (as its process runs: user, groups, env, cwd,

@@ -319,6 +319,11 @@ public final class RealmManager: Sendable {
         await backend.containerProcess(container)
     }
 
+    /// The pid of the container's process while it exists.
+    public func pid(of container: ContainerRealm) async -> Int32? {
+        await backend.containerPID(container)
+    }
+
     public func bundle(of container: ContainerRealm) -> String {
         storage.bundleDirectory(of: container)
     }

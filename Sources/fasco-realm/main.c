@@ -1,6 +1,7 @@
 // fasco-realm: the System Realm supervisor of Fasco's software backend.
 //
 // Usage: fasco-realm --dir DIR [--hostname NAME] [--no-new-netns] [--no-new-ipcns] [--no-new-utsns]
+//                    [--new-pidns] [--hide-mount PATH]...
 //                    [--new-pidns]
 //
 // Start-up: setsid, PR_SET_CHILD_SUBREAPER, unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
@@ -83,6 +84,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -501,7 +503,7 @@ static void realm_shutdown(struct connection *requester) {
 static void usage(void) {
     dprintf(STDERR_FILENO,
             "usage: fasco-realm --dir DIR [--hostname NAME] [--no-new-netns] [--no-new-ipcns] [--no-new-utsns]"
-            " [--new-pidns]\n");
+            " [--new-pidns] [--hide-mount PATH]...\n");
 }
 
 static void close_inherited_descriptors(void) {
@@ -558,10 +560,32 @@ static void listen_on_control_socket(void) {
     if (listen(fd, 64) != 0) fail("listen %s: %s", socket_path, strerror(errno));
 }
 
+// --hide-mount: the supervisor (and so every runtime it runs) gets a mount namespace of its
+// own without these mounts, e.g. the cgroup v2 mount of a hybrid host that crun refuses.
+// Only each hidden mount's parent is made private there, so the unmount stays in this
+// namespace while every other mount keeps its propagation (containers' volumes still see
+// the host's mounts); if the parent is not a mount point, everything is made private.
+static void hide_mounts(const char **paths, int count) {
+    if (unshare(CLONE_NEWNS) != 0) fail("unshare(CLONE_NEWNS): %s", strerror(errno));
+    for (int i = 0; i < count; i++) {
+        char parent[REALM_MAX_PATH];
+        snprintf(parent, sizeof parent, "%s", paths[i]);
+        char *slash = strrchr(parent, '/');
+        if (slash == NULL || slash == parent) snprintf(parent, sizeof parent, "/");
+        else *slash = 0;
+        if (mount(NULL, parent, NULL, MS_PRIVATE, NULL) != 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+            fail("making %s private: %s", parent, strerror(errno));
+        if (umount2(paths[i], MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+            fail("hiding %s: %s", paths[i], strerror(errno));
+    }
+}
+
 int main(int argc, char **argv) {
     const char *directory = NULL, *hostname = NULL;
     int namespaces = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
     bool new_pidns = false;
+    const char *hidden[8];
+    int hidden_count = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             directory = argv[++i];
@@ -575,6 +599,8 @@ int main(int argc, char **argv) {
             namespaces &= ~CLONE_NEWUTS;
         } else if (strcmp(argv[i], "--new-pidns") == 0) {
             new_pidns = true;
+        } else if (strcmp(argv[i], "--hide-mount") == 0 && i + 1 < argc && hidden_count < 8 && argv[i + 1][0] == '/') {
+            hidden[hidden_count++] = argv[++i];
         } else {
             usage();
             return 2;
@@ -611,6 +637,7 @@ int main(int argc, char **argv) {
     if (setsid() < 0 && errno != EPERM) fail("setsid: %s", strerror(errno));
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) fail("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
     if (namespaces != 0 && unshare(namespaces) != 0) fail("unshare: %s", strerror(errno));
+    if (hidden_count > 0) hide_mounts(hidden, hidden_count);
     if (hostname != NULL && sethostname(hostname, strlen(hostname)) != 0) fail("sethostname: %s", strerror(errno));
     if (namespaces & CLONE_NEWNET) loopback_up();
 

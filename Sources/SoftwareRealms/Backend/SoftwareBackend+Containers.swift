@@ -17,7 +17,8 @@ extension SoftwareBackend {
         try FileSystem.writeAtomically(Array(data), to: bundle + "/config.json", mode: 0o600)
 
         let id = container.id.value
-        let argv = try runtime.createArgv(id: id, bundle: bundle, pidFile: pidFile(container, bundle: bundle))
+        // The realm's supervisor hides the mounts the runtime must not see (launched with --hide-mount).
+        let argv = try runtime.createArgv(id: id, bundle: bundle, pidFile: pidFile(container, bundle: bundle), viaLauncher: false)
         let logPath = container.logPath.isEmpty ? "/dev/null" : container.logPath
         if logPath != "/dev/null", let slash = logPath.lastIndex(of: "/"), slash != logPath.startIndex {
             try FileSystem.makeDirectories(String(logPath[..<slash]), mode: 0o755)
@@ -72,6 +73,12 @@ extension SoftwareBackend {
             return .exited(ContainerExit(code: exit.code, finishedAt: exit.finishedAt, oomKilled: exit.oom))
         }
         return .missing
+    }
+
+    public func containerPID(_ container: ContainerRealm) async -> Int32? {
+        guard let record = try? await client(of: container.systemRealm).list().first(where: { $0.id == container.id.value }),
+              record.state != .exited, record.pid > 0 else { return nil }
+        return record.pid
     }
 
     public func removeContainer(_ container: ContainerRealm) async throws(FascoError) {

@@ -35,10 +35,14 @@ extension SoftwareBackend {
         let ownUTS = request.network == .realm
         let supervisor = try await SupervisorProcess.launch(
             binary: configuration.supervisorBinary, directory: directory, hostname: ownUTS ? request.hostname : nil,
-            namespaces: .init(network: request.network == .realm, ipc: request.ipc == .realm, uts: ownUTS, pid: request.sharedPID))
+            namespaces: .init(network: request.network == .realm, ipc: request.ipc == .realm, uts: ownUTS, pid: request.sharedPID),
+            // The runtimes it runs then see no hybrid cgroup layout, without a launcher of their own.
+            hiddenMounts: self.runtime.launcher?.mountPoints ?? [])
         runtime.supervisorPID = supervisor.pid
         try saveRuntime(runtime, for: realm.id)
-        try cgroup.add(pid: supervisor.pid)
+        // The supervisor is charged to the pod for what it uses (memory, CPU, pids); the other
+        // hierarchies would only cost a cgroup move each.
+        try cgroup.add(pid: supervisor.pid, controllers: ["memory", "cpu", "cpuacct", "pids"])
         if request.network == .realm { runtime.networkNamespace = supervisor.namespacePath("net") }
         if request.ipc == .realm { runtime.ipcNamespace = supervisor.namespacePath("ipc") }
         if ownUTS { runtime.utsNamespace = supervisor.namespacePath("uts") }

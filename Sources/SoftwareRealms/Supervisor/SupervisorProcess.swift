@@ -55,7 +55,7 @@ public struct SupervisorProcess: Sendable, Equatable {
     /// must exist) and returns once it serves its control socket.
     public static func launch(
         binary: String, directory: String, hostname: String?, namespaces: Namespaces = Namespaces(),
-        timeout: Duration = .seconds(10)
+        hiddenMounts: [String] = [], timeout: Duration = .seconds(10)
     ) async throws(FascoError) -> SupervisorProcess {
         guard binary.hasPrefix("/") else { throw .invalidArgument("the realm supervisor binary must be an absolute path: \(binary)") }
         if let hostname {
@@ -68,6 +68,10 @@ public struct SupervisorProcess: Sendable, Equatable {
         if !namespaces.ipc { arguments.append("--no-new-ipcns") }
         if !namespaces.uts { arguments.append("--no-new-utsns") }
         if namespaces.pid { arguments.append("--new-pidns") }
+        guard hiddenMounts.count <= 8, hiddenMounts.allSatisfy({ $0.hasPrefix("/") }) else {
+            throw .invalidArgument("at most 8 absolute mount points can be hidden from a realm: \(hiddenMounts)")
+        }
+        for mount in hiddenMounts { arguments += ["--hide-mount", mount] }
         let process = try await launch(executable: binary, arguments: arguments, directory: directory, timeout: timeout)
         if namespaces.pid && process.pidNamespaceInit == nil {
             // Ready, yet its pause child is gone already: the realm is unusable.
