@@ -30,6 +30,9 @@ public protocol RealmBackend: Sendable {
     func containerProcess(_ container: ContainerRealm) async -> ContainerProcess
     /// The pid of the container's process while it exists (cheaper than `containerProcess`).
     func containerPID(_ container: ContainerRealm) async -> Int32?
+    /// Frees what the runtime holds of a container whose process exited (its cgroup, its
+    /// runtime state), off the RPC path; the container's record and exit stay. Best effort.
+    func releaseExited(_ container: ContainerRealm) async
     /// Deletes the container (killing it when it still runs) and its runtime records.
     func removeContainer(_ container: ContainerRealm) async throws(FascoError)
     /// Runs `command` in the running container (as its process runs: user, groups, env, cwd,

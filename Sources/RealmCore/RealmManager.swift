@@ -191,6 +191,11 @@ public final class RealmManager: Sendable {
                 }
             }
             await recordExit(container.id, exit)
+            // As containerd deletes a task once it exited: RemoveContainer then has less to do.
+            try? await locks.withLock(container.id) { () throws(FascoError) in
+                guard let current = try await registry.containerRealm(container.id.value), current.state == .exited else { return }
+                await backend.releaseExited(current)
+            }
         }
         watchers.withLock { watchers in
             watchers[container.id]?.cancel()

@@ -81,10 +81,16 @@ extension SoftwareBackend {
         return record.pid
     }
 
+    public func releaseExited(_ container: ContainerRealm) async {
+        guard runtime.knows(id: container.id.value) else { return }
+        try? await runtime.delete(id: container.id.value)
+    }
+
     public func removeContainer(_ container: ContainerRealm) async throws(FascoError) {
         let id = container.id.value
         do {
-            try await runtime.delete(id: id, force: true)
+            // Nothing to ask the runtime when its state directory is gone (released at exit).
+            if runtime.knows(id: id) { try await runtime.delete(id: id, force: true) }
         } catch where error.code == .notFound {
             // Never created, or deleted already.
         } catch {

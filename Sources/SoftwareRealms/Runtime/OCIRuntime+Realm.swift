@@ -19,6 +19,12 @@ extension OCIRuntime {
         return [command.executable] + command.arguments
     }
 
+    /// Whether the runtime keeps state for `id` (crun and runc both keep a directory per
+    /// container under their root): a file-system check, no process.
+    public func knows(id: String) -> Bool {
+        (try? Self.validate(id: id)) != nil && FileSystem.isDirectory("\(stateRoot)/\(id)")
+    }
+
     /// Where the runtime logs a supervised `create` (read for its error messages, then removed).
     public func createLog(id: String) -> String { "\(logDirectory)/\(id)-create.json" }
 
