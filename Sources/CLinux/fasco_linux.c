@@ -1,10 +1,17 @@
 #define _GNU_SOURCE
 #include "fasco_linux.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <termios.h>
 #include <unistd.h>
 
 int fasco_spawn_add_closefrom(posix_spawn_file_actions_t *actions, int from) {
@@ -22,3 +29,78 @@ int fasco_pidfd_open(pid_t pid, unsigned int flags) { return (int)syscall(SYS_pi
 int fasco_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int fasco_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+int fasco_setns(int fd, int nstype) { return setns(fd, nstype); }
+
+int fasco_clone_newnet(void) { return CLONE_NEWNET; }
+
+int fasco_receive_fd(int socket) {
+    char byte;
+    struct iovec vector = { .iov_base = &byte, .iov_len = 1 };
+    union {
+        struct cmsghdr header;
+        char space[CMSG_SPACE(sizeof(int) * 4)];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message = {
+        .msg_iov = &vector, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof control.space,
+    };
+    ssize_t received;
+    do {
+        received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    } while (received < 0 && errno == EINTR);
+    if (received < 0) return -1;
+    int found = -1;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int fds[4];
+        if (count > 4) count = 4;
+        memcpy(fds, CMSG_DATA(header), count * sizeof(int));
+        for (size_t index = 0; index < count; index++) {
+            // Keep the first; never leak extra descriptors a peer may have sent.
+            if (found < 0) found = fds[index];
+            else close(fds[index]);
+        }
+    }
+    if (message.msg_flags & MSG_CTRUNC) {
+        if (found >= 0) close(found);
+        errno = EMSGSIZE;
+        return -1;
+    }
+    if (found < 0) errno = EBADMSG;
+    return found;
+}
+
+int fasco_set_window_size(int fd, unsigned short rows, unsigned short columns) {
+    struct winsize size = { .ws_row = rows, .ws_col = columns };
+    return ioctl(fd, TIOCSWINSZ, &size);
+}
+
+int fasco_open_pty(int *primary, int *replica) {
+    int main = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (main < 0) return -1;
+    char name[128];
+    if (grantpt(main) != 0 || unlockpt(main) != 0 || ptsname_r(main, name, sizeof name) != 0) {
+        int saved = errno;
+        close(main);
+        errno = saved;
+        return -1;
+    }
+    int other = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (other < 0) {
+        int saved = errno;
+        close(main);
+        errno = saved;
+        return -1;
+    }
+    struct termios settings;
+    if (tcgetattr(other, &settings) == 0) {
+        cfmakeraw(&settings);
+        settings.c_oflag |= OPOST | ONLCR;
+        tcsetattr(other, TCSANOW, &settings);
+    }
+    *primary = main;
+    *replica = other;
+    return 0;
+}
