@@ -57,14 +57,20 @@ struct HTTPRequestHead: Sendable, Equatable {
         return nil
     }
 
+    /// Lines split at LF, a CR before it dropped (in Swift a CRLF is one Character: split bytes).
+    private static func lines(of bytes: ArraySlice<UInt8>) -> [String] {
+        bytes.split(separator: 10, omittingEmptySubsequences: false).map { line in
+            String(decoding: line.last == 13 ? line.dropLast() : line, as: UTF8.self)
+        }
+    }
+
     /// Parses a complete head (through the blank line).
     static func parse(_ bytes: ArraySlice<UInt8>, maxFields: Int = 100) throws(ParseError) -> HTTPRequestHead {
         // Bytes outside printable ASCII and tab are refused outright (obs-text is not needed here).
         guard bytes.allSatisfy({ $0 == 9 || $0 == 10 || $0 == 13 || ($0 >= 32 && $0 < 127) }) else {
             throw .malformed("non-ASCII or control bytes in the request head")
         }
-        let text = String(decoding: bytes, as: UTF8.self)
-        var lines = text.components(separatedByCRLF: ())
+        var lines = lines(of: bytes)
         guard lines.count >= 2, lines.last == "", lines[lines.count - 2] == "" else { throw .malformed("the head does not end with an empty line") }
         lines.removeLast(2)
         guard let requestLine = lines.first else { throw .malformed("no request line") }
@@ -97,11 +103,3 @@ extension StringProtocol {
     }
 }
 
-extension String {
-    /// Lines split at CRLF (a lone LF also ends a line, as RFC 9112 section 2.2 allows).
-    func components(separatedByCRLF: Void) -> [String] {
-        split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
-        }
-    }
-}

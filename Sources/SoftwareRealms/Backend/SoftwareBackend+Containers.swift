@@ -97,14 +97,7 @@ extension SoftwareBackend {
 
     public func exec(_ container: ContainerRealm, bundle: String, command: [String], timeout: Duration?, outputLimit: Int) async throws(FascoError) -> ExecResult {
         // The container's own process settings, with the command in place of its args.
-        guard let bytes = try FileSystem.read(bundle + "/config.json", limit: 4 << 20) else {
-            throw .failedPrecondition("container \(container.id) has no runtime spec at \(bundle)")
-        }
-        let spec: RuntimeSpec
-        do { spec = try JSONDecoder().decode(RuntimeSpec.self, from: Data(bytes)) } catch {
-            throw .internal("cannot read the runtime spec of container \(container.id)", cause: error)
-        }
-        guard var process = spec.process else { throw .failedPrecondition("container \(container.id) has no process") }
+        var process = try execProcess(container, bundle: bundle)
         process.args = command
         process.terminal = false
         process.consoleSize = nil
