@@ -110,7 +110,7 @@ final class SPDYFramer {
     /// so it is a connection error.
     private func headerBlock(_ compressed: [UInt8]) throws(ProtocolError) -> SPDYHeaders {
         guard let plain = inflater.run(compressed, limit: limits.maxHeaderBlock) else {
-            throw ProtocolError("header block does not decompress within \(limits.maxHeaderBlock) bytes")
+            throw ProtocolError("header block is corrupt or inflates past \(limits.maxHeaderBlock) bytes")
         }
         guard let headers = SPDYHeaders.decode(plain, maxFields: limits.maxHeaderFields) else {
             throw ProtocolError("malformed header block")
