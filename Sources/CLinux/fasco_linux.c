@@ -34,12 +34,12 @@ int fasco_setns(int fd, int nstype) { return setns(fd, nstype); }
 
 int fasco_clone_newnet(void) { return CLONE_NEWNET; }
 
-int fasco_receive_fd(int socket) {
-    char byte;
-    struct iovec vector = { .iov_base = &byte, .iov_len = 1 };
+long fasco_receive_message(int socket, void *buffer, size_t size, int *fds, int max, int *count) {
+    *count = 0;
+    struct iovec vector = { .iov_base = buffer, .iov_len = size };
     union {
         struct cmsghdr header;
-        char space[CMSG_SPACE(sizeof(int) * 4)];
+        char space[CMSG_SPACE(sizeof(int) * 8)];
     } control;
     memset(&control, 0, sizeof control);
     struct msghdr message = {
@@ -50,26 +50,36 @@ int fasco_receive_fd(int socket) {
         received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
     } while (received < 0 && errno == EINTR);
     if (received < 0) return -1;
-    int found = -1;
     for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
         if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
-        size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        int fds[4];
-        if (count > 4) count = 4;
-        memcpy(fds, CMSG_DATA(header), count * sizeof(int));
-        for (size_t index = 0; index < count; index++) {
-            // Keep the first; never leak extra descriptors a peer may have sent.
-            if (found < 0) found = fds[index];
-            else close(fds[index]);
+        size_t n = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int passed[8];
+        if (n > 8) n = 8;
+        memcpy(passed, CMSG_DATA(header), n * sizeof(int));
+        for (size_t index = 0; index < n; index++) {
+            // Never leak descriptors a peer sent beyond what the caller takes.
+            if (*count < max) fds[(*count)++] = passed[index];
+            else close(passed[index]);
         }
     }
     if (message.msg_flags & MSG_CTRUNC) {
-        if (found >= 0) close(found);
+        for (int index = 0; index < *count; index++) close(fds[index]);
+        *count = 0;
         errno = EMSGSIZE;
         return -1;
     }
-    if (found < 0) errno = EBADMSG;
-    return found;
+    return (long)received;
+}
+
+int fasco_receive_fd(int socket) {
+    char byte;
+    int fd = -1, count = 0;
+    if (fasco_receive_message(socket, &byte, 1, &fd, 1, &count) < 0) return -1;
+    if (count == 0) {
+        errno = EBADMSG;
+        return -1;
+    }
+    return fd;
 }
 
 int fasco_set_window_size(int fd, unsigned short rows, unsigned short columns) {

@@ -304,6 +304,15 @@ public final class RealmManager: Sendable {
         return try await backend.startExec(container, bundle: storage.bundleDirectory(of: container), command: command, stdio: stdio)
     }
 
+    /// Attaches to a running container's stdio (CRI Attach's streams).
+    public func attach(_ id: String) async throws(FascoError) -> InteractiveProcess {
+        let container = try await existingContainer(id)
+        guard container.state == .running else {
+            throw .failedPrecondition("container \(container.id) is \(container.state.rawValue); only running containers are attached to")
+        }
+        return try await backend.attach(container)
+    }
+
     /// A TCP connection to `port` inside a ready System Realm's network (CRI PortForward's streams).
     public func connect(toPort port: UInt16, inSystemRealm id: String) async throws(FascoError) -> Int32 {
         guard let realm = try await registry.systemRealm(id) else { throw .notFound("pod sandbox \(id) not found") }

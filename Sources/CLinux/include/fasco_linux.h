@@ -25,6 +25,9 @@ int fasco_clone_newnet(void);
 // Receives one descriptor passed with SCM_RIGHTS on a connected unix socket (a runtime's
 // --console-socket): the descriptor (close-on-exec), or -1 with errno (EBADMSG: none came).
 int fasco_receive_fd(int socket);
+// recvmsg(2) of one message and up to `max` descriptors passed with it (close-on-exec, in
+// fds, their number in *count; any beyond `max` are closed): the bytes received, or -1 and errno.
+long fasco_receive_message(int socket, void *buffer, size_t size, int *fds, int max, int *count);
 // TIOCSWINSZ: sets a terminal's size (the kernel signals SIGWINCH to its foreground group).
 int fasco_set_window_size(int fd, unsigned short rows, unsigned short columns);
 // A new pseudo-terminal pair, both ends close-on-exec; the replica in raw mode except for

@@ -26,6 +26,16 @@ public struct RealmStreamingRuntime: StreamingRuntime {
             kill: process.kill)
     }
 
+    public func attach(_ request: StreamingRequest.Attach) async throws(FascoError) -> StreamingProcess {
+        guard !request.tty else {
+            throw .unimplemented("attaching to a container's terminal is not supported yet")
+        }
+        let process = try await realms.attach(request.containerID)
+        return StreamingProcess(
+            stdin: process.stdin, stdout: process.stdout, stderr: process.stderr,
+            wait: { .exited(0) }, kill: process.kill)
+    }
+
     public func portForward(podSandboxID: String, port: UInt16) async throws(FascoError) -> Int32 {
         try await realms.connect(toPort: port, inSystemRealm: podSandboxID)
     }

@@ -35,8 +35,9 @@ final class RemoteCommandHandler: SessionHandler {
     let version: Int
     let start: @Sendable () async throws(FascoError) -> StreamingProcess
     let logger: Logger
-    /// How long output is still read after the process exits (descendants may hold it open).
-    let drainGrace: Duration
+    /// How long output is still read after the process exits (descendants may hold it open);
+    /// nil waits for the output's end (attach: the end of the output is the end).
+    let drainGrace: Duration?
 
     private var phase: Phase
     private var roles: [Role: UInt32] = [:]
@@ -52,7 +53,7 @@ final class RemoteCommandHandler: SessionHandler {
 
     static let earlyStdinLimit = 1 << 20
 
-    init(options: Options, version: Int, streamCreationTimeout: Duration, drainGrace: Duration = .seconds(2), logger: Logger,
+    init(options: Options, version: Int, streamCreationTimeout: Duration, drainGrace: Duration? = .seconds(2), logger: Logger,
          start: @escaping @Sendable () async throws(FascoError) -> StreamingProcess) {
         self.options = options
         self.version = version
@@ -177,7 +178,7 @@ final class RemoteCommandHandler: SessionHandler {
             complete(connection)
         case .exited(let exit):
             self.exit = exit
-            drainDeadline = ContinuousClock.now + drainGrace
+            drainDeadline = drainGrace.map { ContinuousClock.now + $0 }
             completeIfDrained(connection)
         case .connected:
             mail.discard()

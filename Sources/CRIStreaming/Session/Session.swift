@@ -115,7 +115,7 @@ struct Session {
             logger[metadataKey: "containerID"] = "\(attach.containerID)"
             return RemoteCommandHandler(
                 options: .init(stdin: attach.stdin, stdout: attach.stdout, stderr: attach.stderr, tty: attach.tty),
-                version: version, streamCreationTimeout: timeout, logger: logger
+                version: version, streamCreationTimeout: timeout, drainGrace: nil, logger: logger
             ) { () async throws(FascoError) -> StreamingProcess in try await runtime.attach(attach) }
         case .portForward(let forward):
             var logger = logger

@@ -24,7 +24,8 @@ extension SoftwareBackend {
         }
         defer { unlink(runtime.createLog(id: id)) }
         do {
-            _ = try await client(of: container.systemRealm).create(id: id, pidFile: pidFile(container, bundle: bundle), logPath: logPath, argv: argv)
+            _ = try await client(of: container.systemRealm).create(
+                id: id, pidFile: pidFile(container, bundle: bundle), logPath: logPath, argv: argv, stdin: container.stdin)
         } catch {
             // The runtime's own log says why more precisely than its exit status.
             let said = runtime.createErrors(id: id)

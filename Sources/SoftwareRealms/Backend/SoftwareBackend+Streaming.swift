@@ -10,6 +10,13 @@ extension SoftwareBackend {
         return try await runtime.startExec(id: container.id.value, process: process, stdio: stdio)
     }
 
+    public func attach(_ container: ContainerRealm) async throws(FascoError) -> InteractiveProcess {
+        let attached = try await client(of: container.systemRealm).attach(id: container.id.value)
+        // The container is not the client's to kill; its output ending is the attach's end.
+        return InteractiveProcess(stdin: attached.stdin, stdout: attached.stdout, stderr: attached.stderr,
+                                  wait: { .success(0) }, kill: {})
+    }
+
     public func connect(_ realm: SystemRealm, port: UInt16) async throws(FascoError) -> Int32 {
         guard let pod = loadRuntime(realm.id) else { throw .notFound("pod sandbox \(realm.id) has no runtime record") }
         // A pod with a network of its own is reached in it; host-network pods on the host's loopback.
