@@ -90,6 +90,55 @@ struct StreamingTests {
         }
     }
 
+    @Test("Attach gives a container's own stdin and output; stdin_once ends its input with the first client's", arguments: ["crun", "runc"])
+    func attach(ociRuntime: String) async throws {
+        try await withFixture(ociRuntime: ociRuntime) { fixture in
+            let pod = try await fixture.runPod("attach")
+            func shell(_ name: String, once: Bool) async throws -> String {
+                var config = fixture.containerConfig(name, script: "")
+                config.command = ["/bin/sh"]
+                config.stdin = true
+                config.stdinOnce = once
+                let id = try await fixture.createContainer(pod, config)
+                _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: id))
+                _ = try await fixture.waitFor(id, state: .running)
+                return id
+            }
+            // Kept open: each client's input reaches the same shell; leaving does not end it.
+            let open = try await shell("open", once: false)
+            for word in ["one", "two"] {
+                let url = try await fixture.runtime.attach(AttachRequest(containerID: open, stdin: true, stdout: true, stderr: true)).url
+                let seen = try await onThread { () -> String in
+                    let client = try StreamingClient(url: url, protocols: Self.remoteCommand)
+                    try client.open([("streamType", "error")])
+                    let stdin = try client.open([("streamType", "stdin")])
+                    let stdout = try client.open([("streamType", "stdout")])
+                    try client.open([("streamType", "stderr")])
+                    try client.send("echo \(word)\n", on: stdin)
+                    return try client.receive(timeout: .seconds(30)) { $0.text(stdout) == "\(word)\n" }.text(stdout)
+                }
+                #expect(seen == "\(word)\n")
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await fixture.status(open).status?.state == .running)
+            // The log still gets everything.
+            let lines = try await fixture.waitForLog(fixture.logDirectory + "/attach/open_0.log") { $0.count >= 2 }
+            #expect(lines == ["stdout one", "stdout two"])
+
+            // Once: the first client's end of input is the shell's; the attach ends with it, successfully.
+            let once = try await shell("once", once: true)
+            let url = try await fixture.runtime.attach(AttachRequest(containerID: once, stdin: true, stdout: true, stderr: true)).url
+            let outputs = try await Self.run(url, roles: ["error", "stdin", "stdout", "stderr"], input: "echo hello; echo oops >&2\n")
+            #expect(outputs["stdout"] == "hello\n")
+            #expect(outputs["stderr"] == "oops\n")
+            #expect(outputs["error"] == #"{"metadata":{},"status":"Success"}"#, "\(outputs)")
+            let exited = try await fixture.waitFor(once, state: .exited)
+            #expect(exited.exitCode == 0)
+            let late = await statusOf { _ = try await fixture.runtime.attach(AttachRequest(containerID: once, stdout: true)) }
+            #expect(late?.code == .failedPrecondition)
+        }
+    }
+
     @Test("Exec validates its request; URLs are one-time")
     func execValidation() async throws {
         try await withFixture { fixture in
