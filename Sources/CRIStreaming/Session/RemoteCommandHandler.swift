@@ -159,7 +159,13 @@ final class RemoteCommandHandler: SessionHandler {
             }
         }
         guard let size = try? JSONDecoder().decode(Size.self, from: Data(line)) else { return false }
-        if let process { process.resize(size.width, size.height) } else { pendingSize = (size.width, size.height) }
+        if process == nil {
+            pendingSize = (size.width, size.height)
+        } else if let process, case .running = phase, exit == nil, outputRelays.contains(where: { !$0.isClosed }) {
+            // Only while the process and its terminal are there: a closed descriptor's number
+            // (or an exited runtime's pid) may belong to someone else by now.
+            process.resize(size.width, size.height)
+        }
         return true
     }
 
