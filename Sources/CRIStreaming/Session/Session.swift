@@ -12,6 +12,10 @@ struct Session {
     /// remotecommand subprotocols Fasco speaks over SPDY (v5 only adds a close signal for WebSockets).
     static let remoteCommandProtocols = ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io"]
     static let portForwardProtocols = ["portforward.k8s.io"]
+    /// Over WebSocket: binary channels (v5 adds a close signal per channel).
+    static let webSocketRemoteCommandProtocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
+    /// Over WebSocket, port forwarding is SPDY tunnelled in binary messages (client-go's tunnel).
+    static let webSocketPortForwardProtocols = ["SPDY/3.1+portforward.k8s.io"]
 
     let socket: Int32
     let server: StreamingServer.Context
@@ -62,15 +66,22 @@ struct Session {
             reply(HTTPResponse.error(404, "Not Found", "unknown or expired streaming URL"), deadline)
             return
         }
-        guard head.has("connection", token: "upgrade"), head.values("upgrade").contains(where: { $0.lowercased() == "spdy/3.1" }) else {
-            reply(HTTPResponse.error(400, "Bad Request", "unable to upgrade: streaming needs Connection: Upgrade and Upgrade: SPDY/3.1"), deadline)
+        let upgrades = head.values("upgrade").map { $0.lowercased() }
+        guard head.has("connection", token: "upgrade"), upgrades.contains("spdy/3.1") || upgrades.contains("websocket") else {
+            reply(HTTPResponse.error(400, "Bad Request", "unable to upgrade: streaming needs Connection: Upgrade and Upgrade: SPDY/3.1 or websocket"), deadline)
             return
         }
-        let offered = head.values("x-stream-protocol-version")
+        let isWebSocket = !upgrades.contains("spdy/3.1")
+        let offered = isWebSocket ? head.values("sec-websocket-protocol") : head.values("x-stream-protocol-version")
         let supported: [String]
-        if case .portForward = request { supported = Self.portForwardProtocols } else { supported = Self.remoteCommandProtocols }
+        switch (request, isWebSocket) {
+        case (.portForward, false): supported = Self.portForwardProtocols
+        case (.portForward, true): supported = Self.webSocketPortForwardProtocols
+        case (_, false): supported = Self.remoteCommandProtocols
+        case (_, true): supported = Self.webSocketRemoteCommandProtocols
+        }
         guard !offered.isEmpty else {
-            reply(HTTPResponse.error(400, "Bad Request", "unable to upgrade: X-Stream-Protocol-Version is required"), deadline)
+            reply(HTTPResponse.error(400, "Bad Request", "unable to upgrade: \(isWebSocket ? "Sec-WebSocket-Protocol" : "X-Stream-Protocol-Version") is required"), deadline)
             return
         }
         // The client's order of preference decides (as kubelet negotiates).
@@ -79,23 +90,42 @@ struct Session {
                                      headers: supported.map { ("X-Accepted-Stream-Protocol-Versions", $0) }), deadline)
             return
         }
+        var responseHeaders = [("Connection", "Upgrade")]
+        if isWebSocket {
+            // RFC 6455 section 4.2: version 13 and a 16-byte nonce, base64.
+            guard head.first("sec-websocket-version") == "13" else {
+                reply(HTTPResponse.error(426, "Upgrade Required", "WebSocket version 13 is required", headers: [("Sec-WebSocket-Version", "13")]), deadline)
+                return
+            }
+            guard let key = head.first("sec-websocket-key"), key.utf8.count == 24 else {
+                reply(HTTPResponse.error(400, "Bad Request", "a WebSocket upgrade needs a Sec-WebSocket-Key"), deadline)
+                return
+            }
+            responseHeaders += [("Upgrade", "websocket"), ("Sec-WebSocket-Accept", WebSocketCodec.accept(key: key)), ("Sec-WebSocket-Protocol", chosen)]
+        } else {
+            responseHeaders += [("Upgrade", "SPDY/3.1"), ("X-Stream-Protocol-Version", chosen)]
+        }
         guard let framer = SPDYFramer(), let mailbox = try? Mailbox() else {
             reply(HTTPResponse.error(503, "Service Unavailable", "out of resources"), deadline)
             return
         }
-        let upgrade = HTTPResponse.status(101, "Switching Protocols", headers: [
-            ("Connection", "Upgrade"), ("Upgrade", "SPDY/3.1"), ("X-Stream-Protocol-Version", chosen),
-        ])
-        guard SocketIO.writeAll(socket, upgrade, deadline: deadline) else {
+        guard SocketIO.writeAll(socket, HTTPResponse.status(101, "Switching Protocols", headers: responseHeaders), deadline: deadline) else {
             mailbox.close()
             return
         }
         var logger = server.logger
         logger[metadataKey: "stream"] = "\(request.pathPrefix)"
-        let connection = StreamingConnection(socket: socket, framer: framer, mailbox: mailbox, leftover: leftover,
+        let handler = handler(for: request, protocol: chosen, logger: logger)
+        let framing: any Framing
+        switch (isWebSocket, handler as? RemoteCommandHandler) {
+        case (false, _): framing = SPDYFraming(framer: framer)
+        case (true, let remote?): framing = WebSocketChannelFraming(version: chosen.hasPrefix("v5.") ? 5 : 4, roles: remote.expectedRoles)
+        case (true, nil): framing = WebSocketTunnelFraming(inner: SPDYFraming(framer: framer))
+        }
+        let connection = StreamingConnection(socket: socket, framing: framing, mailbox: mailbox, leftover: leftover,
                                              limits: server.configuration.connectionLimits, logger: logger)
         keepSocket = true  // the connection closes it
-        connection.run(handler(for: request, protocol: chosen, logger: logger))
+        connection.run(handler)
     }
 
     private func handler(for request: StreamingRequest, protocol chosen: String, logger: Logger) -> SessionHandler {

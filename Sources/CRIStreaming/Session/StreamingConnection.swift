@@ -4,9 +4,10 @@ import Logging
 import Glibc
 #endif
 
-/// One upgraded SPDY/3.1 connection, served by a loop on its own thread: frames in and out,
-/// local descriptors relayed to streams, messages from asynchronous work. Every buffer is
-/// bounded: past the high-water marks the loop stops reading whichever side is ahead.
+/// One upgraded connection, served by a loop on its own thread: streams in and out through
+/// its `Framing` (SPDY/3.1, or WebSocket), local descriptors relayed to streams, messages
+/// from asynchronous work. Every buffer is bounded: past the high-water marks the loop stops
+/// reading whichever side is ahead.
 final class StreamingConnection {
     struct Limits {
         /// Streams open at once; more are refused.
@@ -34,23 +35,23 @@ final class StreamingConnection {
     }
 
     let socket: Int32
-    let framer: SPDYFramer
+    let framing: any Framing
     let mailbox: Mailbox
     let limits: Limits
     let logger: Logger
     private var input: ByteQueue
     private var output = ByteQueue()
     private var streams: [UInt32: StreamState] = [:]
-    private var lastClientStream: UInt32 = 0
+    private var lastStream: UInt32 = 0
     private var phase = Phase.open
     private var lastActivity = ContinuousClock.now
     private var handlerEnded = false
     private var halfClosed = false
     private(set) var relays: [Relay] = []
 
-    init(socket: Int32, framer: SPDYFramer, mailbox: Mailbox, leftover: [UInt8], limits: Limits, logger: Logger) {
+    init(socket: Int32, framing: any Framing, mailbox: Mailbox, leftover: [UInt8], limits: Limits, logger: Logger) {
         self.socket = socket
-        self.framer = framer
+        self.framing = framing
         self.mailbox = mailbox
         self.input = ByteQueue(leftover)
         self.limits = limits
@@ -59,34 +60,34 @@ final class StreamingConnection {
 
     // MARK: what handlers call
 
-    /// Replies to a client stream (SYN_REPLY, no headers).
+    /// Replies to a client stream (SPDY: SYN_REPLY, no headers).
     func accept(_ stream: UInt32) {
-        send(.synReply(streamID: stream, flags: 0, headers: SPDYHeaders()))
+        send(framing.accept(stream))
     }
 
-    /// Sends `bytes` on `stream` (in DATA frames of at most the framer's chunk size).
+    /// Sends `bytes` on `stream` (in pieces of at most the framing's chunk size).
     func send(_ bytes: [UInt8], on stream: UInt32) {
         guard let state = streams[stream], !state.localFinished, !bytes.isEmpty else { return }
         var offset = 0
         while offset < bytes.count {
-            let end = min(bytes.count, offset + framer.limits.sendChunk)
-            send(.data(streamID: stream, flags: 0, payload: Array(bytes[offset..<end])))
+            let end = min(bytes.count, offset + framing.maxChunk)
+            send(framing.data(bytes[offset..<end], on: stream))
             offset = end
         }
     }
 
-    /// Ends Fasco's side of `stream` (an empty DATA frame with FIN); idempotent.
+    /// Ends Fasco's side of `stream` (SPDY: an empty DATA frame with FIN); idempotent.
     func finish(_ stream: UInt32) {
         guard var state = streams[stream], !state.localFinished else { return }
         state.localFinished = true
-        send(.data(streamID: stream, flags: SPDYFrame.finFlag, payload: []))
+        send(framing.finish(stream))
         update(stream, state)
     }
 
     /// Resets `stream` and forgets it.
     func reset(_ stream: UInt32, status: SPDYFrame.RstStatus = .cancel) {
         guard streams.removeValue(forKey: stream) != nil else { return }
-        send(.rstStream(streamID: stream, status: status))
+        send(framing.reset(stream, status: status))
     }
 
     func isOpen(_ stream: UInt32) -> Bool { streams[stream] != nil }
@@ -96,10 +97,10 @@ final class StreamingConnection {
     /// Bytes queued for local descriptors (the client is read only below the high-water mark).
     private var relayBacklog: Int { relays.reduce(0) { $0 + $1.pending.count } }
 
-    /// Says goodbye (GOAWAY) and closes once the output is flushed.
-    func close(status: UInt32 = SPDYFrame.goAwayOK) {
+    /// Says goodbye (SPDY: GOAWAY; WebSocket: a close frame) and closes once the output is flushed.
+    func close(protocolError: Bool = false) {
         guard case .open = phase else { return }
-        send(.goAway(lastGoodStreamID: lastClientStream, status: status))
+        send(framing.goodbye(lastStream: lastStream, protocolError: protocolError))
         phase = .closing(deadline: ContinuousClock.now + limits.closingGrace)
     }
 
@@ -196,9 +197,9 @@ final class StreamingConnection {
 
     // MARK: socket
 
-    private func send(_ frame: SPDYFrame) {
+    private func send(_ bytes: [UInt8]) {
         if case .closed = phase { return }
-        output.append(framer.encode(frame))
+        output.append(bytes)
     }
 
     private func flush() {
@@ -236,67 +237,61 @@ final class StreamingConnection {
         }
     }
 
-    /// Handles every complete frame in the input.
+    /// Handles every complete event in the input.
     private func processInput(_ handler: SessionHandler) {
         while case .open = phase {
-            let frame: SPDYFrame?
+            let event: FramingEvent?
             do {
-                frame = try framer.parse(&input)
+                event = try framing.next(&input)
             } catch {
                 logger.info("streaming protocol error; closing", metadata: ["error": "\(error)"])
                 endHandler(handler)
-                close(status: SPDYFrame.goAwayProtocolError)
+                close(protocolError: true)
                 return
             }
-            guard let frame else { return }
-            handle(frame, handler)
+            guard let event else { return }
+            handle(event, handler)
         }
     }
 
-    private func handle(_ frame: SPDYFrame, _ handler: SessionHandler) {
-        switch frame {
-        case .synStream(let id, _, _, let flags, let headers):
-            // Client streams are odd and increasing (SPDY draft 3, section 2.3.2).
-            guard id & 1 == 1, id > lastClientStream else {
-                send(.rstStream(streamID: id, status: .protocolError))
+    private func handle(_ event: FramingEvent, _ handler: SessionHandler) {
+        switch event {
+        case .opened(let id, let headers, let finished):
+            guard streams[id] == nil else {
+                send(framing.reset(id, status: .streamInUse))
                 return
             }
-            lastClientStream = id
             guard streams.count < limits.maxStreams else {
-                send(.rstStream(streamID: id, status: .refusedStream))
+                send(framing.reset(id, status: .refusedStream))
                 return
             }
-            let finished = flags & SPDYFrame.finFlag != 0
-            streams[id] = StreamState(localFinished: flags & SPDYFrame.unidirectionalFlag != 0, remoteFinished: finished)
+            lastStream = max(lastStream, id)
+            streams[id] = StreamState(localFinished: false, remoteFinished: finished)
             handler.opened(id, headers: headers, finished: finished, on: self)
-        case .data(let id, let flags, let payload):
-            guard var state = streams[id], !state.remoteFinished else { return }
+        case .data(let id, let payload, let finished):
+            guard let state = streams[id], !state.remoteFinished else { return }
             if !payload.isEmpty { handler.received(payload, on: id, connection: self) }
-            if flags & SPDYFrame.finFlag != 0, streams[id] != nil {
-                state = streams[id] ?? state
-                state.remoteFinished = true
-                update(id, state)
-                handler.finished(id, connection: self)
-            }
-        case .rstStream(let id, _):
+            if finished { remoteFinished(id, handler) }
+        case .finished(let id):
+            remoteFinished(id, handler)
+        case .reset(let id):
             guard streams.removeValue(forKey: id) != nil else { return }
             handler.reset(id, connection: self)
-        case .headers(let id, let flags, _):
-            if flags & SPDYFrame.finFlag != 0, var state = streams[id], !state.remoteFinished {
-                state.remoteFinished = true
-                update(id, state)
-                handler.finished(id, connection: self)
-            }
-        case .ping(let id):
-            // Answer the client's pings (odd IDs); even IDs would be answers to ours.
-            if id & 1 == 1 { send(.ping(id: id)) }
+        case .answer(let bytes):
+            send(bytes)
         case .goAway:
             endHandler(handler)
             close()
-        case .synReply, .settings, .windowUpdate, .unknownControl:
-            // Fasco opens no streams; no flow control (like the Go spdystream peers).
+        case .ignored:
             break
         }
+    }
+
+    private func remoteFinished(_ id: UInt32, _ handler: SessionHandler) {
+        guard var state = streams[id], !state.remoteFinished else { return }
+        state.remoteFinished = true
+        update(id, state)
+        handler.finished(id, connection: self)
     }
 
     private func update(_ id: UInt32, _ state: StreamState) {
