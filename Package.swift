@@ -21,6 +21,7 @@ let package = Package(
         .target(name: "CRIProto", dependencies: ["CProtobufC"]),
         .systemLibrary(name: "CImageLibs"),
         .target(name: "CLinux"),
+        .target(name: "CStreaming", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "GRPCTransport", dependencies: ["CGRPCShim", "CGRPCCore"], swiftSettings: swift6),
 
         // Swift layers.
@@ -32,16 +33,20 @@ let package = Package(
         .target(name: "ImageStore", dependencies: ["OCISpec", "FascoCore", "CImageLibs"], swiftSettings: swift6),
         .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
         .target(
+            name: "CRIStreaming",
+            dependencies: ["CStreaming", "FascoCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swift6),
+        .target(
             name: "CRIServer",
             dependencies: [
-                "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore",
+                "CRIAPI", "CRIStreaming", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
         .target(
             name: "FascoDaemon",
             dependencies: [
-                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "TOML", "ImageStore", "OCISpec", "RealmCore", "SoftwareRealms",
+                "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "FascoCore", "TOML", "ImageStore", "OCISpec", "RealmCore", "SoftwareRealms",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
@@ -67,6 +72,7 @@ let package = Package(
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "OCISpec", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),
         .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: swift6),
+        .testTarget(name: "CRIStreamingTests", dependencies: ["CRIStreaming", "FascoCore"], swiftSettings: swift6),
         .testTarget(
             name: "CRIServerTests",
             dependencies: [
@@ -76,7 +82,7 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(
             name: "FascoDaemonTests",
-            dependencies: ["FascoDaemon", "CRIServer", "CRIAPI", "GRPCTransport"],
+            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport"],
             exclude: ["python_client.py"],
             swiftSettings: swift6),
     ]

@@ -1,4 +1,5 @@
 import CRIAPI
+import CRIStreaming
 import FascoCore
 import GRPCTransport
 import ImageStore
@@ -17,12 +18,16 @@ public struct CRIService: RuntimeServiceHandler, ImageServiceHandler {
     let images: ImageStore
     /// The realms pods and containers run as; nil in a server that only serves images.
     let realmManager: RealmManager?
+    /// Where Exec, Attach and PortForward URLs are redeemed; nil in a server without one.
+    let streamingServer: StreamingServer?
     let logger: Logger
 
-    public init(environment: RuntimeEnvironment, images: ImageStore, realms: RealmManager? = nil, logger: Logger) {
+    public init(environment: RuntimeEnvironment, images: ImageStore, realms: RealmManager? = nil, streaming: StreamingServer? = nil,
+                logger: Logger) {
         self.environment = environment
         self.images = images
         self.realmManager = realms
+        self.streamingServer = streaming
         self.logger = logger
     }
 
@@ -40,6 +45,14 @@ public struct CRIService: RuntimeServiceHandler, ImageServiceHandler {
         return (self as any RuntimeServiceHandler).routes(interceptor: interceptor)
             + (self as any ImageServiceHandler).routes(interceptor: interceptor)
             + AdminService(images: images).routes(interceptor: interceptor)
+    }
+
+    /// The streaming server, or UNAVAILABLE when this server has none.
+    var streaming: StreamingServer {
+        get throws(FascoError) {
+            guard let streamingServer else { throw .unavailable("this Fasco server has no streaming server") }
+            return streamingServer
+        }
     }
 
     /// The error for an RPC whose issue has not landed yet.

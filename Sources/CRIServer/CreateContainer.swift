@@ -30,7 +30,8 @@ extension CRIService {
         let container = ContainerRealm(
             systemRealm: pod.id, metadata: ContainerRealmMetadata(name: metadata.name, attempt: metadata.attempt),
             image: imageName, imageID: image.id.description, createdAt: UnixTime.nanoseconds(), logPath: logPath,
-            labels: config.labels, annotations: config.annotations, attachment: config.encode())
+            labels: config.labels, annotations: config.annotations, attachment: config.encode(),
+            stdin: config.stdin ? (config.stdinOnce ? .once : .open) : nil)
         let imageConfig = image.config
         let floor = Self.daemonOOMScoreAdj()
         let created = try await realms.createContainer(container) { bundle, runtime throws(FascoError) -> RuntimeSpec in

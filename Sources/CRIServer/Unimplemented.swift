@@ -4,18 +4,6 @@ import GRPCTransport
 // RPCs whose issues have not landed: routed, answering UNIMPLEMENTED with the RPC's name.
 // Each moves to a file of its own (named by the RPC) when it is implemented.
 extension CRIService {
-    public func exec(_ request: ExecRequest, context: ServerContext) async throws -> ExecResponse {
-        throw Self.notYet("Exec")
-    }
-
-    public func attach(_ request: AttachRequest, context: ServerContext) async throws -> AttachResponse {
-        throw Self.notYet("Attach")
-    }
-
-    public func portForward(_ request: PortForwardRequest, context: ServerContext) async throws -> PortForwardResponse {
-        throw Self.notYet("PortForward")
-    }
-
     public func checkpointContainer(_ request: CheckpointContainerRequest, context: ServerContext) async throws -> CheckpointContainerResponse {
         throw Self.notYet("CheckpointContainer")
     }

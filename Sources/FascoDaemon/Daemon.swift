@@ -1,5 +1,6 @@
 import CRIAPI
 import CRIServer
+import CRIStreaming
 import FascoCore
 import Dispatch
 import FoundationEssentials
@@ -23,7 +24,12 @@ public enum Daemon {
         let environment = makeEnvironment(config: config)
         let images = try ImageStore(root: config.imagesDirectory, sources: config.registry.registryHosts.source)
         let realms = try await makeRealms(config: config, images: images, logger: logger)
-        let service = CRIService(environment: environment, images: images, realms: realms, logger: logger)
+        var streamingConfiguration = StreamingServer.Configuration()
+        streamingConfiguration.address = config.streaming.address
+        streamingConfiguration.port = UInt16(config.streaming.port)
+        let streaming = try StreamingServer(configuration: streamingConfiguration, runtime: RealmStreamingRuntime(realms: realms),
+                                            logger: logger)
+        let service = CRIService(environment: environment, images: images, realms: realms, streaming: streaming, logger: logger)
         var serverConfiguration = GRPCServer.Configuration(socketPath: try config.socketPath)
         serverConfiguration.maxReceiveMessageBytes = config.grpc.maxRecvMessageSize
         serverConfiguration.maxSendMessageBytes = config.grpc.maxSendMessageSize
@@ -33,12 +39,13 @@ public enum Daemon {
         let stop = ShutdownSignals()
         let server = try GRPCServer(configuration: serverConfiguration, methods: service.routes())
         logger.notice("serving", metadata: [
-            "listen": "\(config.grpc.listen)", "root": "\(config.root)", "state": "\(config.state)",
+            "listen": "\(config.grpc.listen)", "streaming": "\(streaming.baseURL)", "root": "\(config.root)", "state": "\(config.state)",
             "backend": "\(config.runtime.backend)", "version": "\(FascoVersion.current)",
         ])
         let signal = await stop.wait()
         logger.notice("shutting down", metadata: ["signal": "\(signal)", "running_calls": "\(server.runningCalls)"])
         await server.shutdown(gracePeriod: .milliseconds(Int64(config.grpc.shutdownGracePeriodSeconds * 1000)))
+        await streaming.shutdown()
         // Pods and containers keep running: the next daemon re-attaches to them.
         realms.detach()
         logger.notice("stopped")

@@ -45,6 +45,14 @@ extension FascoConfig {
                     default: throw reader.unknown("cni." + key, line)
                     }
                 }
+            case "streaming":
+                try reader.table(try reader.subtable(key, value, line), prefix: "streaming.") { key, value, line throws(ConfigError) in
+                    switch key {
+                    case "address": streaming.address = try reader.string("streaming." + key, value, line)
+                    case "port": streaming.port = try reader.integer("streaming." + key, value, line)
+                    default: throw reader.unknown("streaming." + key, line)
+                    }
+                }
             case "registry":
                 try reader.table(try reader.subtable(key, value, line), prefix: "registry.") { key, value, line throws(ConfigError) in
                     guard key == "hosts" else { throw reader.unknown("registry." + key, line) }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Fasco's configuration: embedded defaults, overridden by /etc/fasco/fasco.toml,
 /// overridden by command-line flags. `deploy/fasco.toml` documents every key.
 public struct FascoConfig: Sendable, Equatable, Codable {
@@ -11,6 +15,7 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     public var runtime = Runtime()
     public var cni = CNI()
     public var registry = Registry()
+    public var streaming = Streaming()
 
     public struct GRPC: Sendable, Equatable, Codable {
         /// `unix:///path/to.sock`: where kubelet, crictl and critest connect.
@@ -37,6 +42,14 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     public struct CNI: Sendable, Equatable, Codable {
         public var confDir = "/etc/cni/net.d"
         public var binDirs = ["/usr/lib/cni", "/opt/cni/bin"]
+    }
+
+    /// The CRI streaming server (Exec, Attach, PortForward URLs).
+    public struct Streaming: Sendable, Equatable, Codable {
+        /// The IP address it listens on; the URLs handed out name it, so clients must reach it.
+        public var address = "127.0.0.1"
+        /// 0 picks a free port at each start (containerd's default).
+        public var port = 0
     }
 
     /// Per-registry settings, keyed by registry host as image names spell it
@@ -66,6 +79,12 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     /// The socket path of `grpc.listen`.
     public var socketPath: String {
         get throws(ConfigError) { try Self.socketPath(of: grpc.listen) }
+    }
+
+    static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -109,6 +128,12 @@ public struct FascoConfig: Sendable, Equatable, Codable {
             if let caFile = settings.caFile, !caFile.hasPrefix("/") {
                 throw ConfigError("registry.hosts.\"\(host)\".ca_file must be an absolute path, got \(caFile)")
             }
+        }
+        guard streaming.port >= 0, streaming.port <= 65535 else {
+            throw ConfigError("streaming.port must be between 0 and 65535, got \(streaming.port)")
+        }
+        guard Self.isIPAddress(streaming.address) else {
+            throw ConfigError("streaming.address must be an IPv4 or IPv6 address, got \(streaming.address)")
         }
         guard runtime.cgroupDriver != "systemd" else {
             throw ConfigError("runtime.cgroup_driver = systemd is not supported yet: realms use cgroupfs (set auto or cgroupfs, and kubelet's cgroupDriver to cgroupfs)")

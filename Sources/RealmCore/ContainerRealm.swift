@@ -47,10 +47,13 @@ public struct ContainerRealm: Sendable, Equatable, Codable {
     public var annotations: [String: String]
     /// Opaque bytes the layer above keeps with the realm (the CRI config it was made from).
     public var attachment: [UInt8]
+    /// Whether the process gets a stdin clients can attach to (nil: /dev/null).
+    public var stdin: ContainerStdin?
 
     public init(id: RealmID = .generate(), systemRealm: RealmID, metadata: ContainerRealmMetadata, state: State = .created,
                 image: String, imageID: String, createdAt: Int64, logPath: String = "",
-                labels: [String: String] = [:], annotations: [String: String] = [:], attachment: [UInt8] = []) {
+                labels: [String: String] = [:], annotations: [String: String] = [:], attachment: [UInt8] = [],
+                stdin: ContainerStdin? = nil) {
         self.id = id
         self.systemRealm = systemRealm
         self.metadata = metadata
@@ -67,6 +70,7 @@ public struct ContainerRealm: Sendable, Equatable, Codable {
         self.labels = labels
         self.annotations = annotations
         self.attachment = attachment
+        self.stdin = stdin
     }
 
     /// The reserved name: unique among the live containers of one System Realm.
@@ -79,4 +83,11 @@ public struct ContainerRealm: Sendable, Equatable, Codable {
         finishedAt = time
         reason = oomKilled ? ExitReason.oomKilled.rawValue : (code == 0 ? ExitReason.completed.rawValue : ExitReason.error.rawValue)
     }
+}
+
+/// A container's stdin when it has one: kept open for any number of attaches, or handed
+/// to the first attach only, whose end is the process's end of input (CRI stdin_once).
+public enum ContainerStdin: String, Sendable, Codable {
+    case open
+    case once
 }

@@ -38,6 +38,15 @@ public protocol RealmBackend: Sendable {
     /// Runs `command` in the running container (as its process runs: user, groups, env, cwd,
     /// capabilities, from `bundle/config.json`) and collects its output.
     func exec(_ container: ContainerRealm, bundle: String, command: [String], timeout: Duration?, outputLimit: Int) async throws(FascoError) -> ExecResult
+    /// Starts `command` in the running container as its process runs (like `exec`), with
+    /// its stdio (pipes or a terminal) handed to the caller.
+    func startExec(_ container: ContainerRealm, bundle: String, command: [String], stdio: ExecStdio) async throws(FascoError) -> InteractiveProcess
+    /// The running container's own stdio: its stdin (when it has one) and copies of its
+    /// output from now on. `wait` returns at once; the output ends when the container's does.
+    func attach(_ container: ContainerRealm) async throws(FascoError) -> InteractiveProcess
+    /// A TCP connection to `port` on the loopback of the realm's network namespace (the
+    /// host's when the realm uses the host network); the descriptor belongs to the caller.
+    func connect(_ realm: SystemRealm, port: UInt16) async throws(FascoError) -> Int32
     /// Changes a running or created container's resource limits.
     func updateResources(_ container: ContainerRealm, resources: RuntimeSpec.Linux.Resources) async throws(FascoError)
     /// Reopens the container's log file (after rotation).

@@ -300,6 +300,31 @@ public final class RealmManager: Sendable {
         return try await backend.exec(container, bundle: storage.bundleDirectory(of: container), command: command, timeout: timeout, outputLimit: outputLimit)
     }
 
+    /// Starts a command in a running container with its stdio handed to the caller (CRI Exec's streams).
+    public func startExec(_ id: String, command: [String], stdio: ExecStdio) async throws(FascoError) -> InteractiveProcess {
+        let container = try await existingContainer(id)
+        guard container.state == .running else {
+            throw .failedPrecondition("container \(container.id) is \(container.state.rawValue); commands run only in running containers")
+        }
+        return try await backend.startExec(container, bundle: storage.bundleDirectory(of: container), command: command, stdio: stdio)
+    }
+
+    /// Attaches to a running container's stdio (CRI Attach's streams).
+    public func attach(_ id: String) async throws(FascoError) -> InteractiveProcess {
+        let container = try await existingContainer(id)
+        guard container.state == .running else {
+            throw .failedPrecondition("container \(container.id) is \(container.state.rawValue); only running containers are attached to")
+        }
+        return try await backend.attach(container)
+    }
+
+    /// A TCP connection to `port` inside a ready System Realm's network (CRI PortForward's streams).
+    public func connect(toPort port: UInt16, inSystemRealm id: String) async throws(FascoError) -> Int32 {
+        guard let realm = try await registry.systemRealm(id) else { throw .notFound("pod sandbox \(id) not found") }
+        guard realm.state == .ready else { throw .failedPrecondition("pod sandbox \(realm.id) is not ready") }
+        return try await backend.connect(realm, port: port)
+    }
+
     public func updateResources(_ id: String, resources: RuntimeSpec.Linux.Resources) async throws(FascoError) {
         let container = try await existingContainer(id)
         try await locks.withLock(container.id) { () throws(FascoError) in

@@ -164,6 +164,51 @@ static void feed(struct container *c, struct stream *s, const char *p, size_t n)
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Attached clients
+
+static void close_fd(int *fd) {
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+        realm_resume_listener();
+    }
+}
+
+// The attachers' pipe for stream `s` (stdout or stderr) of attacher `a`.
+static int *attached_end(struct container *c, struct attacher *a, struct stream *s) {
+    return s == &c->out ? &a->out : &a->err;
+}
+
+static void detach_stream(struct container *c, struct stream *s) {
+    for (int i = 0; i < REALM_MAX_ATTACH; i++) close_fd(attached_end(c, &c->attachers[i], s));
+}
+
+static void detach_all(struct container *c) {
+    for (int i = 0; i < REALM_MAX_ATTACH; i++) {
+        close_fd(&c->attachers[i].out);
+        close_fd(&c->attachers[i].err);
+    }
+}
+
+// Copies output to every attached client; one whose pipe is full (or closed) is detached
+// from this stream rather than allowed to hold the container's output up.
+static void fan_out(struct container *c, struct stream *s, const char *data, size_t length) {
+    for (int i = 0; i < REALM_MAX_ATTACH; i++) {
+        int *fd = attached_end(c, &c->attachers[i], s);
+        size_t done = 0;
+        while (*fd >= 0 && done < length) {
+            ssize_t written = write(*fd, data + done, length - done);
+            if (written < 0) {
+                if (errno == EINTR) continue;
+                close_fd(fd);
+                break;
+            }
+            done += (size_t)written;
+        }
+    }
+}
+
 static void close_stream(struct stream *s) {
     if (s->fd >= 0) {
         realm_unwatch(s->fd);
@@ -179,6 +224,7 @@ static void close_stream(struct stream *s) {
 static void end_stream(struct container *c, struct stream *s) {
     if (s->length > 0) emit_line(c, s, 'F');
     close_stream(s);
+    detach_stream(c, s);
 }
 
 // Reads from one stream until it would block, ends or `limit` bytes were read.
@@ -205,6 +251,7 @@ static void read_stream(struct container *c, struct stream *s, size_t limit) {
             c->capture_length += take;
         }
         feed(c, s, read_buffer, (size_t)count);
+        fan_out(c, s, read_buffer, (size_t)count);
         total += (size_t)count;
     }
 }
@@ -228,6 +275,8 @@ static void drain(struct container *c) {
 static void free_container(struct container *c) {
     close_stream(&c->out);
     close_stream(&c->err);
+    detach_all(c);
+    close_fd(&c->stdin_fd);
     if (c->log_fd >= 0) close(c->log_fd);
     free(c->pid_file);
     free(c->log_path);
@@ -259,6 +308,9 @@ static void container_exited(struct container *c, int status, int64_t when) {
     // process stays open and keeps being logged.)
     if (c->out.length > 0) emit_line(c, &c->out, 'F');
     if (c->err.length > 0) emit_line(c, &c->err, 'F');
+    // Attached clients see the end with the process; nobody is left to read its stdin.
+    detach_all(c);
+    close_fd(&c->stdin_fd);
     c->state = STATE_EXITED;
     c->exit_code = decode_status(status);
     c->finished_ns = when;
@@ -443,7 +495,7 @@ static int spawn(char **argv, int null_fd, int out_fd, int err_fd, pid_t *pid) {
     return result;
 }
 
-void container_create(struct connection *requester, char **fields, int count) {
+void container_create(struct connection *requester, char **fields, int count, enum stdin_mode stdin_mode) {
     if (count < 5) {
         realm_reply_error(requester, "invalid argument: create needs ID, PIDFILE, LOGPATH and at least one argument");
         return;
@@ -477,8 +529,12 @@ void container_create(struct connection *requester, char **fields, int count) {
     }
 
     struct container *c = calloc(1, sizeof *c);
-    int out[2] = {-1, -1}, err[2] = {-1, -1}, null_fd = -1;
-    if (c != NULL) c->log_fd = c->out.fd = c->err.fd = -1;
+    int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, null_fd = -1;
+    if (c != NULL) {
+        c->log_fd = c->out.fd = c->err.fd = c->stdin_fd = -1;
+        for (int i = 0; i < REALM_MAX_ATTACH; i++) c->attachers[i].out = c->attachers[i].err = -1;
+        c->stdin_once = stdin_mode == STDIN_ONCE;
+    }
     if (c == NULL || (c->pid_file = strdup(pid_file)) == NULL || (c->log_path = strdup(log_path)) == NULL ||
         (c->capture = malloc(REALM_CAPTURE_MAX)) == NULL) {
         realm_reply_error(requester, "resource exhausted: out of memory");
@@ -491,6 +547,7 @@ void container_create(struct connection *requester, char **fields, int count) {
         goto undo;
     }
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
+        (stdin_mode != STDIN_NONE && pipe2(in, O_CLOEXEC) != 0) ||
         (null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
         realm_reply_error(requester, "resource exhausted: pipes for %s: %s", id, strerror(errno));
         goto undo;
@@ -509,11 +566,14 @@ void container_create(struct connection *requester, char **fields, int count) {
 
     c->state = STATE_CREATING;
     c->created_after = reap_sequence;
-    int result = spawn(argv, null_fd, out[1], err[1], &c->runtime_pid);
+    int result = spawn(argv, in[0] >= 0 ? in[0] : null_fd, out[1], err[1], &c->runtime_pid);
     close(null_fd);
     close(out[1]);
     close(err[1]);
     null_fd = out[1] = err[1] = -1;
+    if (in[0] >= 0) close(in[0]);
+    c->stdin_fd = in[1];
+    in[0] = in[1] = -1;
     if (result != 0) {
         char reply[64 + REALM_MAX_PATH];
         int length = snprintf(reply, sizeof reply, "error%c127%cfasco-realm: cannot execute %.*s: %s", 0, 0,
@@ -531,9 +591,60 @@ undo:
     for (int i = 0; i < 2; i++) {
         if (out[i] >= 0) close(out[i]);
         if (err[i] >= 0) close(err[i]);
+        if (in[i] >= 0) close(in[i]);
     }
     if (null_fd >= 0) close(null_fd);
     if (c != NULL) free_container(c);
+}
+
+void container_attach(struct connection *requester, const char *id) {
+    struct container *c = container_find(id);
+    if (c == NULL) {
+        realm_reply_error(requester, "not found: no container %s in this realm", id);
+        return;
+    }
+    if (c->state != STATE_RUNNING) {
+        realm_reply_error(requester, "failed precondition: container %s is not running", id);
+        return;
+    }
+    struct attacher *slot = NULL;
+    for (int i = 0; i < REALM_MAX_ATTACH && slot == NULL; i++)
+        if (c->attachers[i].out < 0 && c->attachers[i].err < 0) slot = &c->attachers[i];
+    if (slot == NULL) {
+        realm_reply_error(requester, "resource exhausted: %d clients are attached to %s already", REALM_MAX_ATTACH, id);
+        return;
+    }
+    int out[2] = {-1, -1}, err[2] = {-1, -1};
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+        realm_reply_error(requester, "resource exhausted: pipes to attach to %s: %s", id, strerror(errno));
+        for (int i = 0; i < 2; i++) {
+            if (out[i] >= 0) close(out[i]);
+            if (err[i] >= 0) close(err[i]);
+        }
+        return;
+    }
+    // Room for bursts; a client that still falls behind is detached (see fan_out).
+    fcntl(out[1], F_SETPIPE_SZ, 1 << 20);
+    fcntl(err[1], F_SETPIPE_SZ, 1 << 20);
+    fcntl(out[1], F_SETFL, O_NONBLOCK);
+    fcntl(err[1], F_SETFL, O_NONBLOCK);
+    int fds[3], count = 0;
+    bool with_stdin = c->stdin_fd >= 0;
+    if (with_stdin) fds[count++] = c->stdin_fd;
+    fds[count++] = out[0];
+    fds[count++] = err[0];
+    char reply[8];
+    int length = snprintf(reply, sizeof reply, "ok%c%d", 0, with_stdin ? 1 : 0);
+    realm_reply_fds(requester, reply, (size_t)length, fds, count);
+    close(out[0]);
+    close(err[0]);
+    // stdin_once: the client holds the only write end now; its close is the container's EOF.
+    if (with_stdin && c->stdin_once) close_fd(&c->stdin_fd);
+    slot->out = out[1];
+    slot->err = err[1];
+    // Output that has ended already ends for the new client too.
+    if (c->out.fd < 0) close_fd(&slot->out);
+    if (c->err.fd < 0) close_fd(&slot->err);
 }
 
 void container_reopen_log(struct connection *requester, const char *id) {

@@ -38,6 +38,17 @@
 //           2026-11-22T05:18:03.123456789Z stdout F content\n
 //       A line longer than 16 KiB is written as P chunks of 16 KiB and a final F chunk; a
 //       partial last line is written as F at EOF and when the container exits.
+//   create-stdin\0MODE\0ID\0PIDFILE\0LOGPATH\0ARG0...
+//       As create, but the container's stdin is a pipe whose write end the supervisor keeps
+//       (so the container's reads wait for input) for `attach`. MODE "open" keeps it for
+//       every attach; "once" hands it to the first attach and closes the supervisor's copy,
+//       so the container reads end-of-file when that client closes it (CRI stdin_once).
+//   attach\0ID             ok\0S with descriptors (SCM_RIGHTS): the stdin write end first
+//                         when S is 1, then the read ends of two new pipes that get a copy of
+//                         everything the running container writes to stdout and stderr from
+//                         now on (the log is unaffected). They end when the container's
+//                         output does or it exits; a client that does not keep up (its
+//                         1 MiB pipe full) or closes its end is detached. At most 8 at once.
 //   reopen\0ID            ok                       (reopens LOGPATH, for log rotation)
 //   list                  ok[\nRECORD]...          RECORD = ID\0PID\0STATE\0CODE\0FINISHED_NS\0OOM
 //                         STATE is creating, running or exited; CODE is -1, FINISHED_NS 0 and
@@ -227,6 +238,14 @@ int realm_write_atomically(const char *directory, const char *name, const char *
 // ---------------------------------------------------------------------------------------
 // Replies
 
+static void reply_sent(struct connection *connection) {
+    if (connection->pending != CONN_IDLE) {
+        connection->pending = CONN_IDLE;
+        connection->subject = NULL;
+        set_connection_events(connection, EPOLLIN | EPOLLRDHUP);
+    }
+}
+
 void realm_reply(struct connection *connection, const char *data, size_t length) {
     if (connection->fd >= 0 && send(connection->fd, data, length, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
         // A peer that does not read its replies (or has gone) loses its connection; the
@@ -238,11 +257,29 @@ void realm_reply(struct connection *connection, const char *data, size_t length)
         shutdown(connection->fd, SHUT_RDWR);
     }
 answered:
-    if (connection->pending != CONN_IDLE) {
-        connection->pending = CONN_IDLE;
-        connection->subject = NULL;
-        set_connection_events(connection, EPOLLIN | EPOLLRDHUP);
+    reply_sent(connection);
+}
+
+void realm_reply_fds(struct connection *connection, const char *data, size_t length, const int *fds, int count) {
+    union {
+        struct cmsghdr header;
+        char space[CMSG_SPACE(sizeof(int) * 4)];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct iovec vector = {.iov_base = (void *)data, .iov_len = length};
+    struct msghdr message = {.msg_iov = &vector, .msg_iovlen = 1};
+    if (count > 0 && count <= 4) {
+        message.msg_control = control.space;
+        message.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count);
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
+        memcpy(CMSG_DATA(header), fds, sizeof(int) * (size_t)count);
     }
+    if (connection->fd >= 0 && sendmsg(connection->fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        shutdown(connection->fd, SHUT_RDWR);
+    reply_sent(connection);
 }
 
 void realm_reply_error(struct connection *connection, const char *format, ...) {
@@ -324,7 +361,8 @@ static void handle_command(struct connection *connection, size_t length) {
         return;
     }
     const char *verb = fields[0];
-    bool takes_id = strcmp(verb, "reopen") == 0 || strcmp(verb, "wait") == 0 || strcmp(verb, "forget") == 0;
+    bool takes_id = strcmp(verb, "reopen") == 0 || strcmp(verb, "wait") == 0 || strcmp(verb, "forget") == 0 ||
+                    strcmp(verb, "attach") == 0;
     if (takes_id) {
         if (count != 2) {
             realm_reply_error(connection, "invalid argument: %s takes exactly one container ID", verb);
@@ -334,11 +372,19 @@ static void handle_command(struct connection *connection, size_t length) {
             container_reopen_log(connection, fields[1]);
         } else if (strcmp(verb, "wait") == 0) {
             start_wait(connection, fields[1]);
+        } else if (strcmp(verb, "attach") == 0) {
+            container_attach(connection, fields[1]);
         } else {
             container_forget(connection, fields[1]);
         }
     } else if (strcmp(verb, "create") == 0) {
-        container_create(connection, fields, count);
+        container_create(connection, fields, count, STDIN_NONE);
+    } else if (strcmp(verb, "create-stdin") == 0) {
+        // create-stdin\0MODE\0ID\0...: the fields after MODE are create's.
+        if (count < 2 || (strcmp(fields[1], "open") != 0 && strcmp(fields[1], "once") != 0))
+            realm_reply_error(connection, "invalid argument: create-stdin needs MODE open or once");
+        else
+            container_create(connection, fields + 1, count - 1, strcmp(fields[1], "once") == 0 ? STDIN_ONCE : STDIN_OPEN);
     } else if (strcmp(verb, "list") == 0 && count == 1) {
         reply_list(connection);
     } else if (strcmp(verb, "shutdown") == 0 && count == 1) {

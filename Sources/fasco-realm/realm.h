@@ -28,6 +28,7 @@
 #define REALM_MAX_CONNECTIONS 128
 #define REALM_LOG_LINE_MAX (16 * 1024)   // longer lines are split into P chunks
 #define REALM_CAPTURE_MAX 4096           // runtime output returned by a failed create
+#define REALM_MAX_ATTACH 8               // clients attached to one container at once
 
 // What an epoll event points at: every registered object starts with its kind.
 enum realm_kind { KIND_LISTENER = 1, KIND_SIGNALS, KIND_CONNECTION, KIND_STREAM };
@@ -58,6 +59,16 @@ struct stream {
 
 enum container_state { STATE_CREATING, STATE_RUNNING, STATE_EXITED };
 
+// What the container's stdin is: /dev/null, or a pipe whose write end the supervisor keeps
+// for attach (handed over to the first attach, and then closed with it, when "once").
+enum stdin_mode { STDIN_NONE, STDIN_OPEN, STDIN_ONCE };
+
+// An attached client: the write ends of the pipes its copy of the output goes to (-1 once closed).
+struct attacher {
+    int out;
+    int err;
+};
+
 struct container {
     char id[REALM_MAX_ID + 1];
     enum container_state state;
@@ -69,6 +80,9 @@ struct container {
     int log_fd;
     bool log_failed;                 // a write error was reported already
     struct stream out, err;
+    int stdin_fd;                    // write end of the container's stdin pipe; -1 when none or handed over
+    bool stdin_once;
+    struct attacher attachers[REALM_MAX_ATTACH];
     char *capture;                   // first REALM_CAPTURE_MAX bytes of output while creating
     size_t capture_length;
     int exit_code;
@@ -92,6 +106,8 @@ void realm_unwatch(int fd);
 void realm_resume_listener(void);
 void realm_defer(struct connection *connection, int pending, struct container *subject);
 void realm_reply(struct connection *connection, const char *data, size_t length);
+// A reply carrying descriptors (SCM_RIGHTS); the caller still owns and closes its copies.
+void realm_reply_fds(struct connection *connection, const char *data, size_t length, const int *fds, int count);
 void realm_reply_error(struct connection *connection, const char *format, ...) __attribute__((format(printf, 2, 3)));
 int64_t realm_now_ns(void);
 int realm_write_atomically(const char *directory, const char *name, const char *data, size_t length);
@@ -99,7 +115,8 @@ int realm_write_atomically(const char *directory, const char *name, const char *
 // container.c
 struct container *container_find(const char *id);
 int container_count(void);
-void container_create(struct connection *requester, char **fields, int count);
+void container_create(struct connection *requester, char **fields, int count, enum stdin_mode stdin_mode);
+void container_attach(struct connection *requester, const char *id);
 void container_stream_readable(struct stream *stream);
 void container_reap_children(void);
 void container_reopen_log(struct connection *requester, const char *id);

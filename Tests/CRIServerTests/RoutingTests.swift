@@ -7,8 +7,8 @@ import Testing
 
 @Suite("CRI routing and error mapping")
 struct RoutingTests {
-    /// What answers UNIMPLEMENTED today (the streaming server, checkpoints, pod resource updates).
-    static let unimplemented: Set = ["Exec", "Attach", "PortForward", "CheckpointContainer", "UpdatePodSandboxResources"]
+    /// What answers UNIMPLEMENTED today (checkpoints, pod resource updates).
+    static let unimplemented: Set = ["CheckpointContainer", "UpdatePodSandboxResources"]
 
     @Test("every CRI RPC is routed: 30 RuntimeService and 5 ImageService methods")
     func everyRPCRouted() throws {

@@ -38,6 +38,9 @@ struct ConfigTests {
             [cni]
             conf_dir = "/etc/cni/other"
             bin_dirs = ["/a", "/b"]
+            [streaming]
+            address = "::1"
+            port = 10010
             """, source: "t.toml")
         try config.validate()
         #expect(config.root == "/srv/fasco")
@@ -51,6 +54,20 @@ struct ConfigTests {
         #expect(config.runtime.cgroupDriver == "cgroupfs")
         #expect(config.cni.confDir == "/etc/cni/other")
         #expect(config.cni.binDirs == ["/a", "/b"])
+        #expect(config.streaming.address == "::1")
+        #expect(config.streaming.port == 10010)
+    }
+
+    @Test("the streaming server's address must be an IP address and its port fit 16 bits")
+    func streamingValidation() throws {
+        #expect(FascoConfig().streaming.address == "127.0.0.1")
+        #expect(FascoConfig().streaming.port == 0)
+        for (key, text) in [("streaming.port", "[streaming]\nport = 70000"), ("streaming.address", "[streaming]\naddress = \"localhost\"")] {
+            var config = FascoConfig()
+            try config.apply(toml: text, source: "s.toml")
+            #expect(throws: ConfigError.self) { try config.validate() }
+            do { try config.validate() } catch { #expect(error.description.hasPrefix(key), "\(error)") }
+        }
     }
 
     @Test("unknown keys are named with their line", arguments: [

@@ -18,5 +18,20 @@ int fasco_pidfd_open(pid_t pid, unsigned int flags);
 int fasco_pipe_cloexec(int fds[2]);
 // prctl(PR_SET_CHILD_SUBREAPER, 1).
 int fasco_set_child_subreaper(void);
+// setns(2).
+int fasco_setns(int fd, int nstype);
+// CLONE_NEWNET.
+int fasco_clone_newnet(void);
+// Receives one descriptor passed with SCM_RIGHTS on a connected unix socket (a runtime's
+// --console-socket): the descriptor (close-on-exec), or -1 with errno (EBADMSG: none came).
+int fasco_receive_fd(int socket);
+// recvmsg(2) of one message and up to `max` descriptors passed with it (close-on-exec, in
+// fds, their number in *count; any beyond `max` are closed): the bytes received, or -1 and errno.
+long fasco_receive_message(int socket, void *buffer, size_t size, int *fds, int max, int *count);
+// TIOCSWINSZ: sets a terminal's size (the kernel signals SIGWINCH to its foreground group).
+int fasco_set_window_size(int fd, unsigned short rows, unsigned short columns);
+// A new pseudo-terminal pair, both ends close-on-exec; the replica in raw mode except for
+// output post-processing (OPOST|ONLCR, as a terminal a runtime relays to expects).
+int fasco_open_pty(int *primary, int *replica);
 
 #endif

@@ -25,7 +25,8 @@ extension SoftwareBackend {
         }
         defer { unlink(runtime.createLog(id: id)) }
         do {
-            _ = try await client(of: container.systemRealm).create(id: id, pidFile: pidFile(container, bundle: bundle), logPath: logPath, argv: argv)
+            _ = try await client(of: container.systemRealm).create(
+                id: id, pidFile: pidFile(container, bundle: bundle), logPath: logPath, argv: argv, stdin: container.stdin)
         } catch {
             // The runtime's own log says why more precisely than its exit status.
             let said = runtime.createErrors(id: id)
@@ -110,14 +111,7 @@ extension SoftwareBackend {
 
     public func exec(_ container: ContainerRealm, bundle: String, command: [String], timeout: Duration?, outputLimit: Int) async throws(FascoError) -> ExecResult {
         // The container's own process settings, with the command in place of its args.
-        guard let bytes = try FileSystem.read(bundle + "/config.json", limit: 4 << 20) else {
-            throw .failedPrecondition("container \(container.id) has no runtime spec at \(bundle)")
-        }
-        let spec: RuntimeSpec
-        do { spec = try JSONDecoder().decode(RuntimeSpec.self, from: Data(bytes)) } catch {
-            throw .internal("cannot read the runtime spec of container \(container.id)", cause: error)
-        }
-        guard var process = spec.process else { throw .failedPrecondition("container \(container.id) has no process") }
+        var process = try execProcess(container, bundle: bundle)
         process.args = command
         process.terminal = false
         process.consoleSize = nil

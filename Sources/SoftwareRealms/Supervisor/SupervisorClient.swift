@@ -1,4 +1,5 @@
 import FascoCore
+import RealmCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,7 +27,10 @@ public struct SupervisorClient: Sendable {
     /// When the runtime fails, the error's `cause` is a `SupervisorCreateFailure` with its exit
     /// status and output. A timeout abandons the answer, not the create: `list` shows the
     /// container if the runtime succeeds later.
-    public func create(id: String, pidFile: String, logPath: String, argv: [String], timeout: Duration? = .seconds(120)) async throws(FascoError) -> pid_t {
+    ///
+    /// With `stdin`, the container's stdin is a pipe the supervisor keeps for `attach`.
+    public func create(id: String, pidFile: String, logPath: String, argv: [String], stdin: ContainerStdin? = nil,
+                       timeout: Duration? = .seconds(120)) async throws(FascoError) -> pid_t {
         try SupervisorProtocol.validate(id: id)
         guard pidFile.hasPrefix("/"), logPath.hasPrefix("/") else {
             throw .invalidArgument("the pid file and log paths must be absolute: \(pidFile), \(logPath)")
@@ -35,8 +39,29 @@ public struct SupervisorClient: Sendable {
         guard argv.count <= SupervisorProtocol.maxArguments else {
             throw .invalidArgument("create \(id): \(argv.count) arguments; the realm supervisor takes at most \(SupervisorProtocol.maxArguments)")
         }
-        let request = try SupervisorProtocol.encode(["create", id, pidFile, logPath] + argv)
+        let verb = stdin.map { ["create-stdin", $0.rawValue] } ?? ["create"]
+        let request = try SupervisorProtocol.encode(verb + [id, pidFile, logPath] + argv)
         return try SupervisorProtocol.parseCreate(try await exchange(request, timeout: timeout), id: id)
+    }
+
+    /// The running container's stdin write end (when it has a stdin, and, for a stdin-once
+    /// container, only on the first attach) and the read ends of pipes that carry a copy of
+    /// its stdout and stderr from now on. The descriptors are the caller's.
+    public func attach(id: String) async throws(FascoError) -> SupervisorAttachment {
+        try SupervisorProtocol.validate(id: id)
+        let request = try SupervisorProtocol.encode(["attach", id])
+        let connection = SupervisorConnection(socketPath: socketPath)
+        let (reply, descriptors) = try await BlockingWork.run { () throws(FascoError) -> ([UInt8], [Int32]) in
+            try connection.exchangeWithDescriptors(request, timeout: .seconds(30))
+        }
+        let fields = SupervisorProtocol.fields(reply)
+        let withStdin = fields.count == 2 && fields[0] == "ok" && fields[1] == "1"
+        guard fields.count == 2, fields[0] == "ok", descriptors.count == (withStdin ? 3 : 2) else {
+            for fd in descriptors { close(fd) }
+            throw SupervisorProtocol.error(in: reply, command: "attach \(id)") ?? SupervisorProtocol.unexpected(reply, command: "attach \(id)")
+        }
+        return withStdin ? SupervisorAttachment(stdin: descriptors[0], stdout: descriptors[1], stderr: descriptors[2])
+            : SupervisorAttachment(stdin: nil, stdout: descriptors[0], stderr: descriptors[1])
     }
 
     /// Closes and reopens the container's log file (after it was rotated away).
@@ -100,4 +125,11 @@ public struct SupervisorClient: Sendable {
         }
         return try result.get()
     }
+}
+
+/// What `attach` hands over.
+public struct SupervisorAttachment: Sendable, Equatable {
+    public var stdin: Int32?
+    public var stdout: Int32
+    public var stderr: Int32
 }

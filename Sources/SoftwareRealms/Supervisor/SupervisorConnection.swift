@@ -1,3 +1,4 @@
+import CLinux
 import FascoCore
 import Synchronization
 #if canImport(Glibc)
@@ -36,6 +37,13 @@ final class SupervisorConnection: Sendable {
 
     /// Connects, sends `request` as one datagram and returns the reply datagram.
     func exchange(_ request: [UInt8], timeout: Duration?) throws(FascoError) -> [UInt8] {
+        let (reply, descriptors) = try exchangeWithDescriptors(request, timeout: timeout)
+        for fd in descriptors { close(fd) }
+        return reply
+    }
+
+    /// As `exchange`, also returning the descriptors the reply carried (the caller's to close).
+    func exchangeWithDescriptors(_ request: [UInt8], timeout: Duration?) throws(FascoError) -> ([UInt8], [Int32]) {
         let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .resourceExhausted("socket: \(FileSystem.errnoText)") }
         let registered = state.withLock { state -> Bool in
@@ -98,7 +106,7 @@ final class SupervisorConnection: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    private func receive(_ fd: Int32) throws(FascoError) -> [UInt8] {
+    private func receive(_ fd: Int32) throws(FascoError) -> ([UInt8], [Int32]) {
         while true {
             // The reply's size without consuming it (MSG_TRUNC reports the whole datagram).
             let size = recv(fd, nil, 0, Int32(MSG_PEEK) | Int32(MSG_TRUNC))
@@ -114,12 +122,19 @@ final class SupervisorConnection: Sendable {
                 throw .unavailable("the realm supervisor at \(socketPath) closed the connection without answering")
             }
             var reply = [UInt8](repeating: 0, count: size)
-            let count = reply.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 && errno == EINTR { continue }
+            var descriptors = [Int32](repeating: -1, count: 4)
+            var passed: Int32 = 0
+            let count = reply.withUnsafeMutableBytes { bytes in
+                descriptors.withUnsafeMutableBufferPointer { fds in
+                    fasco_receive_message(fd, bytes.baseAddress, bytes.count, fds.baseAddress, Int32(fds.count), &passed)
+                }
+            }
+            let received = Array(descriptors.prefix(Int(max(passed, 0))))
             guard count == size else {
+                for descriptor in received { close(descriptor) }
                 throw .unavailable("cannot read from the realm supervisor at \(socketPath): \(FileSystem.errnoText)")
             }
-            return reply
+            return (reply, received)
         }
     }
 }
