@@ -10,7 +10,10 @@ public enum FileSystem {
 
     /// Writes `bytes` to `path` atomically: a temporary file in the same directory,
     /// fsync, rename over `path`, fsync of the directory.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws(FascoError) {
+    /// With `durable` false the file still appears whole or not at all, but neither it nor the
+    /// rename is flushed to disk: for files that do not outlive a reboot anyway (a container's
+    /// bundle, anything under /run).
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600, durable: Bool = true) throws(FascoError) {
         let directory = parent(of: path)
         let temporary = "\(directory)/.tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-\(basename(of: path))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
@@ -29,7 +32,7 @@ public enum FileSystem {
                 offset += written
             }
         }
-        if failure == nil, fsync(fd) != 0 { failure = .internal("cannot fsync \(temporary): \(errnoText)") }
+        if failure == nil, durable, fsync(fd) != 0 { failure = .internal("cannot fsync \(temporary): \(errnoText)") }
         close(fd)
         if let failure {
             unlink(temporary)
@@ -40,7 +43,7 @@ public enum FileSystem {
             unlink(temporary)
             throw error
         }
-        try syncDirectory(directory)
+        if durable { try syncDirectory(directory) }
     }
 
     /// fsync of a directory, making renames and creations in it durable.

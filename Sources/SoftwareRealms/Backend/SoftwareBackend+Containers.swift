@@ -14,7 +14,8 @@ extension SoftwareBackend {
         encoder.outputFormatting = [.sortedKeys]
         let data: Data
         do { data = try encoder.encode(spec) } catch { throw .internal("cannot encode the runtime spec", cause: error) }
-        try FileSystem.writeAtomically(Array(data), to: bundle + "/config.json", mode: 0o600)
+        // Not flushed: a container's bundle does not outlive a reboot (its processes do not either).
+        try FileSystem.writeAtomically(Array(data), to: bundle + "/config.json", mode: 0o600, durable: false)
 
         let id = container.id.value
         // The realm's supervisor hides the mounts the runtime must not see (launched with --hide-mount).

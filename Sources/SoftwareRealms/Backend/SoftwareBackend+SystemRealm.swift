@@ -51,7 +51,7 @@ extension SoftwareBackend {
         for (name, content) in request.files.sorted(by: { $0.key < $1.key }) {
             guard ["hosts", "resolv.conf", "hostname"].contains(name) else { throw .invalidArgument("unknown realm file \(name)") }
             let path = "\(directory)/\(name)"
-            try FileSystem.writeAtomically(Array(content.utf8), to: path, mode: 0o644)
+            try FileSystem.writeAtomically(Array(content.utf8), to: path, mode: 0o644, durable: false)
             runtime.files[name] = path
         }
         if request.ipc == .realm {

@@ -28,7 +28,7 @@ extension OCIRuntime {
         let data: Data
         do { data = try JSONEncoder().encode(process) } catch { throw .internal("cannot encode the exec process", cause: error) }
         do throws(FascoError) {
-            try FileSystem.writeAtomically(Array(data), to: files.process, mode: 0o600)
+            try FileSystem.writeAtomically(Array(data), to: files.process, mode: 0o600, durable: false)
             let arguments = globalArguments(log: files.log) + ["exec", "--process", files.process, "--pid-file", files.pid]
             if !stdio.terminal {
                 return try startPiped(id: id, arguments: arguments + [id], stdio: stdio, files: files)

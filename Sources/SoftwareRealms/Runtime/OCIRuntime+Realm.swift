@@ -47,7 +47,7 @@ extension OCIRuntime {
         }
         let data: Data
         do { data = try JSONEncoder().encode(process) } catch { throw .internal("cannot encode the exec process", cause: error) }
-        try FileSystem.writeAtomically(Array(data), to: processFile, mode: 0o600)
+        try FileSystem.writeAtomically(Array(data), to: processFile, mode: 0o600, durable: false)
         let spawn = ProcessSpawner.Command(
             binary, arguments: globalArguments(log: log) + ["exec", "--process", processFile, "--pid-file", pidFile, id], environment: environment,
             stdout: .pipe, stderr: .pipe, newSession: true)
@@ -95,7 +95,7 @@ extension OCIRuntime {
         let data: Data
         do { data = try encoder.encode(resources) } catch { throw .internal("cannot encode resources", cause: error) }
         let file = logFile(id: id, operation: "resources")
-        try FileSystem.writeAtomically(Array(data), to: file, mode: 0o600)
+        try FileSystem.writeAtomically(Array(data), to: file, mode: 0o600, durable: false)
         defer { unlink(file) }
         _ = try await call("update", id: id, arguments: ["update", "--resources", file, id])
     }
