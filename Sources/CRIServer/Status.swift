@@ -10,7 +10,7 @@ extension CRIService {
         // Recursive read-only mounts: the spec asks for `rro`, which crun and runc apply with
         // mount_setattr(2). User namespaces per pod are not implemented.
         let handlers = ([""] + environment.runtimeHandlers).map {
-            RuntimeHandler(name: $0, features: RuntimeHandlerFeatures(recursiveReadOnlyMounts: true, userNamespaces: false))
+            RuntimeHandler(name: $0, features: RuntimeHandlerFeatures(recursiveReadOnlyMounts: true, userNamespaces: true))
         }
         return StatusResponse(
             status: RuntimeStatus(conditions: conditions),

@@ -1,0 +1,112 @@
+import CRIAPI
+import Foundation
+import GRPCTransport
+import Testing
+
+@Suite("pods with a user namespace (userns_options mode POD)", .serialized)
+struct UserNamespaceTests {
+    static let mapping = [IDMapping(hostID: 1000, containerID: 0, length: 100000)]
+
+    static func userNamespacePod(_ fixture: PodFixture, _ name: String, sharedPID: Bool = false) -> PodSandboxConfig {
+        var config = fixture.podConfig(name)
+        config.linux?.securityContext?.namespaceOptions?.pid = sharedPID ? .pod : .container
+        config.linux?.securityContext?.namespaceOptions?.usernsOptions =
+            UserNamespace(mode: .pod, uids: mapping, gids: mapping)
+        return config
+    }
+
+    /// The realm directory's pause-child file (`userns-pid`) of the only pod's realm.
+    static func holderPID(_ fixture: PodFixture) -> Int32? {
+        let realms = fixture.directory.appendingPathComponent("state/realms").path
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: realms)) ?? [] {
+            if let data = FileManager.default.contents(atPath: "\(realms)/\(entry)/userns-pid"),
+               let pid = Int32(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
+                return pid
+            }
+        }
+        return nil
+    }
+
+    @Test("a container of the pod sees the pod's ID mappings, its hostname, and a sysfs of the pod's network", arguments: [false, true])
+    func podMappings(sharedPID: Bool) async throws {
+        try await PodFixture.with { fixture in
+            let config = Self.userNamespacePod(fixture, "userns", sharedPID: sharedPID)
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let pod = (id: response.podSandboxID, config: config)
+            var container = fixture.containerConfig(
+                "maps", script: "cat /proc/self/uid_map /proc/self/gid_map; hostname; ls /sys/class/net; id -u")
+            container.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
+                namespaceOptions: config.linux?.securityContext?.namespaceOptions))
+            let id = try await fixture.createContainer(pod, container)
+            _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: id), timeout: .seconds(60))
+            let status = try await fixture.waitFor(id, state: .exited)
+            #expect(status.exitCode == 0)
+            let lines = fixture.logLines(fixture.logDirectory + "/userns/maps_0.log")
+            let maps = lines.filter { $0.split(separator: " ").dropFirst().map(String.init) == ["0", "1000", "100000"] }
+            #expect(maps.count == 2, "uid_map and gid_map are 0 1000 100000: \(lines)")
+            #expect(lines.contains("stdout userns"), "the hostname is set in the pod's UTS namespace: \(lines)")
+            #expect(lines.contains("stdout lo"), "sysfs of the pod's network namespace is mounted: \(lines)")
+            #expect(lines.last == "stdout 0", "the container's root is ID 0 inside: \(lines)")
+
+            // The holder of the namespaces is a child of the supervisor in the pod's user
+            // namespace, and goes with the pod.
+            let holder = try #require(Self.holderPID(fixture))
+            let uidMap = try String(contentsOfFile: "/proc/\(holder)/uid_map", encoding: .utf8)
+            #expect(uidMap.split(whereSeparator: \.isWhitespace) == ["0", "1000", "100000"])
+            _ = try await fixture.runtime.stopPodSandbox(StopPodSandboxRequest(podSandboxID: pod.id), timeout: .seconds(60))
+            #expect(!FileManager.default.fileExists(atPath: "/proc/\(holder)/uid_map") || !isLive(holder),
+                    "the holder is killed with the pod")
+        }
+    }
+
+    @Test("RunPodSandbox refuses two mappings, an unmapped container ID 0, modes CONTAINER and TARGET, and the host network")
+    func refused() async throws {
+        try await PodFixture.with { fixture in
+            let two = [IDMapping(hostID: 1000, containerID: 0, length: 100000), IDMapping(hostID: 2000, containerID: 0, length: 100000)]
+            let unmapped = [IDMapping(hostID: 1000, containerID: 1, length: 100000)]
+            var configs: [PodSandboxConfig] = []
+            for (name, options) in [
+                ("two", UserNamespace(mode: .pod, uids: two, gids: two)),
+                ("unmapped", UserNamespace(mode: .pod, uids: unmapped, gids: unmapped)),
+                ("container", UserNamespace(mode: .container)),
+                ("target", UserNamespace(mode: .target)),
+            ] {
+                var config = fixture.podConfig(name)
+                config.linux?.securityContext?.namespaceOptions?.usernsOptions = options
+                configs.append(config)
+            }
+            var hostNetwork = Self.userNamespacePod(fixture, "hostnet")
+            hostNetwork.linux?.securityContext?.namespaceOptions?.network = .node
+            configs.append(hostNetwork)
+            for config in configs {
+                let status = await statusOf { _ = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config)) }
+                #expect(status?.code == .invalidArgument, "\(config.metadata?.name ?? ""): \(String(describing: status))")
+            }
+            let left = try await fixture.runtime.listPodSandbox().items
+            #expect(left.isEmpty, "refused pods leave no record")
+        }
+    }
+
+    @Test("mode NODE: the container shares the host's user namespace")
+    func nodeMode() async throws {
+        try await PodFixture.with { fixture in
+            var config = fixture.podConfig("nodens")
+            config.linux?.securityContext?.namespaceOptions?.usernsOptions = UserNamespace(mode: .node)
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let id = try await fixture.runContainer((response.podSandboxID, config), "maps", script: "cat /proc/self/uid_map")
+            _ = try await fixture.waitFor(id, state: .exited)
+            let host = try String(contentsOfFile: "/proc/self/uid_map", encoding: .utf8).split(whereSeparator: \.isWhitespace)
+            let lines = fixture.logLines(fixture.logDirectory + "/nodens/maps_0.log")
+            #expect(lines.map { $0.split(whereSeparator: \.isWhitespace).dropFirst() }.contains { Array($0) == host }, "\(lines)")
+            #expect(Self.holderPID(fixture) == nil)
+        }
+    }
+}
+
+/// Whether `pid` exists and is not a zombie.
+private func isLive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+    return state != "Z" && state != "X"
+}
