@@ -87,6 +87,75 @@ struct UserNamespaceTests {
         }
     }
 
+    @Test("a user namespace pod on a CNI network: an address on the bridge inside its own network namespace, exec works")
+    func cniNetwork() async throws {
+        let suffix = String(UInt32.random(in: 0...0xffff), radix: 16)
+        let octet = Int.random(in: 100...250)
+        let bridge = "fascou\(suffix)"
+        let conflist = """
+        {"cniVersion": "1.0.0", "name": "fasco-userns-test", "plugins": [
+          {"type": "bridge", "bridge": "\(bridge)", "isGateway": true,
+           "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.\(octet).9.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
+        """
+        try await PodFixture.with(cniConfig: conflist) { fixture in
+            let config = Self.userNamespacePod(fixture, "usernet")
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let pod = (id: response.podSandboxID, config: config)
+            let ip = try await fixture.runtime.podSandboxStatus(PodSandboxStatusRequest(podSandboxID: pod.id)).status?.network?.ip ?? ""
+            #expect(ip.hasPrefix("10.\(octet).9."), "pod IP \(ip)")
+            var container = fixture.containerConfig("c", script: "while true; do sleep 1; done")
+            container.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
+                namespaceOptions: config.linux?.securityContext?.namespaceOptions))
+            let id = try await fixture.createContainer(pod, container)
+            _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: id), timeout: .seconds(60))
+            let shown = try await fixture.runtime.execSync(
+                ExecSyncRequest(containerID: id, cmd: ["sh", "-c", "ip -4 addr show eth0; cat /proc/self/uid_map"], timeout: 30))
+            let text = String(decoding: shown.stdout, as: UTF8.self)
+            #expect(shown.exitCode == 0)
+            #expect(text.contains(ip), "the container sees the pod's address: \(text)")
+            #expect(text.contains("1000"), "exec runs in the pod's user namespace: \(text)")
+            _ = try await fixture.runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: pod.id))
+            let (_, links, _) = try await runCommandAsync("/usr/sbin/ip", ["-o", "link", "show", "master", bridge])
+            #expect(links.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "the pod's veth is gone: \(links)")
+        }
+        _ = try? await runCommandAsync("/usr/sbin/ip", ["link", "del", bridge])
+    }
+
+    @Test("after kill -9 of the daemon a user namespace pod is found again and takes new containers in its namespace")
+    func restart() async throws {
+        let fixture = try await PodFixture()
+        var second: PodFixture?
+        do {
+            let config = Self.userNamespacePod(fixture, "again")
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let holder = try #require(Self.holderPID(fixture))
+            fixture.daemon.signal(SIGKILL)
+            _ = await fixture.daemon.waitForExit()
+            fixture.channel.close()
+
+            let restarted = try await PodFixture(directory: fixture.directory, importImage: false)
+            second = restarted
+            let pods = try await restarted.runtime.listPodSandbox().items
+            #expect(pods.map(\.id) == [response.podSandboxID])
+            #expect(pods.first?.state == .ready)
+            var container = restarted.containerConfig("late", script: "cat /proc/self/uid_map")
+            container.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
+                namespaceOptions: config.linux?.securityContext?.namespaceOptions))
+            let id = try await restarted.createContainer((response.podSandboxID, config), container)
+            _ = try await restarted.runtime.startContainer(StartContainerRequest(containerID: id), timeout: .seconds(60))
+            _ = try await restarted.waitFor(id, state: .exited)
+            let lines = restarted.logLines(restarted.logDirectory + "/again/late_0.log")
+            #expect(lines.contains { $0.split(separator: " ").dropFirst().map(String.init) == ["0", "1000", "100000"] }, "\(lines)")
+            _ = try await restarted.runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: response.podSandboxID), timeout: .seconds(60))
+            #expect(!isLive(holder), "the holder goes with the pod")
+        } catch {
+            Issue.record("daemon log: \((second ?? fixture).daemon.stderr.suffix(4000))")
+            await (second ?? fixture).tearDown()
+            throw error
+        }
+        await (second ?? fixture).tearDown()
+    }
+
     @Test("mode NODE: the container shares the host's user namespace")
     func nodeMode() async throws {
         try await PodFixture.with { fixture in
