@@ -156,6 +156,30 @@ struct UserNamespaceTests {
         await (second ?? fixture).tearDown()
     }
 
+    @Test("PortForward and Exec reach a user namespace pod")
+    func streaming() async throws {
+        try await PodFixture.with { fixture in
+            let config = Self.userNamespacePod(fixture, "forward")
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let pod = (id: response.podSandboxID, config: config)
+            var container = fixture.containerConfig("echo", script: "exec nc -ll -p 8080 -e cat")
+            container.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
+                namespaceOptions: config.linux?.securityContext?.namespaceOptions))
+            let id = try await fixture.createContainer(pod, container)
+            _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: id), timeout: .seconds(60))
+            var forwarded = ("", "")
+            for _ in 0..<50 {
+                let url = try await fixture.runtime.portForward(PortForwardRequest(podSandboxID: pod.id, port: [8080])).url
+                forwarded = try await StreamingTests.forward(url, port: 8080, text: "ping\n")
+                if forwarded.0 == "ping\n" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(forwarded.0 == "ping\n", "\(forwarded)")
+            let whoami = try await fixture.runtime.execSync(ExecSyncRequest(containerID: id, cmd: ["cat", "/proc/self/gid_map"], timeout: 30))
+            #expect(String(decoding: whoami.stdout, as: UTF8.self).split(whereSeparator: \.isWhitespace) == ["0", "1000", "100000"])
+        }
+    }
+
     @Test("mode NODE: the container shares the host's user namespace")
     func nodeMode() async throws {
         try await PodFixture.with { fixture in
