@@ -27,9 +27,10 @@ struct UserNamespaceTests {
         return nil
     }
 
-    @Test("a container of the pod sees the pod's ID mappings, its hostname, and a sysfs of the pod's network", arguments: [false, true])
-    func podMappings(sharedPID: Bool) async throws {
-        try await PodFixture.with { fixture in
+    @Test("a container of the pod sees the pod's ID mappings, its hostname, and a sysfs of the pod's network",
+          arguments: ["crun", "runc"], [false, true])
+    func podMappings(ociRuntime: String, sharedPID: Bool) async throws {
+        try await PodFixture.with(ociRuntime: ociRuntime) { fixture in
             let config = Self.userNamespacePod(fixture, "userns", sharedPID: sharedPID)
             let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
             let pod = (id: response.podSandboxID, config: config)
