@@ -35,12 +35,36 @@ extension CRIService {
         let imageConfig = image.config
         let floor = Self.daemonOOMScoreAdj()
         let created = try await realms.createContainer(container) { bundle, runtime throws(FascoError) -> RuntimeSpec in
-            try ContainerSpecBuilder.build(ContainerSpecInput(
+            let spec = try ContainerSpecBuilder.build(ContainerSpecInput(
                 containerID: container.id.value, config: config,
                 pod: Self.podContext(pod: pod, config: podConfig, runtime: runtime),
                 image: imageConfig, rootfs: bundle.rootfs, minimumOOMScoreAdj: floor))
+            try Self.makeMountPoints(spec, rootfs: bundle.rootfs)
+            return spec
         }
         return CreateContainerResponse(containerID: created.id.value)
+    }
+
+    /// In a user namespace the container's root (an unprivileged host ID) cannot create mount
+    /// points in the image's root filesystem, which belongs to the host's root: the daemon makes
+    /// the missing ones first (an empty file for a bind mount of a file, else a directory). Mount
+    /// points below another mount are the runtime's business (inside its tmpfs, sysfs, or volume).
+    static func makeMountPoints(_ spec: RuntimeSpec, rootfs: String) throws(FascoError) {
+        guard spec.linux?.namespaces?.contains(where: { $0.type == .user }) == true else { return }
+        let mounts = spec.mounts ?? []
+        let destinations = mounts.map { $0.destination.split(separator: "/").map(String.init) }
+        for (index, mount) in mounts.enumerated() {
+            let components = destinations[index]
+            let nested = destinations.contains { other in
+                other.count < components.count && !other.isEmpty && Array(components.prefix(other.count)) == other
+            }
+            guard !nested, !components.isEmpty else { continue }
+            var file = false
+            if mount.type == "bind" || (mount.options ?? []).contains(where: { $0 == "bind" || $0 == "rbind" }), let source = mount.source {
+                file = FileSystem.exists(source) && !FileSystem.isDirectory(source)
+            }
+            try RootfsFile.makeMountPoint(mount.destination, inRoot: rootfs, file: file)
+        }
     }
 
     /// What the spec builder needs to know of the System Realm.
@@ -49,6 +73,7 @@ extension CRIService {
             podID: pod.id.value, config: config,
             networkNamespacePath: runtime.networkNamespace, ipcNamespacePath: runtime.ipcNamespace,
             utsNamespacePath: runtime.utsNamespace, pidNamespacePath: runtime.pidNamespace,
+            userNamespacePath: runtime.userNamespace,
             hostsPath: runtime.files["hosts"] ?? "", resolvConfPath: runtime.files["resolv.conf"] ?? "",
             hostnamePath: runtime.files["hostname"] ?? "", shmPath: runtime.shmPath, cgroupParent: runtime.cgroupParent)
     }

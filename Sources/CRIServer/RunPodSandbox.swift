@@ -1,6 +1,7 @@
 import CRIAPI
 import FascoCore
 import GRPCTransport
+import OCISpec
 import RealmCore
 
 extension CRIService {
@@ -32,6 +33,7 @@ extension CRIService {
             default: throw .invalidArgument("\(what) namespace mode \(mode) is not supported for a pod (POD or NODE)")
             }
         }
+        let userNamespace = try userNamespace(options)
         let hostname = try PodFiles.hostname(config)
         let hostResolvConf = hostFile("/etc/resolv.conf") ?? ""
         var files: [String: String] = [:]
@@ -49,7 +51,23 @@ extension CRIService {
             portMappings: config.portMappings.map { mapping in
                 let proto = switch mapping.`protocol` { case .udp: "udp"; case .sctp: "sctp"; default: "tcp" }
                 return .init(hostPort: mapping.hostPort, containerPort: mapping.containerPort, proto: proto, hostIP: mapping.hostIP)
-            })
+            },
+            userNamespace: userNamespace)
+    }
+
+    /// The pod's user namespace: nil for the host's (no options, mode NODE); for mode POD one
+    /// UID and one GID mapping, each mapping container ID 0 (`ContainerSpecBuilder.userNamespaceMappings`).
+    /// CONTAINER and TARGET, and POD together with the host's network, IPC or PID namespace
+    /// (as kubelet refuses hostNetwork, hostIPC and hostPID with user namespaces), are INVALID_ARGUMENT.
+    static func userNamespace(_ options: NamespaceOption) throws(FascoError) -> SystemRealmRequest.UserNamespace? {
+        guard let mappings = try ContainerSpecBuilder.userNamespaceMappings(options.usernsOptions) else { return nil }
+        for (what, mode) in [("network", options.network), ("IPC", options.ipc), ("PID", options.pid)] where mode == .node {
+            throw .invalidArgument("a pod with a user namespace cannot use the host's \(what) namespace")
+        }
+        let convert = { (mapping: RuntimeSpec.IDMapping) in
+            SystemRealmRequest.IDMapping(containerID: mapping.containerID, hostID: mapping.hostID, size: mapping.size)
+        }
+        return SystemRealmRequest.UserNamespace(uids: mappings.uids.map(convert), gids: mappings.gids.map(convert))
     }
 
     /// A small host file's text, or nil when it cannot be read.

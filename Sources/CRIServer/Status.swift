@@ -8,9 +8,10 @@ extension CRIService {
             condition("NetworkReady", environment.networkReadiness()),
         ]
         // Recursive read-only mounts: the spec asks for `rro`, which crun and runc apply with
-        // mount_setattr(2). User namespaces per pod are not implemented.
+        // mount_setattr(2). User namespaces: userns_options mode POD, held by the pod's
+        // supervisor (see RunPodSandbox.userNamespace and fasco-realm --userns).
         let handlers = ([""] + environment.runtimeHandlers).map {
-            RuntimeHandler(name: $0, features: RuntimeHandlerFeatures(recursiveReadOnlyMounts: true, userNamespaces: false))
+            RuntimeHandler(name: $0, features: RuntimeHandlerFeatures(recursiveReadOnlyMounts: true, userNamespaces: true))
         }
         return StatusResponse(
             status: RuntimeStatus(conditions: conditions),

@@ -79,6 +79,32 @@ public struct SystemRealmRequest: Sendable, Equatable {
     /// Who the realm is, for network plugins: pod name, namespace, UID.
     public var owner: Owner
     public var portMappings: [PortMapping]
+    /// A user namespace of the realm's own with these ID mappings, owning its network, IPC,
+    /// UTS (and shared PID) namespaces, which its containers join; nil: the host's.
+    public var userNamespace: UserNamespace?
+
+    /// One line of a uid_map or gid_map: `size` IDs from `containerID` inside are those from `hostID` outside.
+    public struct IDMapping: Sendable, Equatable, Codable {
+        public var containerID: UInt32
+        public var hostID: UInt32
+        public var size: UInt32
+
+        public init(containerID: UInt32, hostID: UInt32, size: UInt32) {
+            self.containerID = containerID
+            self.hostID = hostID
+            self.size = size
+        }
+    }
+
+    public struct UserNamespace: Sendable, Equatable, Codable {
+        public var uids: [IDMapping]
+        public var gids: [IDMapping]
+
+        public init(uids: [IDMapping], gids: [IDMapping]) {
+            self.uids = uids
+            self.gids = gids
+        }
+    }
 
     /// Who the realm is for: the pod's name, namespace and UID.
     public struct Owner: Sendable, Equatable, Codable {
@@ -110,7 +136,7 @@ public struct SystemRealmRequest: Sendable, Equatable {
 
     public init(hostname: String, network: NamespaceMode = .realm, ipc: NamespaceMode = .realm, sharedPID: Bool = false,
                 cgroupParent: String = "", files: [String: String] = [:], shmBytes: UInt64 = 64 << 20,
-                owner: Owner, portMappings: [PortMapping] = []) {
+                owner: Owner, portMappings: [PortMapping] = [], userNamespace: UserNamespace? = nil) {
         self.hostname = hostname
         self.network = network
         self.ipc = ipc
@@ -120,6 +146,7 @@ public struct SystemRealmRequest: Sendable, Equatable {
         self.shmBytes = shmBytes
         self.owner = owner
         self.portMappings = portMappings
+        self.userNamespace = userNamespace
     }
 }
 
@@ -135,6 +162,8 @@ public struct SystemRealmRuntime: Sendable, Equatable, Codable {
     public var utsNamespace: String?
     /// The shared PID namespace, when the realm holds one.
     public var pidNamespace: String?
+    /// The realm's user namespace (owner of the three above), nil when it uses the host's.
+    public var userNamespace: String?
     /// The files made from `SystemRealmRequest.files`, by name, and the realm's /dev/shm.
     public var files: [String: String]
     public var shmPath: String
@@ -144,13 +173,15 @@ public struct SystemRealmRuntime: Sendable, Equatable, Codable {
     public var addresses: [String]
 
     public init(supervisorPID: Int32, directory: String, networkNamespace: String?, ipcNamespace: String?, utsNamespace: String?,
-                pidNamespace: String?, files: [String: String], shmPath: String, cgroupParent: String, addresses: [String]) {
+                pidNamespace: String?, files: [String: String], shmPath: String, cgroupParent: String, addresses: [String],
+                userNamespace: String? = nil) {
         self.supervisorPID = supervisorPID
         self.directory = directory
         self.networkNamespace = networkNamespace
         self.ipcNamespace = ipcNamespace
         self.utsNamespace = utsNamespace
         self.pidNamespace = pidNamespace
+        self.userNamespace = userNamespace
         self.files = files
         self.shmPath = shmPath
         self.cgroupParent = cgroupParent

@@ -2,7 +2,7 @@
 //
 // Usage: fasco-realm --dir DIR [--hostname NAME] [--no-new-netns] [--no-new-ipcns] [--no-new-utsns]
 //                    [--new-pidns] [--hide-mount PATH]...
-//                    [--new-pidns]
+//                    [--userns --uid-map C:H:L [--uid-map ...] --gid-map C:H:L [--gid-map ...]]
 //
 // Start-up: setsid, PR_SET_CHILD_SUBREAPER, unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 // (less what the --no-new-* flags keep from the parent), sethostname, loopback up, SIGPIPE
@@ -19,6 +19,14 @@
 // descriptors above 3 are closed first. The daemon enters the namespaces through
 // /proc/<pid>/ns/{net,ipc,uts} and, with --new-pidns, /proc/<pause pid>/ns/pid (a container
 // joining it is still re-parented to the supervisor and its exit reported as any other).
+//
+// With --userns the supervisor makes none of these namespaces itself: the pause child is
+// started (with or without --new-pidns) in a new user namespace whose uid_map and gid_map
+// the supervisor writes from the --uid-map/--gid-map triples (container ID, host ID,
+// length; at most 8 each), and it unshares the network, IPC and UTS namespaces (less the
+// --no-new-* ones), sets the hostname and brings lo up there (see pidns.c). Its host pid is
+// written to DIR/userns-pid (removed as pidns-pid is), and the daemon then enters
+// /proc/<pause pid>/ns/{user,net,ipc,uts}.
 //
 // Protocol: one datagram per command, one datagram per reply. Fields are separated by NUL
 // bytes (no trailing NUL), so any field may hold spaces or newlines.
@@ -59,7 +67,7 @@
 //   forget\0ID            ok   (drops an exited container's record and DIR/exits/ID; unknown IDs too)
 //   shutdown              ok   after every process of the realm (the pause child, and so the
 //                         whole PID namespace, included) was killed (SIGKILL) and reaped and
-//                         control.sock, pid and pidns-pid were removed; then it exits 0.
+//                         control.sock, pid, pidns-pid and userns-pid were removed; then it exits 0.
 //                         SIGTERM and SIGINT do the same without a reply.
 // A create after the pause child died unexpectedly is refused with "failed precondition".
 // Errors are  error\0KIND: MESSAGE  with KIND one of "invalid argument", "not found",
@@ -117,6 +125,7 @@ static int listener_fd = -1;
 static bool listener_paused;
 static bool pid_written;
 static bool pidns_written;
+static bool userns_written;
 static int signal_fd = -1;
 static int connection_count;
 static enum realm_kind listener_kind = KIND_LISTENER;
@@ -159,6 +168,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *for
     if (listener_fd >= 0) unlink(socket_path);
     pidns_stop_and_reap();
     if (pidns_written) remove_file("pidns-pid");
+    if (userns_written) remove_file("userns-pid");
     if (pid_written) {
         char pid_path[REALM_MAX_PATH];
         snprintf(pid_path, sizeof pid_path, "%s/pid", realm_dir);
@@ -535,6 +545,7 @@ static void realm_shutdown(struct connection *requester) {
         nanosleep(&pause, NULL);
     }
     remove_file("pidns-pid");
+    remove_file("userns-pid");
     remove_file("pid");
     if (requester != NULL) {
         static const char ok[] = "ok";
@@ -549,7 +560,7 @@ static void realm_shutdown(struct connection *requester) {
 static void usage(void) {
     dprintf(STDERR_FILENO,
             "usage: fasco-realm --dir DIR [--hostname NAME] [--no-new-netns] [--no-new-ipcns] [--no-new-utsns]"
-            " [--new-pidns] [--hide-mount PATH]...\n");
+            " [--new-pidns] [--hide-mount PATH]... [--userns --uid-map C:H:L... --gid-map C:H:L...]\n");
 }
 
 static void close_inherited_descriptors(void) {
@@ -626,10 +637,28 @@ static void hide_mounts(const char **paths, int count) {
     }
 }
 
+// Appends "C H L\n" for a --uid-map/--gid-map argument "C:H:L" to `map` (size bytes);
+// false when it is malformed, empty, beyond 32 bits or there are too many.
+static bool append_id_map(char *map, size_t size, int *count, const char *argument) {
+    unsigned long long inside, outside, length;
+    char tail;
+    if (*count >= REALM_MAX_ID_MAPS || argument[0] < '0' || argument[0] > '9' ||
+        sscanf(argument, "%llu:%llu:%llu%c", &inside, &outside, &length, &tail) != 3)
+        return false;
+    if (length == 0 || inside + length > 0x100000000ULL || outside + length > 0x100000000ULL) return false;
+    size_t used = strlen(map);
+    int written = snprintf(map + used, size - used, "%llu %llu %llu\n", inside, outside, length);
+    if (written < 0 || (size_t)written >= size - used) return false;
+    (*count)++;
+    return true;
+}
+
 int main(int argc, char **argv) {
     const char *directory = NULL, *hostname = NULL;
     int namespaces = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
-    bool new_pidns = false;
+    bool new_pidns = false, new_userns = false;
+    static char uid_map[REALM_MAX_ID_MAPS * 40], gid_map[REALM_MAX_ID_MAPS * 40];
+    int uid_maps = 0, gid_maps = 0;
     const char *hidden[8];
     int hidden_count = 0;
     for (int i = 1; i < argc; i++) {
@@ -645,6 +674,12 @@ int main(int argc, char **argv) {
             namespaces &= ~CLONE_NEWUTS;
         } else if (strcmp(argv[i], "--new-pidns") == 0) {
             new_pidns = true;
+        } else if (strcmp(argv[i], "--userns") == 0) {
+            new_userns = true;
+        } else if (strcmp(argv[i], "--uid-map") == 0 && i + 1 < argc && append_id_map(uid_map, sizeof uid_map, &uid_maps, argv[i + 1])) {
+            i++;
+        } else if (strcmp(argv[i], "--gid-map") == 0 && i + 1 < argc && append_id_map(gid_map, sizeof gid_map, &gid_maps, argv[i + 1])) {
+            i++;
         } else if (strcmp(argv[i], "--hide-mount") == 0 && i + 1 < argc && hidden_count < 8 && argv[i + 1][0] == '/') {
             hidden[hidden_count++] = argv[++i];
         } else {
@@ -652,7 +687,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (directory == NULL) {
+    if (directory == NULL || new_userns != (uid_maps > 0) || new_userns != (gid_maps > 0)) {
         usage();
         return 2;
     }
@@ -682,10 +717,13 @@ int main(int argc, char **argv) {
     // Its own session: a signal to the daemon's process group or terminal does not reach it.
     if (setsid() < 0 && errno != EPERM) fail("setsid: %s", strerror(errno));
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) fail("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
-    if (namespaces != 0 && unshare(namespaces) != 0) fail("unshare: %s", strerror(errno));
+    // With a user namespace the pause child makes these, owned by it.
+    int own_namespaces = new_userns ? 0 : namespaces;
+    if (own_namespaces != 0 && unshare(own_namespaces) != 0) fail("unshare: %s", strerror(errno));
     if (hidden_count > 0) hide_mounts(hidden, hidden_count);
-    if (hostname != NULL && sethostname(hostname, strlen(hostname)) != 0) fail("sethostname: %s", strerror(errno));
-    if (namespaces & CLONE_NEWNET) loopback_up();
+    if (!new_userns && hostname != NULL && sethostname(hostname, strlen(hostname)) != 0)
+        fail("sethostname: %s", strerror(errno));
+    if (own_namespaces & CLONE_NEWNET) loopback_up();
 
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
@@ -712,18 +750,28 @@ int main(int argc, char **argv) {
     pid_written = true;
     // After the socket (a served directory keeps its files) and after the signal mask (the
     // pause child starts with SIGTERM and SIGINT blocked too).
-    if (new_pidns) {
+    if (new_pidns || new_userns) {
         char error[256];
-        if (pidns_start(error, sizeof error) != 0) fail("%s", error);
-        char pidns_text[32];
-        int pidns_length = snprintf(pidns_text, sizeof pidns_text, "%d\n", (int)pidns_pid());
-        pidns_written = true;
-        if (realm_write_atomically(realm_dir, "pidns-pid", pidns_text, (size_t)pidns_length) != 0)
-            fail("cannot write %s/pidns-pid: %s", realm_dir, strerror(errno));
-    } else {
-        // One left by an earlier supervisor of this directory names no namespace of this one.
-        remove_file("pidns-pid");
+        struct pause_options options = {
+            .new_pidns = new_pidns, .new_userns = new_userns, .uid_map = uid_map, .gid_map = gid_map,
+            .namespaces = namespaces, .hostname = hostname};
+        if (pidns_start(&options, error, sizeof error) != 0) fail("%s", error);
+        char pause_text[32];
+        int pause_length = snprintf(pause_text, sizeof pause_text, "%d\n", (int)pidns_pid());
+        if (new_pidns) {
+            pidns_written = true;
+            if (realm_write_atomically(realm_dir, "pidns-pid", pause_text, (size_t)pause_length) != 0)
+                fail("cannot write %s/pidns-pid: %s", realm_dir, strerror(errno));
+        }
+        if (new_userns) {
+            userns_written = true;
+            if (realm_write_atomically(realm_dir, "userns-pid", pause_text, (size_t)pause_length) != 0)
+                fail("cannot write %s/userns-pid: %s", realm_dir, strerror(errno));
+        }
     }
+    // One left by an earlier supervisor of this directory names no namespace of this one.
+    if (!new_pidns) remove_file("pidns-pid");
+    if (!new_userns) remove_file("userns-pid");
 
     realm_epoll = epoll_create1(EPOLL_CLOEXEC);
     if (realm_epoll < 0) fail("epoll_create1: %s", strerror(errno));

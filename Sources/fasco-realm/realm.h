@@ -125,10 +125,19 @@ void container_answer_wait(struct connection *connection, struct container *cont
 bool container_valid_id(const char *id);
 int container_kill_all(void);
 
-// pidns.c: the pod's shared PID namespace and its init, the pause child.
-// Starts the pause child as PID 1 of a new PID namespace and returns once it is set up:
-// 0, or -1 with a message in `error`.
-int pidns_start(char *error, size_t size);
+// pidns.c: the pause child, PID 1 of the pod's shared PID namespace (--new-pidns) and/or
+// the holder of the pod's user namespace and the namespaces it owns (--userns).
+#define REALM_MAX_ID_MAPS 8
+struct pause_options {
+    bool new_pidns;                  // PID 1 of a new PID namespace
+    bool new_userns;                 // in a new user namespace, which then owns the ones below
+    const char *uid_map;             // with new_userns: uid_map text ("C H L\n" lines)
+    const char *gid_map;
+    int namespaces;                  // with new_userns: CLONE_NEWNET|NEWIPC|NEWUTS it unshares
+    const char *hostname;            // with new_userns and CLONE_NEWUTS: set there; may be NULL
+};
+// Starts the pause child and returns once it is set up: 0, or -1 with a message in `error`.
+int pidns_start(const struct pause_options *options, char *error, size_t size);
 // The pause child's pid (in the host's namespace), 0 when there is none (any more).
 pid_t pidns_pid(void);
 // Whether the pause child died other than by pidns_stop: the namespace is gone.

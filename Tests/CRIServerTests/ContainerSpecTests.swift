@@ -448,6 +448,14 @@ struct ContainerSpecTests {
         input.pod.userNamespacePath = "/proc/55/ns/user"
         spec = try ContainerSpecBuilder.build(input)
         #expect(spec.linux?.namespaces?.first == .init(type: .user, path: "/proc/55/ns/user"))
+        // Joining the pod's namespace takes the pod's mappings, not others.
+        input.pod.config.linux = LinuxPodSandboxConfig(securityContext: LinuxSandboxSecurityContext(
+            namespaceOptions: NamespaceOption(usernsOptions: UserNamespace(mode: .pod, uids: mapping, gids: mapping))))
+        #expect(try ContainerSpecBuilder.build(input).linux?.uidMappings == [.init(containerID: 0, hostID: 1000, size: 100000)])
+        let other = [IDMapping(hostID: 5000, containerID: 0, length: 100000)]
+        var differing = input
+        differing.config.security.namespaceOptions?.usernsOptions = UserNamespace(mode: .pod, uids: other, gids: other)
+        #expect(specError { _ = try ContainerSpecBuilder.build(differing) }?.code == .invalidArgument)
 
         input.config.security.namespaceOptions?.usernsOptions = UserNamespace(mode: .node)
         spec = try ContainerSpecBuilder.build(input)

@@ -11,6 +11,9 @@ if [ -z "$critest" ] || [ ! -x "$critest" ]; then
     exit 2
 fi
 work=$(mktemp -d /tmp/fasco-critest-XXXXXX)
+# Searchable by others: the root of a pod with a user namespace (an unprivileged host ID)
+# must reach its bundle under --root.
+chmod 0711 "$work"
 socket=$work/fasco.sock
 here=$(cd "$(dirname "$0")" && pwd)
 # The mirrors config plus a CNI directory holding Fasco's shipped bridge network.

@@ -12,7 +12,8 @@ extension ContainerSpecBuilder {
     ///   TARGET the target container's (`ContainerSpecInput.targetPIDNamespacePath`);
     /// - mount: always a new one;
     /// - user: with `userns_options` mode POD, the pod's user namespace (or a new one) with its
-    ///   ID mappings; NODE none; CONTAINER and TARGET are INVALID_ARGUMENT, as CRI specifies.
+    ///   ID mappings, which must then be the pod's; NODE none; CONTAINER and TARGET are
+    ///   INVALID_ARGUMENT, as CRI specifies.
     static func namespaces(_ input: ContainerSpecInput, security: LinuxContainerSecurityContext) throws(FascoError) -> ContainerNamespaces {
         let pod = input.pod
         let options = security.namespaceOptions ?? pod.namespaceOptions
@@ -45,6 +46,11 @@ extension ContainerSpecBuilder {
         let userOptions = options.usernsOptions ?? pod.namespaceOptions.usernsOptions
         if let mappings = try userNamespaceMappings(userOptions) {
             let path = try pod.userNamespacePath.map { (path) throws(FascoError) in try namespacePath(path) }
+            // Joining the pod's namespace with other mappings would not give them (and runc refuses it).
+            if path != nil, let podMappings = try userNamespaceMappings(pod.namespaceOptions.usernsOptions),
+               podMappings.uids != mappings.uids || podMappings.gids != mappings.gids {
+                throw .invalidArgument("the container's user namespace mappings must be those of pod \(pod.podID)")
+            }
             result.namespaces.insert(.init(type: .user, path: path), at: 0)
             result.uidMappings = mappings.uids
             result.gidMappings = mappings.gids

@@ -35,7 +35,14 @@ extension SoftwareBackend {
         let ownUTS = request.network == .realm
         let supervisor = try await SupervisorProcess.launch(
             binary: configuration.supervisorBinary, directory: directory, hostname: ownUTS ? request.hostname : nil,
-            namespaces: .init(network: request.network == .realm, ipc: request.ipc == .realm, uts: ownUTS, pid: request.sharedPID),
+            namespaces: .init(
+                network: request.network == .realm, ipc: request.ipc == .realm, uts: ownUTS, pid: request.sharedPID,
+                user: request.userNamespace.map { user in
+                    let map = { (mapping: SystemRealmRequest.IDMapping) in
+                        SupervisorProcess.IDMapping(containerID: mapping.containerID, hostID: mapping.hostID, size: mapping.size)
+                    }
+                    return SupervisorProcess.UserNamespace(uids: user.uids.map(map), gids: user.gids.map(map))
+                }),
             // The runtimes it runs then see no hybrid cgroup layout, without a launcher of their own.
             hiddenMounts: self.runtime.launcher?.mountPoints ?? [])
         runtime.supervisorPID = supervisor.pid
@@ -47,6 +54,7 @@ extension SoftwareBackend {
         if request.ipc == .realm { runtime.ipcNamespace = supervisor.namespacePath("ipc") }
         if ownUTS { runtime.utsNamespace = supervisor.namespacePath("uts") }
         runtime.pidNamespace = supervisor.pidNamespacePath
+        runtime.userNamespace = supervisor.userNamespacePath
 
         for (name, content) in request.files.sorted(by: { $0.key < $1.key }) {
             guard ["hosts", "resolv.conf", "hostname"].contains(name) else { throw .invalidArgument("unknown realm file \(name)") }

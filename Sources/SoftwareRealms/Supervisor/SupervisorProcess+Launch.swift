@@ -12,7 +12,8 @@ extension SupervisorProcess {
     /// stderr, the readiness pipe as fd 3, a new session, default signal dispositions and an
     /// empty signal mask. Its pid is taken from `directory/pid`, so a short-lived intermediate
     /// parent is fine; that intermediate is reaped here. The pause child of a realm with a PID
-    /// namespace is taken from `directory/pidns-pid`.
+    /// namespace is taken from `directory/pidns-pid`, that of a realm with a user namespace from
+    /// `directory/userns-pid`.
     static func launch(executable: String, arguments: [String], directory: String, timeout: Duration) async throws(FascoError) -> SupervisorProcess {
         guard FileSystem.isDirectory(directory) else { throw .notFound("the realm directory \(directory) does not exist") }
         let logPath = "\(directory)/supervisor.log"
@@ -27,7 +28,7 @@ extension SupervisorProcess {
                     throw .internal("the realm supervisor reported ready but wrote no \(directory)/pid")
                 }
                 if pid != spawned { reap(spawned, until: deadline) }
-                return SupervisorProcess(pid: pid, directory: directory, pidNamespaceInit: readPIDNamespaceInit(directory: directory, supervisor: pid))
+                return recorded(pid: pid, directory: directory)
             case .failed(let message):
                 reap(spawned, until: ContinuousClock.now + .seconds(2))
                 throw .internal("the realm supervisor for \(directory) failed to start: \(message)")

@@ -8,7 +8,10 @@ import Glibc
 /// the pod's container processes, writes their logs and records their exits; it outlives the
 /// daemon that launched it (own session, SIGHUP ignored), which finds it again with `attach`.
 /// With `Namespaces.pid` it also makes a PID namespace for the pod (CRI's NamespaceMode POD,
-/// kubelet's shareProcessNamespace) whose PID 1 is a pause child of the supervisor.
+/// kubelet's shareProcessNamespace) whose PID 1 is a pause child of the supervisor. With
+/// `Namespaces.user` that pause child holds a new user namespace with the given ID mappings,
+/// and the pod's network, IPC and UTS namespaces, made by it and so owned by that user
+/// namespace (the supervisor itself stays in the host's).
 public struct SupervisorProcess: Sendable, Equatable {
     /// Which namespaces the supervisor makes for the realm (the others it shares with the host).
     public struct Namespaces: Sendable, Equatable {
@@ -18,12 +21,42 @@ public struct SupervisorProcess: Sendable, Equatable {
         /// A PID namespace shared by the pod's containers (`fasco-realm --new-pidns`). Off by
         /// default: each container then gets a PID namespace of its own from the runtime.
         public var pid: Bool
+        /// A user namespace for the pod (`fasco-realm --userns`) with these mappings; nil: the host's.
+        public var user: UserNamespace?
 
-        public init(network: Bool = true, ipc: Bool = true, uts: Bool = true, pid: Bool = false) {
+        public init(network: Bool = true, ipc: Bool = true, uts: Bool = true, pid: Bool = false, user: UserNamespace? = nil) {
             self.network = network
             self.ipc = ipc
             self.uts = uts
             self.pid = pid
+            self.user = user
+        }
+    }
+
+    /// One line of a uid_map or gid_map: `size` IDs from `containerID` inside are `hostID`... outside.
+    public struct IDMapping: Sendable, Equatable {
+        public var containerID: UInt32
+        public var hostID: UInt32
+        public var size: UInt32
+
+        public init(containerID: UInt32, hostID: UInt32, size: UInt32) {
+            self.containerID = containerID
+            self.hostID = hostID
+            self.size = size
+        }
+
+        /// `C:H:L`, as fasco-realm's --uid-map and --gid-map take it.
+        var argument: String { "\(containerID):\(hostID):\(size)" }
+    }
+
+    /// The ID mappings of a realm's user namespace (1 to 8 of each, as the kernel and fasco-realm take them).
+    public struct UserNamespace: Sendable, Equatable {
+        public var uids: [IDMapping]
+        public var gids: [IDMapping]
+
+        public init(uids: [IDMapping], gids: [IDMapping]) {
+            self.uids = uids
+            self.gids = gids
         }
     }
 
@@ -33,17 +66,33 @@ public struct SupervisorProcess: Sendable, Equatable {
     /// The host pid of PID 1 of the realm's shared PID namespace (the supervisor's pause
     /// child), nil when the realm has none (or it died before it was read).
     public let pidNamespaceInit: pid_t?
+    /// The host pid of the pause child holding the realm's user namespace (and the network,
+    /// IPC and UTS namespaces it owns), nil when the realm uses the host's user namespace.
+    public let userNamespaceHolder: pid_t?
 
-    public init(pid: pid_t, directory: String, pidNamespaceInit: pid_t? = nil) {
+    public init(pid: pid_t, directory: String, pidNamespaceInit: pid_t? = nil, userNamespaceHolder: pid_t? = nil) {
         self.pid = pid
         self.directory = directory
         self.pidNamespaceInit = pidNamespaceInit
+        self.userNamespaceHolder = userNamespaceHolder
+    }
+
+    /// The supervisor found in `directory` with its pause children as it recorded them.
+    static func recorded(pid: pid_t, directory: String) -> SupervisorProcess {
+        SupervisorProcess(
+            pid: pid, directory: directory,
+            pidNamespaceInit: readPauseChild(directory: directory, file: "pidns-pid", supervisor: pid),
+            userNamespaceHolder: readPauseChild(directory: directory, file: "userns-pid", supervisor: pid))
     }
 
     public var client: SupervisorClient { SupervisorClient(directory: directory) }
 
-    /// `/proc/PID/ns/net`, `ipc` or `uts`: what containers of the realm join.
-    public func namespacePath(_ name: String) -> String { "/proc/\(pid)/ns/\(name)" }
+    /// `/proc/PID/ns/net`, `ipc` or `uts`: what containers of the realm join (PID is the
+    /// user namespace's holder when the realm has one, else the supervisor).
+    public func namespacePath(_ name: String) -> String { "/proc/\(userNamespaceHolder ?? pid)/ns/\(name)" }
+
+    /// `/proc/HOLDER/ns/user`: the realm's user namespace, nil when it uses the host's.
+    public var userNamespacePath: String? { userNamespaceHolder.map { "/proc/\($0)/ns/user" } }
 
     /// `/proc/INIT/ns/pid`: the PID namespace the realm's containers join when they share one
     /// (OCI `{"type": "pid", "path": ...}`); nil when the realm has none. Valid while the
@@ -72,12 +121,25 @@ public struct SupervisorProcess: Sendable, Equatable {
             throw .invalidArgument("at most 8 absolute mount points can be hidden from a realm: \(hiddenMounts)")
         }
         for mount in hiddenMounts { arguments += ["--hide-mount", mount] }
+        if let user = namespaces.user {
+            guard (1...8).contains(user.uids.count), (1...8).contains(user.gids.count) else {
+                throw .invalidArgument("a realm's user namespace takes 1 to 8 UID and GID mappings each")
+            }
+            for mapping in user.uids + user.gids {
+                guard mapping.size > 0, UInt64(mapping.containerID) + UInt64(mapping.size) <= 1 << 32,
+                      UInt64(mapping.hostID) + UInt64(mapping.size) <= 1 << 32
+                else { throw .invalidArgument("ID mapping \(mapping.argument) is empty or out of range") }
+            }
+            arguments.append("--userns")
+            for mapping in user.uids { arguments += ["--uid-map", mapping.argument] }
+            for mapping in user.gids { arguments += ["--gid-map", mapping.argument] }
+        }
         let process = try await launch(executable: binary, arguments: arguments, directory: directory, timeout: timeout)
-        if namespaces.pid && process.pidNamespaceInit == nil {
+        if (namespaces.pid && process.pidNamespaceInit == nil) || (namespaces.user != nil && process.userNamespaceHolder == nil) {
             // Ready, yet its pause child is gone already: the realm is unusable.
             kill(process.pid, SIGTERM)
             _ = try? await process.waitForExit(timeout: .seconds(10))
-            throw .internal("the realm supervisor for \(directory) started, but its PID namespace's init is gone")
+            throw .internal("the realm supervisor for \(directory) started, but its pause child (PID or user namespace) is gone")
         }
         return process
     }
@@ -85,7 +147,7 @@ public struct SupervisorProcess: Sendable, Equatable {
     /// The supervisor a previous daemon launched for `directory`, if it is still running.
     public static func attach(directory: String) throws(FascoError) -> SupervisorProcess? {
         guard let pid = try readPID(directory: directory), isAlive(pid), isSupervisor(pid) else { return nil }
-        return SupervisorProcess(pid: pid, directory: directory, pidNamespaceInit: readPIDNamespaceInit(directory: directory, supervisor: pid))
+        return recorded(pid: pid, directory: directory)
     }
 
     /// Waits until the supervisor has exited (reaping it if it is this process's child).
@@ -115,10 +177,11 @@ public struct SupervisorProcess: Sendable, Equatable {
         return pid
     }
 
-    /// DIR/pidns-pid when it names a live child of `supervisor` (the pause child), else nil:
-    /// missing, malformed, or left behind by a dead supervisor (a pid possibly reused since).
-    static func readPIDNamespaceInit(directory: String, supervisor: pid_t) -> pid_t? {
-        guard let bytes = try? FileSystem.read("\(directory)/pidns-pid", limit: 64),
+    /// DIR/FILE (pidns-pid, userns-pid) when it names a live child of `supervisor` (the pause
+    /// child), else nil: missing, malformed, or left behind by a dead supervisor (a pid possibly
+    /// reused since).
+    static func readPauseChild(directory: String, file: String, supervisor: pid_t) -> pid_t? {
+        guard let bytes = try? FileSystem.read("\(directory)/\(file)", limit: 64),
             let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimming(" \n")), pid > 0,
             isAlive(pid), parent(of: pid) == supervisor
         else { return nil }

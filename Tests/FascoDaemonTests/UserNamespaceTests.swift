@@ -1,0 +1,206 @@
+import CRIAPI
+import Foundation
+import GRPCTransport
+import Testing
+
+@Suite("pods with a user namespace (userns_options mode POD)", .serialized)
+struct UserNamespaceTests {
+    static let mapping = [IDMapping(hostID: 1000, containerID: 0, length: 100000)]
+
+    static func userNamespacePod(_ fixture: PodFixture, _ name: String, sharedPID: Bool = false) -> PodSandboxConfig {
+        var config = fixture.podConfig(name)
+        config.linux?.securityContext?.namespaceOptions?.pid = sharedPID ? .pod : .container
+        config.linux?.securityContext?.namespaceOptions?.usernsOptions =
+            UserNamespace(mode: .pod, uids: mapping, gids: mapping)
+        return config
+    }
+
+    /// The realm directory's pause-child file (`userns-pid`) of the only pod's realm.
+    static func holderPID(_ fixture: PodFixture) -> Int32? {
+        let realms = fixture.directory.appendingPathComponent("state/realms").path
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: realms)) ?? [] {
+            if let data = FileManager.default.contents(atPath: "\(realms)/\(entry)/userns-pid"),
+               let pid = Int32(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
+                return pid
+            }
+        }
+        return nil
+    }
+
+    @Test("a container of the pod sees the pod's ID mappings, its hostname, and a sysfs of the pod's network",
+          arguments: ["crun", "runc"], [false, true])
+    func podMappings(ociRuntime: String, sharedPID: Bool) async throws {
+        try await PodFixture.with(ociRuntime: ociRuntime) { fixture in
+            let config = Self.userNamespacePod(fixture, "userns", sharedPID: sharedPID)
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let pod = (id: response.podSandboxID, config: config)
+            var container = fixture.containerConfig(
+                "maps", script: "cat /proc/self/uid_map /proc/self/gid_map; hostname; ls /sys/class/net; id -u")
+            container.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
+                namespaceOptions: config.linux?.securityContext?.namespaceOptions))
+            let id = try await fixture.createContainer(pod, container)
+            _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: id), timeout: .seconds(60))
+            let status = try await fixture.waitFor(id, state: .exited)
+            #expect(status.exitCode == 0)
+            let lines = fixture.logLines(fixture.logDirectory + "/userns/maps_0.log")
+            let maps = lines.filter { $0.split(separator: " ").dropFirst().map(String.init) == ["0", "1000", "100000"] }
+            #expect(maps.count == 2, "uid_map and gid_map are 0 1000 100000: \(lines)")
+            #expect(lines.contains("stdout userns"), "the hostname is set in the pod's UTS namespace: \(lines)")
+            #expect(lines.contains("stdout lo"), "sysfs of the pod's network namespace is mounted: \(lines)")
+            #expect(lines.last == "stdout 0", "the container's root is ID 0 inside: \(lines)")
+
+            // The holder of the namespaces is a child of the supervisor in the pod's user
+            // namespace, and goes with the pod.
+            let holder = try #require(Self.holderPID(fixture))
+            let uidMap = try String(contentsOfFile: "/proc/\(holder)/uid_map", encoding: .utf8)
+            #expect(uidMap.split(whereSeparator: \.isWhitespace) == ["0", "1000", "100000"])
+            _ = try await fixture.runtime.stopPodSandbox(StopPodSandboxRequest(podSandboxID: pod.id), timeout: .seconds(60))
+            #expect(!FileManager.default.fileExists(atPath: "/proc/\(holder)/uid_map") || !isLive(holder),
+                    "the holder is killed with the pod")
+        }
+    }
+
+    @Test("RunPodSandbox refuses two mappings, an unmapped container ID 0, modes CONTAINER and TARGET, and the host network")
+    func refused() async throws {
+        try await PodFixture.with { fixture in
+            let two = [IDMapping(hostID: 1000, containerID: 0, length: 100000), IDMapping(hostID: 2000, containerID: 0, length: 100000)]
+            let unmapped = [IDMapping(hostID: 1000, containerID: 1, length: 100000)]
+            var configs: [PodSandboxConfig] = []
+            for (name, options) in [
+                ("two", UserNamespace(mode: .pod, uids: two, gids: two)),
+                ("unmapped", UserNamespace(mode: .pod, uids: unmapped, gids: unmapped)),
+                ("container", UserNamespace(mode: .container)),
+                ("target", UserNamespace(mode: .target)),
+            ] {
+                var config = fixture.podConfig(name)
+                config.linux?.securityContext?.namespaceOptions?.usernsOptions = options
+                configs.append(config)
+            }
+            var hostNetwork = Self.userNamespacePod(fixture, "hostnet")
+            hostNetwork.linux?.securityContext?.namespaceOptions?.network = .node
+            configs.append(hostNetwork)
+            for config in configs {
+                let status = await statusOf { _ = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config)) }
+                #expect(status?.code == .invalidArgument, "\(config.metadata?.name ?? ""): \(String(describing: status))")
+            }
+            let left = try await fixture.runtime.listPodSandbox().items
+            #expect(left.isEmpty, "refused pods leave no record")
+        }
+    }
+
+    @Test("a user namespace pod on a CNI network: an address on the bridge inside its own network namespace, exec works")
+    func cniNetwork() async throws {
+        let suffix = String(UInt32.random(in: 0...0xffff), radix: 16)
+        let octet = Int.random(in: 100...250)
+        let bridge = "fascou\(suffix)"
+        let conflist = """
+        {"cniVersion": "1.0.0", "name": "fasco-userns-test", "plugins": [
+          {"type": "bridge", "bridge": "\(bridge)", "isGateway": true,
+           "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.\(octet).9.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
+        """
+        try await PodFixture.with(cniConfig: conflist) { fixture in
+            let config = Self.userNamespacePod(fixture, "usernet")
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let pod = (id: response.podSandboxID, config: config)
+            let ip = try await fixture.runtime.podSandboxStatus(PodSandboxStatusRequest(podSandboxID: pod.id)).status?.network?.ip ?? ""
+            #expect(ip.hasPrefix("10.\(octet).9."), "pod IP \(ip)")
+            var container = fixture.containerConfig("c", script: "while true; do sleep 1; done")
+            container.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
+                namespaceOptions: config.linux?.securityContext?.namespaceOptions))
+            let id = try await fixture.createContainer(pod, container)
+            _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: id), timeout: .seconds(60))
+            let shown = try await fixture.runtime.execSync(
+                ExecSyncRequest(containerID: id, cmd: ["sh", "-c", "ip -4 addr show eth0; cat /proc/self/uid_map"], timeout: 30))
+            let text = String(decoding: shown.stdout, as: UTF8.self)
+            #expect(shown.exitCode == 0)
+            #expect(text.contains(ip), "the container sees the pod's address: \(text)")
+            #expect(text.contains("1000"), "exec runs in the pod's user namespace: \(text)")
+            _ = try await fixture.runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: pod.id))
+            let (_, links, _) = try await runCommandAsync("/usr/sbin/ip", ["-o", "link", "show", "master", bridge])
+            #expect(links.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "the pod's veth is gone: \(links)")
+        }
+        _ = try? await runCommandAsync("/usr/sbin/ip", ["link", "del", bridge])
+    }
+
+    @Test("after kill -9 of the daemon a user namespace pod is found again and takes new containers in its namespace")
+    func restart() async throws {
+        let fixture = try await PodFixture()
+        var second: PodFixture?
+        do {
+            let config = Self.userNamespacePod(fixture, "again")
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let holder = try #require(Self.holderPID(fixture))
+            fixture.daemon.signal(SIGKILL)
+            _ = await fixture.daemon.waitForExit()
+            fixture.channel.close()
+
+            let restarted = try await PodFixture(directory: fixture.directory, importImage: false)
+            second = restarted
+            let pods = try await restarted.runtime.listPodSandbox().items
+            #expect(pods.map(\.id) == [response.podSandboxID])
+            #expect(pods.first?.state == .ready)
+            var container = restarted.containerConfig("late", script: "cat /proc/self/uid_map")
+            container.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
+                namespaceOptions: config.linux?.securityContext?.namespaceOptions))
+            let id = try await restarted.createContainer((response.podSandboxID, config), container)
+            _ = try await restarted.runtime.startContainer(StartContainerRequest(containerID: id), timeout: .seconds(60))
+            _ = try await restarted.waitFor(id, state: .exited)
+            let lines = restarted.logLines(restarted.logDirectory + "/again/late_0.log")
+            #expect(lines.contains { $0.split(separator: " ").dropFirst().map(String.init) == ["0", "1000", "100000"] }, "\(lines)")
+            _ = try await restarted.runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: response.podSandboxID), timeout: .seconds(60))
+            #expect(!isLive(holder), "the holder goes with the pod")
+        } catch {
+            Issue.record("daemon log: \((second ?? fixture).daemon.stderr.suffix(4000))")
+            await (second ?? fixture).tearDown()
+            throw error
+        }
+        await (second ?? fixture).tearDown()
+    }
+
+    @Test("PortForward and Exec reach a user namespace pod")
+    func streaming() async throws {
+        try await PodFixture.with { fixture in
+            let config = Self.userNamespacePod(fixture, "forward")
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let pod = (id: response.podSandboxID, config: config)
+            var container = fixture.containerConfig("echo", script: "exec nc -ll -p 8080 -e cat")
+            container.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
+                namespaceOptions: config.linux?.securityContext?.namespaceOptions))
+            let id = try await fixture.createContainer(pod, container)
+            _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: id), timeout: .seconds(60))
+            var forwarded = ("", "")
+            for _ in 0..<50 {
+                let url = try await fixture.runtime.portForward(PortForwardRequest(podSandboxID: pod.id, port: [8080])).url
+                forwarded = try await StreamingTests.forward(url, port: 8080, text: "ping\n")
+                if forwarded.0 == "ping\n" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(forwarded.0 == "ping\n", "\(forwarded)")
+            let whoami = try await fixture.runtime.execSync(ExecSyncRequest(containerID: id, cmd: ["cat", "/proc/self/gid_map"], timeout: 30))
+            #expect(String(decoding: whoami.stdout, as: UTF8.self).split(whereSeparator: \.isWhitespace) == ["0", "1000", "100000"])
+        }
+    }
+
+    @Test("mode NODE: the container shares the host's user namespace")
+    func nodeMode() async throws {
+        try await PodFixture.with { fixture in
+            var config = fixture.podConfig("nodens")
+            config.linux?.securityContext?.namespaceOptions?.usernsOptions = UserNamespace(mode: .node)
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let id = try await fixture.runContainer((response.podSandboxID, config), "maps", script: "cat /proc/self/uid_map")
+            _ = try await fixture.waitFor(id, state: .exited)
+            let host = try String(contentsOfFile: "/proc/self/uid_map", encoding: .utf8).split(whereSeparator: \.isWhitespace)
+            let lines = fixture.logLines(fixture.logDirectory + "/nodens/maps_0.log")
+            #expect(lines.map { $0.split(whereSeparator: \.isWhitespace).dropFirst() }.contains { Array($0) == host }, "\(lines)")
+            #expect(Self.holderPID(fixture) == nil)
+        }
+    }
+}
+
+/// Whether `pid` exists and is not a zombie.
+private func isLive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+    return state != "Z" && state != "X"
+}
