@@ -171,6 +171,9 @@ public struct SystemRealmRuntime: Sendable, Equatable, Codable {
     public var cgroupParent: String
     /// Addresses the network gave it, primary first (no prefix length).
     public var addresses: [String]
+    /// Whether every step of starting the realm finished; a daemon that died part way left it
+    /// false, and such a realm is not ready after a restart. (Absent in older records: complete.)
+    public var complete: Bool?
 
     public init(supervisorPID: Int32, directory: String, networkNamespace: String?, ipcNamespace: String?, utsNamespace: String?,
                 pidNamespace: String?, files: [String: String], shmPath: String, cgroupParent: String, addresses: [String],

@@ -71,8 +71,9 @@ extension SoftwareBackend {
         if request.network == .realm, let network = configuration.network, network.readiness().ready, let netns = runtime.networkNamespace {
             let result = try await network.setUp(attachment(realm, request: request, netns: netns))
             runtime.addresses = result.podIPs
-            try saveRuntime(runtime, for: realm.id)
         }
+        runtime.complete = true
+        try saveRuntime(runtime, for: realm.id)
         return runtime
     }
 

@@ -63,7 +63,10 @@ public struct SoftwareBackend: RealmBackend {
         loadRuntime(id)
     }
 
+    /// Its supervisor runs and its start finished (a start cut short by a daemon crash left
+    /// a realm without, say, its network: not ready, to be removed and made again).
     public func isRunning(_ realm: SystemRealm) async -> Bool {
-        (try? SupervisorProcess.attach(directory: directory(of: realm.id))) != nil
+        guard loadRuntime(realm.id)?.complete ?? true else { return false }
+        return (try? SupervisorProcess.attach(directory: directory(of: realm.id))) != nil
     }
 }
