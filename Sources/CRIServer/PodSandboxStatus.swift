@@ -58,10 +58,17 @@ struct PodConfigSummary: Encodable {
     var hostname: String
     var logDirectory: String
     var cgroupParent: String
+    /// The pod-level limits kubelet last reported (UpdatePodSandboxResources), 0 when unset.
+    var cpuShares: Int64
+    var cpuQuota: Int64
+    var memoryLimitInBytes: Int64
 
     init(_ config: PodSandboxConfig) {
         hostname = config.hostname
         logDirectory = config.logDirectory
         cgroupParent = config.linux?.cgroupParent ?? ""
+        cpuShares = config.linux?.resources?.cpuShares ?? 0
+        cpuQuota = config.linux?.resources?.cpuQuota ?? 0
+        memoryLimitInBytes = config.linux?.resources?.memoryLimitInBytes ?? 0
     }
 }

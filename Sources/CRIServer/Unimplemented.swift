@@ -8,8 +8,5 @@ extension CRIService {
         throw Self.notYet("CheckpointContainer")
     }
 
-    public func updatePodSandboxResources(_ request: UpdatePodSandboxResourcesRequest, context: ServerContext) async throws -> UpdatePodSandboxResourcesResponse {
-        throw Self.notYet("UpdatePodSandboxResources")
-    }
 
 }

@@ -91,6 +91,21 @@ public actor RealmRegistry {
         return realm
     }
 
+    /// Applies `change` to a System Realm's labels, annotations or attachment; its identity and
+    /// state change only through `transition`.
+    @discardableResult
+    public func update(system id: RealmID, _ change: (inout SystemRealm) -> Void) throws(FascoError) -> SystemRealm {
+        guard let before = systemRealms[id] else { throw .notFound("pod sandbox \(id) not found") }
+        var after = before
+        change(&after)
+        guard after.id == before.id, after.metadata == before.metadata, after.state == before.state else {
+            throw .internal("a pod sandbox's identity and state change only through transitions")
+        }
+        try store.save(after)
+        systemRealms[id] = after
+        return after
+    }
+
     // MARK: Container Realms
 
     /// Adds a Container Realm to a ready System Realm; its name must be free in that pod.

@@ -7,8 +7,8 @@ import Testing
 
 @Suite("CRI routing and error mapping")
 struct RoutingTests {
-    /// What answers UNIMPLEMENTED today (checkpoints, pod resource updates).
-    static let unimplemented: Set = ["CheckpointContainer", "UpdatePodSandboxResources"]
+    /// What answers UNIMPLEMENTED today (checkpoints).
+    static let unimplemented: Set = ["CheckpointContainer"]
 
     @Test("every CRI RPC is routed: 30 RuntimeService and 5 ImageService methods")
     func everyRPCRouted() throws {

@@ -194,4 +194,33 @@ struct PodFeatureTests {
             _ = try await runtime.version()
         }
     }
+
+    @Test("UpdatePodSandboxResources records kubelet's pod-level limits; bad values and unknown or stopped pods are refused")
+    func podResources() async throws {
+        try await PodFixture.with { fixture in
+            let runtime = fixture.runtime
+            let pod = try await fixture.runPod("resized")
+            _ = try await runtime.updatePodSandboxResources(UpdatePodSandboxResourcesRequest(
+                podSandboxID: pod.id, resources: LinuxContainerResources(cpuShares: 256, memoryLimitInBytes: 128 << 20)))
+            let status = try await runtime.podSandboxStatus(PodSandboxStatusRequest(podSandboxID: pod.id, verbose: true))
+            let info = try #require(status.info["info"])
+            #expect(info.contains("\"memoryLimitInBytes\":\(128 << 20)"), "\(info)")
+            #expect(info.contains("\"cpuShares\":256"), "\(info)")
+            let negative = await statusOf {
+                _ = try await runtime.updatePodSandboxResources(UpdatePodSandboxResourcesRequest(
+                    podSandboxID: pod.id, resources: LinuxContainerResources(cpuShares: -5)))
+            }
+            #expect(negative?.code == .invalidArgument)
+            let unknown = await statusOf {
+                _ = try await runtime.updatePodSandboxResources(UpdatePodSandboxResourcesRequest(podSandboxID: String(repeating: "c", count: 64)))
+            }
+            #expect(unknown?.code == .notFound)
+            _ = try await runtime.stopPodSandbox(StopPodSandboxRequest(podSandboxID: pod.id))
+            let stopped = await statusOf {
+                _ = try await runtime.updatePodSandboxResources(UpdatePodSandboxResourcesRequest(
+                    podSandboxID: pod.id, resources: LinuxContainerResources(cpuShares: 512)))
+            }
+            #expect(stopped?.code == .failedPrecondition)
+        }
+    }
 }
