@@ -50,6 +50,11 @@ final class PodFixture: Sendable {
         }
         channel.close()
         await daemon.stop()
+        // The daemon leaves its (now empty) cgroup root, as a runtime leaves /kubepods; a test's goes.
+        let hierarchies = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []
+        for hierarchy in hierarchies {
+            rmdir("/sys/fs/cgroup/\(hierarchy)/fasco-test-\(directory.lastPathComponent)")
+        }
     }
 
     func podConfig(_ name: String, attempt: UInt32 = 0, hostNetwork: Bool = false) -> PodSandboxConfig {
