@@ -17,11 +17,12 @@ public protocol RealmBackend: Sendable {
     /// Whether the realm's supervisor still runs.
     func isRunning(_ realm: SystemRealm) async -> Bool
 
-    /// Creates a Container Realm from an OCI runtime spec whose bundle directory is `bundle`
-    /// (`bundle/config.json` is written by the backend); its process waits to be started.
+    /// Prepares a Container Realm from an OCI runtime spec whose bundle directory is `bundle`
+    /// (`bundle/config.json` is written by the backend). Its process is made when it starts,
+    /// as containerd makes a container's task at start.
     func createContainer(_ container: ContainerRealm, spec: RuntimeSpec, bundle: String) async throws(FascoError)
-    /// Starts a created container's process; returns its pid.
-    func startContainer(_ container: ContainerRealm) async throws(FascoError) -> Int32
+    /// Makes a created container's process from its bundle and starts it; returns its pid.
+    func startContainer(_ container: ContainerRealm, bundle: String) async throws(FascoError) -> Int32
     /// Sends `signal` to the container's process.
     func signalContainer(_ container: ContainerRealm, signal: Int32) async throws(FascoError)
     /// Returns once the container has exited, with how it ended.
@@ -48,7 +49,7 @@ public protocol RealmBackend: Sendable {
     /// host's when the realm uses the host network); the descriptor belongs to the caller.
     func connect(_ realm: SystemRealm, port: UInt16) async throws(FascoError) -> Int32
     /// Changes a running or created container's resource limits.
-    func updateResources(_ container: ContainerRealm, resources: RuntimeSpec.Linux.Resources) async throws(FascoError)
+    func updateResources(_ container: ContainerRealm, bundle: String, resources: RuntimeSpec.Linux.Resources) async throws(FascoError)
     /// Reopens the container's log file (after rotation).
     func reopenLog(_ container: ContainerRealm) async throws(FascoError)
     /// Resource usage of a container, or of a whole System Realm.

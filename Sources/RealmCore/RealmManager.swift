@@ -155,7 +155,7 @@ public final class RealmManager: Sendable {
                 throw .failedPrecondition("the pod sandbox of container \(current.id) is not ready")
             }
             do throws(FascoError) {
-                _ = try await backend.startContainer(current)
+                _ = try await backend.startContainer(current, bundle: storage.bundleDirectory(of: current))
             } catch {
                 // A container whose start failed does not run: it is exited, with why.
                 let exit = ContainerExit(code: 128, finishedAt: Self.now(), oomKilled: false)
@@ -228,6 +228,8 @@ public final class RealmManager: Sendable {
                 await recordExit(current.id, exit)
                 return
             case .missing:
+                // A created container has no process until it starts: nothing to stop.
+                guard current.state != .created else { return }
                 await recordExit(current.id, ContainerExit(code: 137, finishedAt: Self.now(), oomKilled: false),
                                  message: "the container's process was gone")
                 return
@@ -332,7 +334,7 @@ public final class RealmManager: Sendable {
             guard current.state.isLive else {
                 throw .failedPrecondition("container \(current.id) is \(current.state.rawValue); only created or running containers are updated")
             }
-            try await backend.updateResources(current, resources: resources)
+            try await backend.updateResources(current, bundle: storage.bundleDirectory(of: current), resources: resources)
         }
     }
 
@@ -406,6 +408,8 @@ public final class RealmManager: Sendable {
                 await recordExit(container.id, exit)
                 report.exitedWhileAway.append(container.id)
             case .missing:
+                // Created and never started: its process is made at start, there is none to find.
+                guard container.state != .created else { break }
                 await recordExit(container.id, ContainerExit(code: 255, finishedAt: Self.now(), oomKilled: false),
                                  message: "the container was lost while Fasco was not running")
                 report.exitedWhileAway.append(container.id)

@@ -223,4 +223,23 @@ struct PodFeatureTests {
             #expect(stopped?.code == .failedPrecondition)
         }
     }
+
+    @Test("a created container has no process until it starts: limits set meanwhile apply when it starts, stopping it changes nothing")
+    func createdContainer() async throws {
+        try await PodFixture.with { fixture in
+            let runtime = fixture.runtime
+            let pod = try await fixture.runPod("later")
+            let id = try await fixture.createContainer(pod, fixture.containerConfig("c", script: "while true; do sleep 1; done"))
+            #expect(try await fixture.status(id).status?.state == .created)
+            _ = try await runtime.updateContainerResources(UpdateContainerResourcesRequest(
+                containerID: id, linux: LinuxContainerResources(memoryLimitInBytes: 48 << 20)))
+            _ = try await runtime.stopContainer(StopContainerRequest(containerID: id, timeout: 0))
+            #expect(try await fixture.status(id).status?.state == .created, "nothing ran, nothing stopped")
+            _ = try await runtime.startContainer(StartContainerRequest(containerID: id))
+            #expect(try await fixture.status(id).status?.state == .running)
+            let limit = "/sys/fs/cgroup/memory/fasco-test-\(fixture.directory.lastPathComponent)/\(pod.id)/\(id)/memory.limit_in_bytes"
+            let text = try String(contentsOfFile: limit, encoding: .utf8)
+            #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == String(48 << 20), "the limit set before the start applies")
+        }
+    }
 }

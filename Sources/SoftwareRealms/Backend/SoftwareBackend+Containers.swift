@@ -16,7 +16,19 @@ extension SoftwareBackend {
         do { data = try encoder.encode(spec) } catch { throw .internal("cannot encode the runtime spec", cause: error) }
         // Not flushed: a container's bundle does not outlive a reboot (its processes do not either).
         try FileSystem.writeAtomically(Array(data), to: bundle + "/config.json", mode: 0o600, durable: false)
+    }
 
+    public func startContainer(_ container: ContainerRealm, bundle: String) async throws(FascoError) -> Int32 {
+        let id = container.id.value
+        // A start that failed after the runtime's create leaves the container for RemoveContainer to delete.
+        if !runtime.knows(id: id) { try await runtimeCreate(container, bundle: bundle) }
+        try await runtime.start(id: id)
+        return (try? await client(of: container.systemRealm).list().first(where: { $0.id == id })?.pid) ?? 0
+    }
+
+    /// The runtime's `create`, run by the realm's supervisor, which so owns the container's
+    /// stdio and becomes its subreaper.
+    private func runtimeCreate(_ container: ContainerRealm, bundle: String) async throws(FascoError) {
         let id = container.id.value
         // The realm's supervisor hides the mounts the runtime must not see (launched with --hide-mount).
         let argv = try runtime.createArgv(id: id, bundle: bundle, pidFile: pidFile(container, bundle: bundle), viaLauncher: false)
@@ -37,11 +49,6 @@ extension SoftwareBackend {
             }
             throw error
         }
-    }
-
-    public func startContainer(_ container: ContainerRealm) async throws(FascoError) -> Int32 {
-        try await runtime.start(id: container.id.value)
-        return (try? await runtime.state(id: container.id.value).pid) ?? 0
     }
 
     public func signalContainer(_ container: ContainerRealm, signal: Int32) async throws(FascoError) {
@@ -121,8 +128,32 @@ extension SoftwareBackend {
         return ExecResult(exitCode: output.exit.shellStatus, stdout: output.stdout, stderr: output.stderr, timedOut: false)
     }
 
-    public func updateResources(_ container: ContainerRealm, resources: RuntimeSpec.Linux.Resources) async throws(FascoError) {
-        try await runtime.update(id: container.id.value, resources: resources)
+    public func updateResources(_ container: ContainerRealm, bundle: String, resources: RuntimeSpec.Linux.Resources) async throws(FascoError) {
+        if runtime.knows(id: container.id.value) {
+            try await runtime.update(id: container.id.value, resources: resources)
+            return
+        }
+        // Not made yet (created, not started): the limits go into the spec it will be made from.
+        let path = bundle + "/config.json"
+        guard let bytes = try FileSystem.read(path, limit: 4 << 20) else { throw .failedPrecondition("container \(container.id) has no runtime spec") }
+        var spec: RuntimeSpec
+        do { spec = try JSONDecoder().decode(RuntimeSpec.self, from: Data(bytes)) } catch {
+            throw .internal("cannot read the runtime spec of container \(container.id)", cause: error)
+        }
+        var current = spec.linux?.resources ?? RuntimeSpec.Linux.Resources()
+        if let memory = resources.memory { current.memory = memory }
+        if let cpu = resources.cpu { current.cpu = cpu }
+        if let pids = resources.pids { current.pids = pids }
+        if let hugepages = resources.hugepageLimits { current.hugepageLimits = hugepages }
+        if let unified = resources.unified { current.unified = unified }
+        var linux = spec.linux ?? RuntimeSpec.Linux()
+        linux.resources = current
+        spec.linux = linux
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(spec) } catch { throw .internal("cannot encode the runtime spec", cause: error) }
+        try FileSystem.writeAtomically(Array(data), to: path, mode: 0o600, durable: false)
     }
 
     public func reopenLog(_ container: ContainerRealm) async throws(FascoError) {
