@@ -47,6 +47,38 @@ extension SoftwareBackend {
             hiddenMounts: self.runtime.launcher?.mountPoints ?? [])
         runtime.supervisorPID = supervisor.pid
         try saveRuntime(runtime, for: realm.id)
+
+        // The network is set up (CNI ADD, the slowest step) while the rest is done; every way out
+        // of this function waits for it first, so a teardown never races an ADD in flight.
+        var network: Task<Result<[String], FascoError>, Never>?
+        // Without a CNI configuration the realm has its loopback only (Status says NetworkReady=false).
+        if request.network == .realm, let plugins = configuration.network, plugins.readiness().ready {
+            let attachment = attachment(realm, request: request, netns: supervisor.namespacePath("net"))
+            network = Task {
+                do throws(FascoError) {
+                    return .success(try await plugins.setUp(attachment).podIPs)
+                } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        do throws(FascoError) {
+            try finishStart(realm, request: request, supervisor: supervisor, cgroup: cgroup, directory: directory, runtime: &runtime)
+        } catch {
+            _ = await network?.value
+            throw error
+        }
+        if let network { runtime.addresses = try await network.value.get() }
+        runtime.complete = true
+        try saveRuntime(runtime, for: realm.id)
+        return runtime
+    }
+
+    /// What starting a realm does besides its network: the supervisor into the pod's cgroup,
+    /// the namespace paths, the pod's files and /dev/shm.
+    private func finishStart(_ realm: SystemRealm, request: SystemRealmRequest, supervisor: SupervisorProcess, cgroup: PodCgroup,
+                             directory: String, runtime: inout SystemRealmRuntime) throws(FascoError) {
+        let ownUTS = request.network == .realm
         // The supervisor is charged to the pod for what it uses (memory, CPU, pids); the other
         // hierarchies would only cost a cgroup move each.
         try cgroup.add(pid: supervisor.pid, controllers: ["memory", "cpu", "cpuacct", "pids"])
@@ -66,15 +98,6 @@ extension SoftwareBackend {
             runtime.shmPath = try mountShm(in: directory, bytes: request.shmBytes)
         }
         try saveRuntime(runtime, for: realm.id)
-
-        // Without a CNI configuration the realm has its loopback only (Status says NetworkReady=false).
-        if request.network == .realm, let network = configuration.network, network.readiness().ready, let netns = runtime.networkNamespace {
-            let result = try await network.setUp(attachment(realm, request: request, netns: netns))
-            runtime.addresses = result.podIPs
-        }
-        runtime.complete = true
-        try saveRuntime(runtime, for: realm.id)
-        return runtime
     }
 
     func attachment(_ realm: SystemRealm, request: SystemRealmRequest?, netns: String) -> CNIAttachment {
