@@ -13,7 +13,7 @@ public enum NamespaceConnector {
     /// path; nil is the host's), trying 127.0.0.1 then ::1. The descriptor is the caller's.
     public static func connect(namespace: String?, port: UInt16, timeout: Duration = .seconds(10)) async throws(FascoError) -> Int32 {
         let result: Result<Int32, FascoError> = await withCheckedContinuation { continuation in
-            let started = OwnThread.start {
+            let started = DetachedThread.start {
                 continuation.resume(returning: connectHere(namespace: namespace, port: port, deadline: ContinuousClock.now + timeout))
             }
             if !started { continuation.resume(returning: .failure(.resourceExhausted("cannot start a thread to connect to port \(port)"))) }
@@ -94,31 +94,4 @@ public enum NamespaceConnector {
 /// An errno value, as an Error.
 struct Errno: Error {
     var code: Int32
-}
-
-/// A detached thread of its own for work that changes per-thread kernel state.
-enum OwnThread {
-    private final class Job {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
-    }
-
-    static func start(_ body: @escaping @Sendable () -> Void) -> Bool {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        var thread = pthread_t()
-        let job = Unmanaged.passRetained(Job(body))
-        let started = pthread_create(&thread, &attributes, { argument in
-            guard let argument else { return nil }
-            Unmanaged<Job>.fromOpaque(argument).takeRetainedValue().body()
-            return nil
-        }, job.toOpaque())
-        if started != 0 {
-            job.release()
-            return false
-        }
-        return true
-    }
 }
