@@ -13,15 +13,7 @@ extension CRIService {
     }
 
     public func listPodSandboxStats(_ request: ListPodSandboxStatsRequest, context: ServerContext) async throws -> ListPodSandboxStatsResponse {
-        let realms = try self.realms
-        var pods = await realms.registry.allSystemRealms
-        if let filter = request.filter {
-            if !filter.id.isEmpty {
-                guard let match = try? await realms.systemRealm(filter.id) else { return ListPodSandboxStatsResponse() }
-                pods = pods.filter { $0.id == match.id }
-            }
-            pods = pods.filter { Self.matches($0.labels, filter.labelSelector) }
-        }
+        let pods = try await selectPods(id: request.filter?.id ?? "", labels: request.filter?.labelSelector ?? [:])
         var stats: [PodSandboxStats] = []
         for pod in pods { stats.append(await self.stats(of: pod)) }
         return ListPodSandboxStatsResponse(stats: stats)

@@ -24,7 +24,7 @@ extension CRIService {
         let config = (try? PodSandboxConfig.decode(realm.attachment)) ?? PodSandboxConfig()
         let addresses = realm.state == .ready ? (runtime?.addresses ?? []) : []
         return PodSandboxStatus(
-            id: realm.id.value, metadata: Self.render(realm.metadata), state: realm.state == .ready ? .ready : .notready,
+            id: realm.id.value, metadata: Self.render(realm.metadata), state: Self.render(realm.state),
             createdAt: realm.createdAt,
             network: PodSandboxNetworkStatus(ip: addresses.first ?? "", additionalIPs: addresses.dropFirst().map { PodIP(ip: $0) }),
             linux: LinuxPodSandboxStatus(namespaces: Namespace(options: config.linux?.securityContext?.namespaceOptions ?? NamespaceOption())),

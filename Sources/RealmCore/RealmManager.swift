@@ -346,11 +346,6 @@ public final class RealmManager: Sendable {
         try await backend.reopenLog(container)
     }
 
-    /// What the backend sees of the container's process now.
-    public func process(of container: ContainerRealm) async -> ContainerProcess {
-        await backend.containerProcess(container)
-    }
-
     /// The pid of the container's process while it exists.
     public func pid(of container: ContainerRealm) async -> Int32? {
         await backend.containerPID(container)

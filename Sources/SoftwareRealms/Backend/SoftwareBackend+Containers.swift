@@ -31,7 +31,7 @@ extension SoftwareBackend {
     private func runtimeCreate(_ container: ContainerRealm, bundle: String) async throws(FascoError) {
         let id = container.id.value
         // The realm's supervisor hides the mounts the runtime must not see (launched with --hide-mount).
-        let argv = try runtime.createArgv(id: id, bundle: bundle, pidFile: pidFile(container, bundle: bundle), viaLauncher: false)
+        let argv = try runtime.createArgv(id: id, bundle: bundle, pidFile: pidFile(container, bundle: bundle))
         let logPath = container.logPath.isEmpty ? "/dev/null" : container.logPath
         if logPath != "/dev/null", let slash = logPath.lastIndex(of: "/"), slash != logPath.startIndex {
             try FileSystem.makeDirectories(String(logPath[..<slash]), mode: 0o755)

@@ -37,12 +37,7 @@ extension SoftwareBackend {
             binary: configuration.supervisorBinary, directory: directory, hostname: ownUTS ? request.hostname : nil,
             namespaces: .init(
                 network: request.network == .realm, ipc: request.ipc == .realm, uts: ownUTS, pid: request.sharedPID,
-                user: request.userNamespace.map { user in
-                    let map = { (mapping: SystemRealmRequest.IDMapping) in
-                        SupervisorProcess.IDMapping(containerID: mapping.containerID, hostID: mapping.hostID, size: mapping.size)
-                    }
-                    return SupervisorProcess.UserNamespace(uids: user.uids.map(map), gids: user.gids.map(map))
-                }),
+                user: request.userNamespace),
             // The runtimes it runs then see no hybrid cgroup layout, without a launcher of their own.
             hiddenMounts: self.runtime.launcher?.mountPoints ?? [])
         runtime.supervisorPID = supervisor.pid

@@ -7,16 +7,12 @@ import Glibc
 #endif
 
 extension OCIRuntime {
-    /// The argv of `create` for a realm supervisor to run (it owns the container's stdio):
-    /// through the hybrid-cgroup launcher when this runtime needs it, unless `viaLauncher` is
-    /// false because the supervisor hides those mounts itself (`--hide-mount`). The runtime's
-    /// own log goes to `createLog(id:)`.
-    public func createArgv(id: String, bundle: String, pidFile: String, viaLauncher: Bool = true) throws(FascoError) -> [String] {
+    /// The argv of `create` for a realm supervisor to run (it owns the container's stdio).
+    /// The supervisor must hide `launcher?.mountPoints` itself (`--hide-mount`): the argv runs
+    /// the runtime directly. The runtime's own log goes to `createLog(id:)`.
+    public func createArgv(id: String, bundle: String, pidFile: String) throws(FascoError) -> [String] {
         try Self.validate(id: id)
-        let arguments = globalArguments(log: createLog(id: id)) + ["create", "--bundle", bundle, "--pid-file", pidFile, id]
-        let wrapper = viaLauncher ? launcher : nil
-        let command = wrapper?.command(binary, arguments: arguments) ?? ProcessSpawner.Command(binary, arguments: arguments)
-        return [command.executable] + command.arguments
+        return [binary] + globalArguments(log: createLog(id: id)) + ["create", "--bundle", bundle, "--pid-file", pidFile, id]
     }
 
     /// Whether the runtime keeps state for `id` (crun and runc both keep a directory per

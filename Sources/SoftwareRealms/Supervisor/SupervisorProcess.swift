@@ -1,4 +1,5 @@
 import FascoCore
+import RealmCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,31 +35,9 @@ public struct SupervisorProcess: Sendable, Equatable {
     }
 
     /// One line of a uid_map or gid_map: `size` IDs from `containerID` inside are `hostID`... outside.
-    public struct IDMapping: Sendable, Equatable {
-        public var containerID: UInt32
-        public var hostID: UInt32
-        public var size: UInt32
-
-        public init(containerID: UInt32, hostID: UInt32, size: UInt32) {
-            self.containerID = containerID
-            self.hostID = hostID
-            self.size = size
-        }
-
-        /// `C:H:L`, as fasco-realm's --uid-map and --gid-map take it.
-        var argument: String { "\(containerID):\(hostID):\(size)" }
-    }
-
+    public typealias IDMapping = SystemRealmRequest.IDMapping
     /// The ID mappings of a realm's user namespace (1 to 8 of each, as the kernel and fasco-realm take them).
-    public struct UserNamespace: Sendable, Equatable {
-        public var uids: [IDMapping]
-        public var gids: [IDMapping]
-
-        public init(uids: [IDMapping], gids: [IDMapping]) {
-            self.uids = uids
-            self.gids = gids
-        }
-    }
+    public typealias UserNamespace = SystemRealmRequest.UserNamespace
 
     public let pid: pid_t
     /// The realm's state directory: control.sock, pid, pidns-pid, exits/, supervisor.log.
@@ -224,4 +203,9 @@ extension String {
         while let last = text.last, set.contains(last) { text = text.dropLast() }
         return String(text)
     }
+}
+
+extension SystemRealmRequest.IDMapping {
+    /// `C:H:L`, as fasco-realm's --uid-map and --gid-map take it.
+    var argument: String { "\(containerID):\(hostID):\(size)" }
 }
