@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <linux/magic.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
@@ -33,6 +35,16 @@ int fasco_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0,
 int fasco_setns(int fd, int nstype) { return setns(fd, nstype); }
 
 int fasco_clone_newnet(void) { return CLONE_NEWNET; }
+
+int fasco_unshare(int flags) { return unshare(flags); }
+
+pid_t fasco_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+int fasco_is_namespace_file(const char *path) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -1;
+    return info.f_type == NSFS_MAGIC;
+}
 
 long fasco_receive_message(int socket, void *buffer, size_t size, int *fds, int max, int *count) {
     *count = 0;

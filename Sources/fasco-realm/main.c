@@ -1,11 +1,12 @@
 // fasco-realm: the System Realm supervisor of Fasco's software backend.
 //
-// Usage: fasco-realm --dir DIR [--hostname NAME] [--no-new-netns] [--no-new-ipcns] [--no-new-utsns]
-//                    [--new-pidns] [--hide-mount PATH]...
+// Usage: fasco-realm --dir DIR [--hostname NAME] [--no-new-netns | --netns PATH] [--no-new-ipcns]
+//                    [--no-new-utsns] [--new-pidns] [--hide-mount PATH]...
 //                    [--userns --uid-map C:H:L [--uid-map ...] --gid-map C:H:L [--gid-map ...]]
 //
 // Start-up: setsid, PR_SET_CHILD_SUBREAPER, unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
-// (less what the --no-new-* flags keep from the parent), sethostname, loopback up, SIGPIPE
+// (less what the --no-new-* flags keep from the parent; --netns PATH joins the network
+// namespace bound at PATH instead of making one), sethostname, loopback up, SIGPIPE
 // and SIGHUP ignored, SIGCHLD/SIGTERM/SIGINT taken through a signalfd, DIR/control.sock
 // listening (AF_UNIX SOCK_SEQPACKET, mode 0600; a stale socket is replaced, a served one
 // makes it fail), DIR/pid written atomically. With --new-pidns the pause child is started
@@ -559,8 +560,8 @@ static void realm_shutdown(struct connection *requester) {
 
 static void usage(void) {
     dprintf(STDERR_FILENO,
-            "usage: fasco-realm --dir DIR [--hostname NAME] [--no-new-netns] [--no-new-ipcns] [--no-new-utsns]"
-            " [--new-pidns] [--hide-mount PATH]... [--userns --uid-map C:H:L... --gid-map C:H:L...]\n");
+            "usage: fasco-realm --dir DIR [--hostname NAME] [--no-new-netns | --netns PATH] [--no-new-ipcns]"
+            " [--no-new-utsns] [--new-pidns] [--hide-mount PATH]... [--userns --uid-map C:H:L... --gid-map C:H:L...]\n");
 }
 
 static void close_inherited_descriptors(void) {
@@ -654,7 +655,7 @@ static bool append_id_map(char *map, size_t size, int *count, const char *argume
 }
 
 int main(int argc, char **argv) {
-    const char *directory = NULL, *hostname = NULL;
+    const char *directory = NULL, *hostname = NULL, *netns_path = NULL;
     int namespaces = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
     bool new_pidns = false, new_userns = false;
     static char uid_map[REALM_MAX_ID_MAPS * 40], gid_map[REALM_MAX_ID_MAPS * 40];
@@ -668,6 +669,8 @@ int main(int argc, char **argv) {
             hostname = argv[++i];
         } else if (strcmp(argv[i], "--no-new-netns") == 0) {
             namespaces &= ~CLONE_NEWNET;
+        } else if (strcmp(argv[i], "--netns") == 0 && i + 1 < argc && argv[i + 1][0] == '/') {
+            netns_path = argv[++i];
         } else if (strcmp(argv[i], "--no-new-ipcns") == 0) {
             namespaces &= ~CLONE_NEWIPC;
         } else if (strcmp(argv[i], "--no-new-utsns") == 0) {
@@ -687,7 +690,9 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (directory == NULL || new_userns != (uid_maps > 0) || new_userns != (gid_maps > 0)) {
+    // A joined network namespace belongs to the host's user namespace, not to a new one.
+    if (directory == NULL || new_userns != (uid_maps > 0) || new_userns != (gid_maps > 0) ||
+        (netns_path != NULL && (new_userns || !(namespaces & CLONE_NEWNET)))) {
         usage();
         return 2;
     }
@@ -719,11 +724,19 @@ int main(int argc, char **argv) {
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) fail("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
     // With a user namespace the pause child makes these, owned by it.
     int own_namespaces = new_userns ? 0 : namespaces;
+    if (netns_path != NULL) {
+        // The daemon made and bound it (so the pod's network is set up while this starts).
+        int netns = open(netns_path, O_RDONLY | O_CLOEXEC);
+        if (netns < 0) fail("network namespace %s: %s", netns_path, strerror(errno));
+        if (setns(netns, CLONE_NEWNET) != 0) fail("setns %s: %s", netns_path, strerror(errno));
+        close(netns);
+        own_namespaces &= ~CLONE_NEWNET;
+    }
     if (own_namespaces != 0 && unshare(own_namespaces) != 0) fail("unshare: %s", strerror(errno));
     if (hidden_count > 0) hide_mounts(hidden, hidden_count);
     if (!new_userns && hostname != NULL && sethostname(hostname, strlen(hostname)) != 0)
         fail("sethostname: %s", strerror(errno));
-    if (own_namespaces & CLONE_NEWNET) loopback_up();
+    if ((own_namespaces & CLONE_NEWNET) || netns_path != NULL) loopback_up();
 
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);

@@ -22,6 +22,12 @@ int fasco_set_child_subreaper(void);
 int fasco_setns(int fd, int nstype);
 // CLONE_NEWNET.
 int fasco_clone_newnet(void);
+// unshare(2).
+int fasco_unshare(int flags);
+// gettid(2): the calling thread's ID.
+pid_t fasco_gettid(void);
+// Whether `path` is a file of nsfs (a namespace, or a bind mount of one): 1, 0, or -1 and errno.
+int fasco_is_namespace_file(const char *path);
 // Receives one descriptor passed with SCM_RIGHTS on a connected unix socket (a runtime's
 // --console-socket): the descriptor (close-on-exec), or -1 with errno (EBADMSG: none came).
 int fasco_receive_fd(int socket);

@@ -33,22 +33,16 @@ extension SoftwareBackend {
         try saveRuntime(runtime, for: realm.id)
 
         let ownUTS = request.network == .realm
-        let supervisor = try await SupervisorProcess.launch(
-            binary: configuration.supervisorBinary, directory: directory, hostname: ownUTS ? request.hostname : nil,
-            namespaces: .init(
-                network: request.network == .realm, ipc: request.ipc == .realm, uts: ownUTS, pid: request.sharedPID,
-                user: request.userNamespace),
-            // The runtimes it runs then see no hybrid cgroup layout, without a launcher of their own.
-            hiddenMounts: self.runtime.launcher?.mountPoints ?? [])
-        runtime.supervisorPID = supervisor.pid
-        try saveRuntime(runtime, for: realm.id)
-
-        // The network is set up (CNI ADD, the slowest step) while the rest is done; every way out
-        // of this function waits for it first, so a teardown never races an ADD in flight.
+        let pin = NetworkNamespacePin.path(in: directory)
+        // The pod's network (CNI ADD, the slowest step) is set up while the rest is done; every
+        // way out of this function waits for it first, so a teardown never races an ADD in
+        // flight. Without a CNI configuration the realm has its loopback only (Status says
+        // NetworkReady=false).
+        let plugins = request.network == .realm ? configuration.network.flatMap { $0.readiness().ready ? $0 : nil } : nil
         var network: Task<Result<[String], FascoError>, Never>?
-        // Without a CNI configuration the realm has its loopback only (Status says NetworkReady=false).
-        if request.network == .realm, let plugins = configuration.network, plugins.readiness().ready {
-            let attachment = attachment(realm, request: request, netns: supervisor.namespacePath("net"))
+        func setUpNetwork() {
+            guard let plugins else { return }
+            let attachment = attachment(realm, request: request, netns: pin)
             network = Task {
                 do throws(FascoError) {
                     return .success(try await plugins.setUp(attachment).podIPs)
@@ -57,7 +51,31 @@ extension SoftwareBackend {
                 }
             }
         }
+        // Without a user namespace the daemon makes the pod's network namespace, so its set-up
+        // starts before the supervisor; with one, the namespace must belong to the pod's user
+        // namespace, and the supervisor's pause child makes it.
+        let early = request.network == .realm && request.userNamespace == nil
+        if early {
+            try await NetworkNamespacePin.create(at: pin)
+            setUpNetwork()
+        }
+        let supervisor: SupervisorProcess
         do throws(FascoError) {
+            supervisor = try await SupervisorProcess.launch(
+                binary: configuration.supervisorBinary, directory: directory, hostname: ownUTS ? request.hostname : nil,
+                namespaces: .init(
+                    network: request.network == .realm, ipc: request.ipc == .realm, uts: ownUTS, pid: request.sharedPID,
+                    user: request.userNamespace, networkPath: early ? pin : nil),
+                // The runtimes it runs then see no hybrid cgroup layout, without a launcher of their own.
+                hiddenMounts: self.runtime.launcher?.mountPoints ?? [])
+            runtime.supervisorPID = supervisor.pid
+            if request.network == .realm {
+                if !early {
+                    try NetworkNamespacePin.bind(supervisor.namespacePath("net"), at: pin)
+                    setUpNetwork()
+                }
+                runtime.networkNamespace = pin
+            }
             try finishStart(realm, request: request, supervisor: supervisor, cgroup: cgroup, directory: directory, runtime: &runtime)
         } catch {
             _ = await network?.value
@@ -77,7 +95,6 @@ extension SoftwareBackend {
         // The supervisor is charged to the pod for what it uses (memory, CPU, pids); the other
         // hierarchies would only cost a cgroup move each.
         try cgroup.add(pid: supervisor.pid, controllers: ["memory", "cpu", "cpuacct", "pids"])
-        if request.network == .realm { runtime.networkNamespace = supervisor.namespacePath("net") }
         if request.ipc == .realm { runtime.ipcNamespace = supervisor.namespacePath("ipc") }
         if ownUTS { runtime.utsNamespace = supervisor.namespacePath("uts") }
         runtime.pidNamespace = supervisor.pidNamespacePath
@@ -126,20 +143,49 @@ extension SoftwareBackend {
     /// also the shm mount, the cgroup and the state directory. Each step tolerates being done already.
     private func teardown(_ realm: SystemRealm, removing: Bool) async throws(FascoError) {
         let directory = directory(of: realm.id)
+        let pin = NetworkNamespacePin.path(in: directory)
         guard var runtime = loadRuntime(realm.id) else {
-            if removing { try FileSystem.removeTree(directory) }
+            if removing {
+                try NetworkNamespacePin.release(pin)
+                try FileSystem.removeTree(directory)
+            }
             return
         }
-        if let network = configuration.network, runtime.networkNamespace != nil,
-           (try? network.cachedResult(containerID: realm.id.value)) != nil {
+        // The network is torn down (CNI DEL) while the supervisor shuts down: the bound namespace
+        // keeps the pod's interface for DEL to find. A pod from before namespaces were bound
+        // names its supervisor's, which is usable only while that runs.
+        var network: Task<Result<Void, FascoError>, Never>?
+        if let plugins = configuration.network, let namespace = runtime.networkNamespace,
+           (try? plugins.cachedResult(containerID: realm.id.value)) != nil {
             // DEL is idempotent; the namespace may be gone already (CNI allows an empty netns then).
-            let alive = (try? SupervisorProcess.attach(directory: directory)) != nil
-            try await network.tearDown(attachment(realm, request: nil, netns: alive ? (runtime.networkNamespace ?? "") : ""))
+            let usable = namespace == pin ? NetworkNamespacePin.isBound(pin) : (try? SupervisorProcess.attach(directory: directory)) != nil
+            let attachment = attachment(realm, request: nil, netns: usable ? namespace : "")
+            let tearDown = { () async -> Result<Void, FascoError> in
+                do throws(FascoError) {
+                    return .success(try await plugins.tearDown(attachment))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            // Concurrently only when the namespace outlives the supervisor.
+            if namespace == pin {
+                network = Task { await tearDown() }
+            } else {
+                try await tearDown().get()
+            }
         }
-        if let supervisor = try SupervisorProcess.attach(directory: directory) {
-            try await supervisor.client.shutdown()
-            _ = try await supervisor.waitForExit(timeout: .seconds(30))
+        do throws(FascoError) {
+            if let supervisor = try SupervisorProcess.attach(directory: directory) {
+                try await supervisor.client.shutdown()
+                _ = try await supervisor.waitForExit(timeout: .seconds(30))
+            }
+        } catch {
+            _ = await network?.value
+            throw error
         }
+        try await network?.value.get()
+        // The namespace goes with the pod's network: its interfaces are deleted by the kernel.
+        try NetworkNamespacePin.release(pin)
         if runtime.supervisorPID != 0 {
             runtime.supervisorPID = 0
             try saveRuntime(runtime, for: realm.id)

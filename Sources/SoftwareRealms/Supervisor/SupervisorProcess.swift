@@ -24,13 +24,18 @@ public struct SupervisorProcess: Sendable, Equatable {
         public var pid: Bool
         /// A user namespace for the pod (`fasco-realm --userns`) with these mappings; nil: the host's.
         public var user: UserNamespace?
+        /// The network namespace to join (`fasco-realm --netns PATH`, a bound namespace) instead
+        /// of making one; needs `network` and no `user`.
+        public var networkPath: String?
 
-        public init(network: Bool = true, ipc: Bool = true, uts: Bool = true, pid: Bool = false, user: UserNamespace? = nil) {
+        public init(network: Bool = true, ipc: Bool = true, uts: Bool = true, pid: Bool = false, user: UserNamespace? = nil,
+                    networkPath: String? = nil) {
             self.network = network
             self.ipc = ipc
             self.uts = uts
             self.pid = pid
             self.user = user
+            self.networkPath = networkPath
         }
     }
 
@@ -93,6 +98,12 @@ public struct SupervisorProcess: Sendable, Equatable {
         var arguments = ["--dir", directory]
         if let hostname { arguments += ["--hostname", hostname] }
         if !namespaces.network { arguments.append("--no-new-netns") }
+        if let path = namespaces.networkPath {
+            guard path.hasPrefix("/"), namespaces.network, namespaces.user == nil else {
+                throw .invalidArgument("a realm joins a network namespace by absolute path, and only without a user namespace: \(path)")
+            }
+            arguments += ["--netns", path]
+        }
         if !namespaces.ipc { arguments.append("--no-new-ipcns") }
         if !namespaces.uts { arguments.append("--no-new-utsns") }
         if namespaces.pid { arguments.append("--new-pidns") }
