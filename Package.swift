@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(name: "CImageLibs"),
         .target(name: "CLinux"),
         .target(name: "CStreaming", linkerSettings: [.linkedLibrary("z")]),
+        // sd-bus from libsystemd (Debian: libsystemd-dev): the systemd cgroup driver's D-Bus calls.
+        .target(name: "CSystemdBus", linkerSettings: [.linkedLibrary("systemd")]),
         .target(name: "GRPCTransport", dependencies: ["CGRPCShim", "CGRPCCore"], swiftSettings: swift6),
 
         // Swift layers.
@@ -29,7 +31,7 @@ let package = Package(
         .target(name: "TOML", swiftSettings: swift6),
         .target(name: "OCISpec", swiftSettings: swift6),
         .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec"], swiftSettings: swift6),
-        .target(name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux"], swiftSettings: swift6),
+        .target(name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux", "CSystemdBus"], swiftSettings: swift6),
         .target(name: "ImageStore", dependencies: ["OCISpec", "FascoCore", "CImageLibs"], swiftSettings: swift6),
         .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
         .target(

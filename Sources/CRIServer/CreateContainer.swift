@@ -75,7 +75,8 @@ extension CRIService {
             utsNamespacePath: runtime.utsNamespace, pidNamespacePath: runtime.pidNamespace,
             userNamespacePath: runtime.userNamespace,
             hostsPath: runtime.files["hosts"] ?? "", resolvConfPath: runtime.files["resolv.conf"] ?? "",
-            hostnamePath: runtime.files["hostname"] ?? "", shmPath: runtime.shmPath, cgroupParent: runtime.cgroupParent)
+            hostnamePath: runtime.files["hostname"] ?? "", shmPath: runtime.shmPath, cgroupParent: runtime.cgroupParent,
+            systemdSlice: runtime.systemdSlice)
     }
 
     /// The daemon's own oom_score_adj: the floor for containers' (a lower value needs CAP_SYS_RESOURCE).

@@ -11,15 +11,25 @@ import Glibc
 extension Daemon {
     /// The software backend and the realm manager over it, with the records recovered and
     /// reconciled with the supervisors that outlived the previous daemon.
-    static func makeRealms(config: FascoConfig, images: ImageStore, logger: Logger) async throws -> RealmManager {
+    static func makeRealms(config: FascoConfig, driver: RuntimeEnvironment.CgroupDriver, images: ImageStore, logger: Logger) async throws -> RealmManager {
         // HOST_TO_CONTAINER and BIDIRECTIONAL mounts need shared host mounts (systemd hosts have them).
         if try RootPropagation.ensureShared() {
             logger.notice("made / rshared for mount propagation, as systemd does at boot")
         }
         let cgroups = try HostCgroups.detect()
         let kind: OCIRuntime.Kind = config.runtime.ociRuntime == "runc" ? .runc : .crun
-        // Realms' cgroups are cgroupfs paths (HostChecks.detectCgroupDriver).
-        let runtime = try OCIRuntime(kind: kind, stateRoot: config.state + "/runtime/" + kind.rawValue, cgroupDriver: .cgroupfs, host: cgroups)
+        if driver == .systemd {
+            // Refused at start rather than at the first pod.
+            do {
+                let version = try await SystemdManager().version()
+                logger.notice("cgroups through systemd", metadata: ["systemd": "\(version)"])
+            } catch {
+                throw ConfigError("runtime.cgroup_driver is systemd, but systemd does not answer: \(error.message)")
+            }
+        }
+        let runtime = try OCIRuntime(
+            kind: kind, stateRoot: config.state + "/runtime/" + kind.rawValue, cgroupDriver: driver == .systemd ? .systemd : .cgroupfs,
+            host: cgroups)
         let backend = try SoftwareBackend(configuration: .init(
             directory: config.state + "/realms", supervisorBinary: try supervisorPath(config), runtime: runtime, cgroups: cgroups,
             cgroupRoot: config.runtime.cgroupRoot, network: network(config)))

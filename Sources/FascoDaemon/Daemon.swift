@@ -21,9 +21,10 @@ public enum Daemon {
         try FileSystem.makeDirectories(config.state, mode: 0o711)
         try FileSystem.makeDirectories(config.imagesDirectory, mode: 0o700)
 
-        let environment = makeEnvironment(config: config)
+        let driver = HostChecks.detectCgroupDriver(config.runtime.cgroupDriver)
+        let environment = makeEnvironment(config: config, driver: driver)
         let images = try ImageStore(root: config.imagesDirectory, sources: config.registry.registryHosts.source)
-        let realms = try await makeRealms(config: config, images: images, logger: logger)
+        let realms = try await makeRealms(config: config, driver: driver, images: images, logger: logger)
         var streamingConfiguration = StreamingServer.Configuration()
         streamingConfiguration.address = config.streaming.address
         streamingConfiguration.port = UInt16(config.streaming.port)
@@ -51,8 +52,7 @@ public enum Daemon {
         logger.notice("stopped")
     }
 
-    static func makeEnvironment(config: FascoConfig) -> RuntimeEnvironment {
-        let driver = HostChecks.detectCgroupDriver(config.runtime.cgroupDriver)
+    static func makeEnvironment(config: FascoConfig, driver: RuntimeEnvironment.CgroupDriver) -> RuntimeEnvironment {
         let info = verboseInfo(config: config, driver: driver)
         return RuntimeEnvironment(
             runtimeVersion: FascoVersion.current,

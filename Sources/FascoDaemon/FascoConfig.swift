@@ -31,11 +31,12 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         public var backend = "software"
         /// The OCI runtime creating Container Realms: `crun` or `runc`.
         public var ociRuntime = "crun"
-        /// `auto` or `cgroupfs` (the only driver implemented; `systemd` is refused).
+        /// `auto` (systemd when systemd is init, else cgroupfs), `cgroupfs` or `systemd`.
         public var cgroupDriver = "auto"
         /// The System Realm supervisor; "" means `fasco-realm` next to the fasco executable.
         public var supervisorPath = ""
-        /// The cgroup (cgroupfs form) under which pods that name no cgroup parent get theirs.
+        /// The cgroup (cgroupfs form) under which pods that name no cgroup parent get theirs
+        /// (cgroupfs driver; with systemd such a pod gets the slice fasco-pod<ID>.slice).
         public var cgroupRoot = "/fasco"
     }
 
@@ -135,11 +136,8 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         guard Self.isIPAddress(streaming.address) else {
             throw ConfigError("streaming.address must be an IPv4 or IPv6 address, got \(streaming.address)")
         }
-        guard runtime.cgroupDriver != "systemd" else {
-            throw ConfigError("runtime.cgroup_driver = systemd is not supported yet: realms use cgroupfs (set auto or cgroupfs, and kubelet's cgroupDriver to cgroupfs)")
-        }
-        guard ["auto", "cgroupfs"].contains(runtime.cgroupDriver) else {
-            throw ConfigError("runtime.cgroup_driver must be auto or cgroupfs, got \(runtime.cgroupDriver)")
+        guard ["auto", "cgroupfs", "systemd"].contains(runtime.cgroupDriver) else {
+            throw ConfigError("runtime.cgroup_driver must be auto, cgroupfs or systemd, got \(runtime.cgroupDriver)")
         }
     }
 }

@@ -6,11 +6,17 @@ import Glibc
 
 /// Facts about the host that the CRI Status and RuntimeConfig answers report.
 enum HostChecks {
-    /// The cgroup driver realms use. Only cgroupfs is implemented (pods' and containers'
-    /// cgroups made directly in the hierarchies), so `auto` is cgroupfs on every host, and
-    /// RuntimeConfig tells kubelet so; `systemd` is refused by config validation.
-    static func detectCgroupDriver(_ configured: String) -> RuntimeEnvironment.CgroupDriver {
-        .cgroupfs
+    /// The cgroup driver realms use, which RuntimeConfig reports to kubelet: as configured,
+    /// and for `auto` systemd when systemd is the init system (sd_booted(3):
+    /// `/run/systemd/system` exists), cgroupfs otherwise.
+    static func detectCgroupDriver(
+        _ configured: String, systemdBooted: Bool = FileSystem.isDirectory("/run/systemd/system")
+    ) -> RuntimeEnvironment.CgroupDriver {
+        switch configured {
+        case "systemd": .systemd
+        case "cgroupfs": .cgroupfs
+        default: systemdBooted ? .systemd : .cgroupfs
+        }
     }
 
     /// The runtime is ready when its directories are writable and its OCI runtime is installed.

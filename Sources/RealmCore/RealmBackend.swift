@@ -168,8 +168,11 @@ public struct SystemRealmRuntime: Sendable, Equatable, Codable {
     /// The files made from `SystemRealmRequest.files`, by name, and the realm's /dev/shm.
     public var files: [String: String]
     public var shmPath: String
-    /// The cgroup its containers live under (cgroupfs form).
+    /// The cgroup its containers live under (cgroupfs form: the path in every hierarchy).
     public var cgroupParent: String
+    /// With the systemd cgroup driver: the slice unit whose cgroup `cgroupParent` is
+    /// ("kubepods-besteffort-pod1.slice"); containers are scopes in it. Nil with cgroupfs.
+    public var systemdSlice: String?
     /// Addresses the network gave it, primary first (no prefix length).
     public var addresses: [String]
     /// Whether every step of starting the realm finished; a daemon that died part way left it

@@ -557,3 +557,22 @@ struct ContainerSpecTests {
         #expect(try JSONDecoder().decode(RuntimeSpec.self, from: data) == spec)
     }
 }
+
+@Suite("ContainerSpecBuilder: cgroupsPath under either cgroup driver")
+struct ContainerSpecCgroupsPathTests {
+    @Test("cgroupfs: <pod cgroup>/<ID>; systemd: <pod slice>:fasco:<ID>; a bad slice is INVALID_ARGUMENT")
+    func cgroupsPath() throws {
+        let fixture = try SpecFixture()
+        defer { fixture.remove() }
+        var input = fixture.input()
+        #expect(try ContainerSpecBuilder.build(input).linux?.cgroupsPath == "/fasco/pod0123/ctr0123")
+
+        input.pod.systemdSlice = "kubepods-besteffort-pod0123.slice"
+        #expect(try ContainerSpecBuilder.build(input).linux?.cgroupsPath == "kubepods-besteffort-pod0123.slice:fasco:ctr0123")
+
+        for bad in ["kubepods", "a:b.slice", "/kubepods.slice"] {
+            input.pod.systemdSlice = bad
+            #expect(throws: FascoError.self, "\(bad)") { try ContainerSpecBuilder.build(input) }
+        }
+    }
+}

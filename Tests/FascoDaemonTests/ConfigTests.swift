@@ -130,15 +130,23 @@ struct ConfigTests {
         }
     }
 
-    @Test("cgroup driver: auto and cgroupfs mean cgroupfs; systemd is refused as not implemented")
+    @Test("cgroup driver: as configured; auto is systemd where systemd is init, else cgroupfs; anything else is refused")
     func cgroupDriver() throws {
-        #expect(HostChecks.detectCgroupDriver("cgroupfs") == .cgroupfs)
-        #expect(HostChecks.detectCgroupDriver("auto") == .cgroupfs)
+        for booted in [false, true] {
+            #expect(HostChecks.detectCgroupDriver("cgroupfs", systemdBooted: booted) == .cgroupfs)
+            #expect(HostChecks.detectCgroupDriver("systemd", systemdBooted: booted) == .systemd)
+        }
+        #expect(HostChecks.detectCgroupDriver("auto", systemdBooted: false) == .cgroupfs)
+        #expect(HostChecks.detectCgroupDriver("auto", systemdBooted: true) == .systemd)
         var config = FascoConfig()
-        config.runtime.cgroupDriver = "systemd"
-        #expect(throws: ConfigError.self) { try config.validate() }
-        config.runtime.cgroupDriver = "auto"
-        try config.validate()
+        for driver in ["auto", "cgroupfs", "systemd"] {
+            config.runtime.cgroupDriver = driver
+            try config.validate()
+        }
+        for driver in ["Systemd", "", "cgroupfs2"] {
+            config.runtime.cgroupDriver = driver
+            #expect(throws: ConfigError.self) { try config.validate() }
+        }
     }
 }
 

@@ -50,7 +50,7 @@ public enum ContainerSpecBuilder {
             gidMappings: namespaces.gidMappings,
             sysctl: try sysctls(input.pod.config.linux?.sysctls ?? [:], namespaces: namespaces),
             resources: try resources(config.linux?.resources, deviceRules: devices.rules),
-            cgroupsPath: input.pod.cgroupParent + "/" + input.containerID,
+            cgroupsPath: cgroupsPath(input),
             namespaces: namespaces.namespaces,
             devices: devices.nodes.isEmpty ? nil : devices.nodes,
             seccomp: try seccomp(security, privileged: privileged, capabilities: capabilities.bounding ?? []))
@@ -100,6 +100,17 @@ public enum ContainerSpecBuilder {
         guard !input.pod.cgroupParent.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
             throw .invalidArgument("cgroup parent \(input.pod.cgroupParent.debugDescription) has . or .. components")
         }
+        if let slice = input.pod.systemdSlice, !slice.hasSuffix(".slice") || slice.contains(":") || slice.contains("/") {
+            throw .invalidArgument("\(slice.debugDescription) is not a systemd slice name")
+        }
+    }
+
+    /// `linux.cgroupsPath`: "<pod cgroup>/<ID>" (cgroupfs), or with the systemd driver
+    /// "<pod slice>:fasco:<ID>", which the runtime turns into the scope "fasco-<ID>.scope" in the
+    /// pod's slice (the ID has no ':', see `validateIdentity`).
+    static func cgroupsPath(_ input: ContainerSpecInput) -> String {
+        if let slice = input.pod.systemdSlice { return "\(slice):fasco:\(input.containerID)" }
+        return (input.pod.cgroupParent == "/" ? "" : input.pod.cgroupParent) + "/" + input.containerID
     }
 
     /// CRI features this builder does not implement, refused rather than ignored.

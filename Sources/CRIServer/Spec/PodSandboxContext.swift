@@ -29,13 +29,16 @@ public struct PodSandboxContext: Sendable, Equatable {
     /// The pod's cgroup in cgroupfs form, e.g. `/fasco/<podID>`; a container's `cgroupsPath` is
     /// `<cgroupParent>/<containerID>`.
     public var cgroupParent: String
+    /// With the systemd cgroup driver, the pod's slice unit; a container's `cgroupsPath` is then
+    /// `<slice>:fasco:<containerID>` (a scope the runtime asks systemd for).
+    public var systemdSlice: String?
 
     public init(podID: String, config: PodSandboxConfig,
                 networkNamespacePath: String? = nil, ipcNamespacePath: String? = nil,
                 utsNamespacePath: String? = nil, pidNamespacePath: String? = nil,
                 userNamespacePath: String? = nil,
                 hostsPath: String, resolvConfPath: String, hostnamePath: String, shmPath: String,
-                cgroupParent: String) {
+                cgroupParent: String, systemdSlice: String? = nil) {
         self.podID = podID
         self.config = config
         self.networkNamespacePath = networkNamespacePath
@@ -48,6 +51,7 @@ public struct PodSandboxContext: Sendable, Equatable {
         self.hostnamePath = hostnamePath
         self.shmPath = shmPath
         self.cgroupParent = cgroupParent
+        self.systemdSlice = systemdSlice
     }
 
     /// The pod's namespace options (all POD when the pod config has none).

@@ -113,7 +113,8 @@ extension SoftwareBackend {
             unlink("\(directory(of: container.systemRealm))/exits/\(id)")
         }
         if let pod = loadRuntime(container.systemRealm) {
-            try await PodCgroup(host: configuration.cgroups, path: pod.cgroupParent + "/" + id).remove()
+            // What the runtime left (systemd: directories in the hierarchies it does not manage).
+            try await PodCgroup(host: configuration.cgroups, path: containerCgroupPath(pod: pod, containerID: id)).remove()
         }
     }
 
@@ -162,6 +163,6 @@ extension SoftwareBackend {
 
     public func usage(of container: ContainerRealm) async throws(FascoError) -> RealmUsage {
         guard let pod = loadRuntime(container.systemRealm) else { throw .notFound("pod sandbox \(container.systemRealm) has no cgroup") }
-        return try CgroupStats.read(path: pod.cgroupParent + "/" + container.id.value, host: configuration.cgroups).usage
+        return try CgroupStats.read(path: containerCgroupPath(pod: pod, containerID: container.id.value), host: configuration.cgroups).usage
     }
 }

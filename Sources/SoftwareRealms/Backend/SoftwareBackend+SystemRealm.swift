@@ -20,16 +20,13 @@ extension SoftwareBackend {
     }
 
     private func start(_ realm: SystemRealm, request: SystemRealmRequest, directory: String) async throws(FascoError) -> SystemRealmRuntime {
-        let cgroupParent = request.cgroupParent.isEmpty ? "\(configuration.cgroupRoot)/\(realm.id)" : request.cgroupParent
-        guard cgroupParent.hasPrefix("/"), !cgroupParent.split(separator: "/").contains("..") else {
-            throw .invalidArgument("cgroup parent \(cgroupParent.debugDescription) must be an absolute path without ..")
-        }
-        let cgroup = try PodCgroup(host: configuration.cgroups, path: cgroupParent)
-        try cgroup.create()
+        let placement = try podPlacement(realm, request: request)
+        try preparePodCgroup(placement)
         // Saved before anything runs, so that a crash from here on leaves a record to clean up from.
         var runtime = SystemRealmRuntime(
             supervisorPID: 0, directory: directory, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
-            pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: cgroupParent, addresses: [])
+            pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: placement.path, addresses: [])
+        runtime.systemdSlice = placement.slice
         try saveRuntime(runtime, for: realm.id)
 
         let ownUTS = request.network == .realm
@@ -76,7 +73,9 @@ extension SoftwareBackend {
                 }
                 runtime.networkNamespace = pin
             }
-            try finishStart(realm, request: request, supervisor: supervisor, cgroup: cgroup, directory: directory, runtime: &runtime)
+            try saveRuntime(runtime, for: realm.id)
+            try await placeSupervisor(supervisor.pid, of: realm, placement: placement)
+            try finishStart(realm, request: request, supervisor: supervisor, directory: directory, runtime: &runtime)
         } catch {
             _ = await network?.value
             throw error
@@ -87,14 +86,11 @@ extension SoftwareBackend {
         return runtime
     }
 
-    /// What starting a realm does besides its network: the supervisor into the pod's cgroup,
-    /// the namespace paths, the pod's files and /dev/shm.
-    private func finishStart(_ realm: SystemRealm, request: SystemRealmRequest, supervisor: SupervisorProcess, cgroup: PodCgroup,
+    /// What starting a realm does besides its network and cgroups: the namespace paths, the
+    /// pod's files and /dev/shm.
+    private func finishStart(_ realm: SystemRealm, request: SystemRealmRequest, supervisor: SupervisorProcess,
                              directory: String, runtime: inout SystemRealmRuntime) throws(FascoError) {
         let ownUTS = request.network == .realm
-        // The supervisor is charged to the pod for what it uses (memory, CPU, pids); the other
-        // hierarchies would only cost a cgroup move each.
-        try cgroup.add(pid: supervisor.pid, controllers: ["memory", "cpu", "cpuacct", "pids"])
         if request.ipc == .realm { runtime.ipcNamespace = supervisor.namespacePath("ipc") }
         if ownUTS { runtime.utsNamespace = supervisor.namespacePath("uts") }
         runtime.pidNamespace = supervisor.pidNamespacePath
@@ -184,6 +180,7 @@ extension SoftwareBackend {
             throw error
         }
         try await network?.value.get()
+        try await releaseSupervisorCgroup(of: realm, runtime: runtime)
         // The namespace goes with the pod's network: its interfaces are deleted by the kernel.
         try NetworkNamespacePin.release(pin)
         if runtime.supervisorPID != 0 {
@@ -196,7 +193,7 @@ extension SoftwareBackend {
                 throw .internal("cannot unmount \(runtime.shmPath): \(FileSystem.errnoText)")
             }
         }
-        try await PodCgroup(host: configuration.cgroups, path: runtime.cgroupParent).remove()
+        try await removePodCgroup(of: realm, runtime: runtime)
         try FileSystem.removeTree(directory)
     }
 

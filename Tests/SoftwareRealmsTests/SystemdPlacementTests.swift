@@ -1,0 +1,78 @@
+import FascoCore
+import RealmCore
+@testable import SoftwareRealms
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("software backend: where pods go under each cgroup driver")
+struct SystemdPlacementTests {
+    private func backend(_ driver: OCIRuntime.CgroupDriver, root: String) throws -> SoftwareBackend {
+        let hosts = try HostCgroups.detect()
+        return try SoftwareBackend(configuration: .init(
+            directory: root + "/realms", supervisorBinary: "/bin/false",
+            runtime: try OCIRuntime(kind: .runc, stateRoot: root + "/runc", cgroupDriver: driver, host: hosts), cgroups: hosts,
+            cgroupRoot: "/fasco-root", network: nil))
+    }
+
+    private let realm = SystemRealm(metadata: SystemRealmMetadata(name: "p", uid: "u", namespace: "n", attempt: 0), createdAt: 1)
+
+    private func request(parent: String) -> SystemRealmRequest {
+        SystemRealmRequest(hostname: "p", cgroupParent: parent, owner: .init(name: "p", namespace: "n", uid: "u"))
+    }
+
+    @Test("cgroupfs: the pod's cgroup_parent path, else <cgroup_root>/<ID>; slices and relative paths are refused")
+    func cgroupfs() throws {
+        let root = try makeTemporaryDirectory("fasco-placement")
+        defer { try? FileSystem.removeTree(root) }
+        let backend = try backend(.cgroupfs, root: root)
+        #expect(try backend.podPlacement(realm, request: request(parent: "")) == .init(path: "/fasco-root/\(realm.id)", slice: nil))
+        #expect(try backend.podPlacement(realm, request: request(parent: "/kubepods/besteffort/pod1")).path == "/kubepods/besteffort/pod1")
+        for bad in ["kubepods-besteffort-pod1.slice", "kubepods/pod1", "/kubepods/../etc"] {
+            #expect(throws: FascoError.self, "\(bad)") { try backend.podPlacement(realm, request: request(parent: bad)) }
+        }
+        let pod = SystemRealmRuntime(supervisorPID: 0, directory: root, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
+                                     pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: "/fasco-root/pod1", addresses: [])
+        #expect(try backend.containerCgroupPath(pod: pod, containerID: "c1") == "/fasco-root/pod1/c1")
+    }
+
+    @Test("systemd: the pod's slice, else fasco-pod<ID>.slice; container scopes inside it; paths are refused")
+    func systemd() throws {
+        let root = try makeTemporaryDirectory("fasco-placement")
+        defer { try? FileSystem.removeTree(root) }
+        let backend = try backend(.systemd, root: root)
+        #expect(try backend.podPlacement(realm, request: request(parent: "kubepods-besteffort-pod1.slice")) == .init(
+            path: "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice", slice: "kubepods-besteffort-pod1.slice"))
+        #expect(try backend.podPlacement(realm, request: request(parent: "")) == .init(
+            path: "/fasco.slice/fasco-pod\(realm.id).slice", slice: "fasco-pod\(realm.id).slice"))
+        for bad in ["/kubepods/besteffort/pod1", "kubepods", "-kubepods.slice", "kube--pods.slice", "a/b.slice"] {
+            #expect(throws: FascoError.self, "\(bad)") { try backend.podPlacement(realm, request: request(parent: bad)) }
+        }
+        var pod = SystemRealmRuntime(supervisorPID: 0, directory: root, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
+                                     pidNamespace: nil, files: [:], shmPath: "/dev/shm",
+                                     cgroupParent: "/kubepods.slice/kubepods-pod1.slice", addresses: [])
+        pod.systemdSlice = "kubepods-pod1.slice"
+        #expect(try backend.containerCgroupPath(pod: pod, containerID: "c1") == "/kubepods.slice/kubepods-pod1.slice/fasco-c1.scope")
+        #expect(SoftwareBackend.supervisorScope(of: realm.id) == "fasco-realm-\(realm.id).scope")
+    }
+
+    @Test("unit names: systemd's characters and suffix, at most 255 bytes")
+    func unitNames() throws {
+        try SystemdManager.validateUnitName("fasco-realm-0123abcd.scope", suffix: ".scope")
+        try SystemdManager.validateUnitName("a_b:c@d.scope", suffix: ".scope")
+        for bad in [".scope", "a b.scope", "a/b.scope", "a.slice", String(repeating: "a", count: 250) + ".scope", "ä.scope"] {
+            #expect(throws: FascoError.self, "\(bad)") { try SystemdManager.validateUnitName(bad, suffix: ".scope") }
+        }
+    }
+
+    @Test("the systemd-managed cgroup of a process: name=systemd on v1, the unified line otherwise; nil when it is gone")
+    func systemdCgroupOfProcess() throws {
+        let text = try #require(try FileSystem.read("/proc/self/cgroup")).map { Character(UnicodeScalar($0)) }
+        let lines = String(text).split(separator: "\n")
+        let expected = lines.first { $0.contains(":name=systemd:") }.map { String($0.split(separator: ":", maxSplits: 2)[2]) }
+            ?? lines.first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
+        #expect(SystemdManager.systemdCgroup(of: getpid()) == expected)
+        #expect(SystemdManager.systemdCgroup(of: 0x3FFF_FFF0) == nil)
+    }
+}
