@@ -44,9 +44,14 @@ struct SystemdPlacementTests {
         let backend = try backend(.systemd, root: root)
         #expect(try backend.podPlacement(realm, request: request(parent: "kubepods-besteffort-pod1.slice")) == .init(
             path: "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice", slice: "kubepods-besteffort-pod1.slice"))
+        #expect(try backend.podPlacement(realm, request: request(parent: "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice")) == .init(
+            path: "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice", slice: "kubepods-besteffort-pod1.slice"),
+            "kubelet's form: the slice's cgroup path")
+        #expect(try backend.podPlacement(realm, request: request(parent: "/test.slice")) == .init(path: "/test.slice", slice: "test.slice"))
         #expect(try backend.podPlacement(realm, request: request(parent: "")) == .init(
             path: "/fasco.slice/fasco-pod\(realm.id).slice", slice: "fasco-pod\(realm.id).slice"))
-        for bad in ["/kubepods/besteffort/pod1", "kubepods", "-kubepods.slice", "kube--pods.slice", "a/b.slice"] {
+        for bad in ["/kubepods/besteffort/pod1", "kubepods", "-kubepods.slice", "kube--pods.slice", "a/b.slice",
+                    "/kubepods-besteffort-pod1.slice", "/other.slice/kubepods-pod1.slice", "/", "/-.slice/"] {
             #expect(throws: FascoError.self, "\(bad)") { try backend.podPlacement(realm, request: request(parent: bad)) }
         }
         var pod = SystemRealmRuntime(supervisorPID: 0, directory: root, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,

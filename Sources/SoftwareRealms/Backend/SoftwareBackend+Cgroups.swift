@@ -10,7 +10,8 @@ import Glibc
 ///   cgroup_parent, else `<cgroup_root>/<pod ID>`); the supervisor joins its accounting
 ///   hierarchies; containers are `<pod cgroup>/<container ID>`, made by the runtime.
 /// - systemd: the pod's cgroup is a slice unit (the pod's cgroup_parent, which must name one,
-///   such as kubelet's "kubepods-besteffort-pod<uid>.slice", else "fasco-pod<pod ID>.slice");
+///   or the path of one, as kubelet sends it: "/kubepods.slice/kubepods-besteffort.slice/
+///   kubepods-besteffort-pod<uid>.slice"; else "fasco-pod<pod ID>.slice");
 ///   nothing makes directories in systemd's tree but systemd: the supervisor gets a transient
 ///   scope "fasco-realm-<pod ID>.scope" in the slice (Delegate=yes), and containers are the
 ///   scopes "fasco-<container ID>.scope" the runtime asks systemd for (`--systemd-cgroup`,
@@ -46,12 +47,19 @@ extension SoftwareBackend {
             }
             return PodPlacement(path: path, slice: nil)
         case .systemd:
-            let slice = request.cgroupParent.isEmpty ? Self.defaultSlice(of: realm.id) : request.cgroupParent
-            guard slice.hasSuffix(".slice"), !slice.contains("/") else {
-                throw .invalidArgument(
-                    "with the systemd cgroup driver a pod's cgroup parent names a slice unit (such as kubepods-besteffort-pod<uid>.slice): \(slice.debugDescription)")
+            guard !request.cgroupParent.isEmpty else {
+                let slice = Self.defaultSlice(of: realm.id)
+                return PodPlacement(path: try PodCgroup.systemdSlicePath(slice), slice: slice)
             }
-            return PodPlacement(path: try PodCgroup.systemdSlicePath(slice), slice: slice)
+            // kubelet sends the slice's cgroup path ("/kubepods.slice/.../kubepods-besteffort-pod<uid>.slice",
+            // its CgroupName.ToSystemd); a bare slice name is taken too.
+            let parent = request.cgroupParent
+            let slice = parent.split(separator: "/").last.map(String.init) ?? ""
+            let invalid = FascoError.invalidArgument(
+                "with the systemd cgroup driver a pod's cgroup parent names a slice unit, or is its cgroup path (such as /kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid>.slice): \(parent.debugDescription)")
+            guard slice.hasSuffix(".slice"), let path = try? PodCgroup.systemdSlicePath(slice) else { throw invalid }
+            guard !parent.contains("/") || parent == path else { throw invalid }
+            return PodPlacement(path: path, slice: slice)
         }
     }
 
