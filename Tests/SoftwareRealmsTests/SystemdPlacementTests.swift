@@ -1,4 +1,5 @@
 import FascoCore
+import OCISpec
 import RealmCore
 @testable import SoftwareRealms
 import Testing
@@ -79,5 +80,32 @@ struct SystemdPlacementTests {
             ?? lines.first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
         #expect(SystemdManager.systemdCgroup(of: getpid()) == expected)
         #expect(SystemdManager.systemdCgroup(of: 0x3FFF_FFF0) == nil)
+    }
+
+    @Test("a pod keeps its driver: after a restart with the other one its containers are FAILED_PRECONDITION")
+    func driverMismatch() async throws {
+        let root = try makeTemporaryDirectory("fasco-placement")
+        defer { try? FileSystem.removeTree(root) }
+        for (started, now) in [(OCIRuntime.CgroupDriver.systemd, OCIRuntime.CgroupDriver.cgroupfs), (.cgroupfs, .systemd)] {
+            let backend = try backend(now, root: root)
+            var record = SystemRealmRuntime(supervisorPID: 0, directory: root, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
+                                            pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: "/x.slice", addresses: [])
+            record.systemdSlice = started == .systemd ? "x.slice" : nil
+            try FileSystem.makeDirectories(backend.directory(of: realm.id), mode: 0o700)
+            try backend.saveRuntime(record, for: realm.id)
+            let container = ContainerRealm(systemRealm: realm.id, metadata: .init(name: "c", attempt: 0), image: "i", imageID: "i", createdAt: 1)
+            let bundle = root + "/bundle-\(started)"
+            try FileSystem.makeDirectories(bundle, mode: 0o700)
+            let error = await #expect(throws: FascoError.self) {
+                try await backend.createContainer(container, spec: RuntimeSpec(ociVersion: "1.0.2"), bundle: bundle)
+            }
+            #expect(error?.code == .failedPrecondition)
+            #expect(!FileSystem.exists(bundle + "/config.json"))
+
+            record.systemdSlice = now == .systemd ? "x.slice" : nil
+            try backend.saveRuntime(record, for: realm.id)
+            try await backend.createContainer(container, spec: RuntimeSpec(ociVersion: "1.0.2"), bundle: bundle)
+            #expect(FileSystem.exists(bundle + "/config.json"))
+        }
     }
 }

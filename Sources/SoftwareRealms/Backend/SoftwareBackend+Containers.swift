@@ -10,6 +10,12 @@ extension SoftwareBackend {
     func pidFile(_ container: ContainerRealm, bundle: String) -> String { bundle + "/init.pid" }
 
     public func createContainer(_ container: ContainerRealm, spec: RuntimeSpec, bundle: String) async throws(FascoError) {
+        // A pod keeps the driver it started with; a daemon restarted with the other one cannot
+        // place its containers (nor would the runtime read their cgroupsPath right).
+        if let pod = loadRuntime(container.systemRealm), (pod.systemdSlice != nil) != (configuration.runtime.cgroupDriver == .systemd) {
+            throw .failedPrecondition(
+                "pod \(container.systemRealm) was started with the \(pod.systemdSlice != nil ? "systemd" : "cgroupfs") cgroup driver, and the runtime now uses \(configuration.runtime.cgroupDriver.rawValue)")
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data: Data
