@@ -4,8 +4,9 @@
 #   lab.sh available                 exit 0 if this host can run a lab, else say why and exit 1
 #   lab.sh start NAME                start the lab (systemd + D-Bus system bus), wait until ready
 #   lab.sh exec NAME -- CMD [ARG...] run CMD inside the lab; stdio, cwd, environment and exit status
-#                                    pass through, catchable signals are forwarded to CMD, and CMD
-#                                    is SIGKILLed if this script is (exit 125: the lab is not running)
+#                                    pass through (descriptors beyond 2 do not), catchable signals
+#                                    are forwarded to CMD, and CMD is SIGKILLed if this script is
+#                                    (exit 125: the lab is not running)
 #   lab.sh cgroup NAME CONTROLLER    host directory of the lab's cgroup in CONTROLLER's hierarchy
 #                                    (memory, cpu, pids, ..., systemd for name=systemd, unified)
 #   lab.sh stop NAME                 kill the lab, remove its cgroups and state (idempotent)
@@ -206,6 +207,17 @@ EOF
     chmod 755 "$file"
 }
 
+# Closes every descriptor but 0, 1 and 2 (in a subshell about to exec). What the lab keeps
+# running must not hold the caller's other descriptors: e.g. Foundation's Process learns that
+# its child exited when a socket it passed the child closes everywhere.
+close_extra_fds() {
+    local fd
+    for fd in "/proc/$BASHPID/fd"/*; do
+        fd=${fd##*/}
+        if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+    done
+}
+
 # Polls `$@` until it succeeds, for at most READY_TIMEOUT seconds.
 poll() {
     local deadline=$((SECONDS + READY_TIMEOUT))
@@ -255,6 +267,7 @@ cmd_start() {
     # The launcher joins the lab cgroups, then becomes unshare, whose child is the lab's PID 1.
     (
         while read -r dir; do echo "$BASHPID" > "$dir/cgroup.procs"; done < "$state/cgroups"
+        close_extra_fds
         exec setsid unshare --pid --fork --mount --mount-proc --propagation private --uts --cgroup \
             --kill-child=SIGKILL "$state/inner.sh"
     ) </dev/null >>"$state/console.log" 2>&1 &
@@ -289,8 +302,12 @@ cmd_exec() {
     # nsenter forks CMD into the lab's PID namespace and waits for it. setpriv's parent-death
     # signals make CMD die with nsenter and nsenter with this shell, so killing the launcher
     # (kill -9 included) never leaves CMD behind. `<&0`: a background job keeps our stdin.
-    setpriv --pdeathsig KILL -- nsenter -t "$pid" -m -p -C -u --wd="$PWD" -- \
-        setpriv --pdeathsig KILL -- "$@" <&0 &
+    # This shell keeps descriptors beyond 2 (its caller may watch them), CMD does not get them.
+    (
+        close_extra_fds
+        exec setpriv --pdeathsig KILL -- nsenter -t "$pid" -m -p -C -u --wd="$PWD" -- \
+            setpriv --pdeathsig KILL -- "$@"
+    ) <&0 &
     local child=$!
     local sig
     for sig in TERM INT HUP QUIT USR1 USR2; do
