@@ -11,7 +11,8 @@ SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 PYTHON_VENV := .build-py
 APT_PACKAGES := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf \
                 libcurl4-openssl-dev libarchive-dev libzstd-dev libssl-dev zlib1g-dev \
-                crun runc containernetworking-plugins iptables iproute2 gcc libsystemd-dev
+                crun runc containernetworking-plugins iptables iproute2 gcc \
+                systemd dbus libsystemd-dev
 BIN_DEBUG := .build/debug
 BIN_RELEASE := .build/release
 

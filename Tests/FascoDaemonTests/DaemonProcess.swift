@@ -3,8 +3,13 @@ import CRIAPI
 import GRPCTransport
 
 /// The real `fasco` binary serving on a temporary socket, as a user starts it.
+///
+/// With a `launcher` (e.g. `SystemdLab.launcher`: `lab.sh exec NAME --`), `process` is the
+/// launcher, which runs `fasco serve ...` elsewhere; `signal` and `stop` then reach the fasco
+/// process itself, and the directory defaults to one under /var/tmp (the lab's /tmp is private).
 final class DaemonProcess: @unchecked Sendable {
     let directory: URL
+    let launcher: [String]
     let process = Process()
     let stderrFile: URL
     var socketPath: String { directory.appendingPathComponent("run/fasco.sock").path }
@@ -17,18 +22,25 @@ final class DaemonProcess: @unchecked Sendable {
         return bundle.appendingPathComponent("fasco")
     }
 
-    static func makeDirectory() throws -> URL {
-        let directory = URL(fileURLWithPath: "/tmp/fasco-daemon-\(UUID().uuidString.prefix(8))")
+    /// A fresh directory for a daemon, under `parent`.
+    static func makeDirectory(in parent: String = "/tmp") throws -> URL {
+        let directory = URL(fileURLWithPath: "\(parent)/fasco-daemon-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
     }
 
-    init(extraArguments: [String] = [], directory: URL? = nil) throws {
-        self.directory = try directory ?? Self.makeDirectory()
+    /// The directory a daemon gets when none is given: /var/tmp with a launcher, else /tmp.
+    static func makeDirectory(launcher: [String]) throws -> URL {
+        try makeDirectory(in: launcher.isEmpty ? "/tmp" : "/var/tmp")
+    }
+
+    init(extraArguments: [String] = [], directory: URL? = nil, launcher: [String] = []) throws {
+        self.directory = try directory ?? Self.makeDirectory(launcher: launcher)
+        self.launcher = launcher
         stderrFile = self.directory.appendingPathComponent("stderr.log")
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        process.executableURL = Self.binary
-        process.arguments = ["serve",
+        process.executableURL = launcher.first.map { URL(fileURLWithPath: $0) } ?? Self.binary
+        process.arguments = launcher.dropFirst() + (launcher.isEmpty ? [] : [Self.binary.path]) + ["serve",
                              "--listen", "unix://" + self.directory.appendingPathComponent("run/fasco.sock").path,
                              "--root", self.directory.appendingPathComponent("root").path,
                              "--state", self.directory.appendingPathComponent("state").path,
@@ -60,7 +72,33 @@ final class DaemonProcess: @unchecked Sendable {
 
     var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
 
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    /// Signals the fasco process (with a launcher: the launched fasco, so that SIGKILL kills it).
+    func signal(_ number: Int32) { kill(servingProcessIdentifier ?? process.processIdentifier, number) }
+
+    /// The (host) PID of the fasco process: `process` itself, or with a launcher the first
+    /// descendant of the launcher that runs the fasco binary; nil once it has gone.
+    var servingProcessIdentifier: pid_t? {
+        guard !launcher.isEmpty else { return process.isRunning ? process.processIdentifier : nil }
+        var binaryInfo = stat()
+        guard stat(Self.binary.path, &binaryInfo) == 0 else { return nil }
+        var parents: [pid_t: [pid_t]] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), let text = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = text.lastIndex(of: ")") else { continue }
+            // pid (comm) state ppid ...: comm may hold spaces and parentheses, hence the last ')'.
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let parent = pid_t(fields[1]) { parents[parent, default: []].append(pid) }
+        }
+        var queue = [process.processIdentifier]
+        while !queue.isEmpty {
+            let pid = queue.removeFirst()
+            var info = stat()
+            if pid != process.processIdentifier, stat("/proc/\(pid)/exe", &info) == 0,
+               info.st_dev == binaryInfo.st_dev, info.st_ino == binaryInfo.st_ino { return pid }
+            queue += parents[pid] ?? []
+        }
+        return nil
+    }
 
     /// Waits for the process to exit; returns its status, or nil on timeout.
     func waitForExit(timeout: Duration = .seconds(20)) async -> Int32? {

@@ -5,6 +5,12 @@ import Testing
 
 /// A real daemon with its own root, state and (empty unless given) CNI directory, the kit's
 /// busybox image imported, and a CRI client: what the pod tests run against.
+///
+/// `runtimeConfig` is TOML added to the fixture's `[runtime]` table (e.g.
+/// `cgroup_driver = "systemd"`), `cgroupRoot` replaces its cgroup_root, `extraConfig` is TOML
+/// appended after its tables (new tables only: TOML refuses a second `[runtime]`). `launcher`
+/// runs the daemon through a command prefix, e.g. `SystemdLab.launcher` to run it inside a
+/// private systemd; its directory is then under /var/tmp.
 final class PodFixture: Sendable {
     static let layout = "/var/tmp/fasco-images/busybox"
     static let image = "fasco.local/busybox:latest"
@@ -12,13 +18,18 @@ final class PodFixture: Sendable {
     let daemon: DaemonProcess
     let channel: GRPCChannel
     let directory: URL
+    /// The daemon's runtime.cgroup_root.
+    let cgroupRoot: String
 
-    init(ociRuntime: String = "crun", cniConfig: String? = nil, directory: URL? = nil, importImage: Bool = true) async throws {
+    init(ociRuntime: String = "crun", cniConfig: String? = nil, directory: URL? = nil, importImage: Bool = true,
+         runtimeConfig: String = "", cgroupRoot: String? = nil, extraConfig: String = "", launcher: [String] = []) async throws {
         guard FileManager.default.fileExists(atPath: Self.layout + "/index.json") else {
             throw DaemonError("the test-image kit has not built \(Self.layout) (Tests/images/kit.sh all; make test runs it)")
         }
-        let directory = try directory ?? DaemonProcess.makeDirectory()
+        let directory = try directory ?? DaemonProcess.makeDirectory(launcher: launcher)
         self.directory = directory
+        let cgroupRoot = cgroupRoot ?? "/fasco-test-\(directory.lastPathComponent)"
+        self.cgroupRoot = cgroupRoot
         let cni = directory.appendingPathComponent("cni")
         try FileManager.default.createDirectory(at: cni, withIntermediateDirectories: true)
         if let cniConfig { try cniConfig.write(to: cni.appendingPathComponent("10-test.conflist"), atomically: true, encoding: .utf8) }
@@ -26,11 +37,13 @@ final class PodFixture: Sendable {
         try """
         [runtime]
         oci_runtime = "\(ociRuntime)"
-        cgroup_root = "/fasco-test-\(directory.lastPathComponent)"
+        cgroup_root = "\(cgroupRoot)"
+        \(runtimeConfig)
         [cni]
         conf_dir = "\(cni.path)"
+        \(extraConfig)
         """.write(to: config, atomically: true, encoding: .utf8)
-        daemon = try DaemonProcess(extraArguments: ["--config", config.path], directory: directory)
+        daemon = try DaemonProcess(extraArguments: ["--config", config.path], directory: directory, launcher: launcher)
         try await daemon.waitUntilServing()
         channel = GRPCChannel(target: daemon.endpoint)
         if importImage {
@@ -51,9 +64,11 @@ final class PodFixture: Sendable {
         channel.close()
         await daemon.stop()
         // The daemon leaves its (now empty) cgroup root, as a runtime leaves /kubepods; a test's goes.
+        // (A launched daemon's cgroups may be elsewhere: a systemd lab removes its own.)
+        guard daemon.launcher.isEmpty else { return }
         let hierarchies = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []
         for hierarchy in hierarchies {
-            rmdir("/sys/fs/cgroup/\(hierarchy)/fasco-test-\(directory.lastPathComponent)")
+            rmdir("/sys/fs/cgroup/\(hierarchy)\(cgroupRoot)")
         }
     }
 
@@ -125,8 +140,10 @@ final class PodFixture: Sendable {
 
 extension PodFixture {
     /// Runs `body` against a fresh fixture and tears it down; a failure records the daemon's log.
-    static func with(ociRuntime: String = "crun", cniConfig: String? = nil, _ body: (PodFixture) async throws -> Void) async throws {
-        let fixture = try await PodFixture(ociRuntime: ociRuntime, cniConfig: cniConfig)
+    static func with(ociRuntime: String = "crun", cniConfig: String? = nil, runtimeConfig: String = "", cgroupRoot: String? = nil,
+                     extraConfig: String = "", launcher: [String] = [], _ body: (PodFixture) async throws -> Void) async throws {
+        let fixture = try await PodFixture(ociRuntime: ociRuntime, cniConfig: cniConfig, runtimeConfig: runtimeConfig,
+                                           cgroupRoot: cgroupRoot, extraConfig: extraConfig, launcher: launcher)
         do {
             try await body(fixture)
         } catch {
