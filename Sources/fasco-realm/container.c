@@ -10,8 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/un.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -235,7 +239,8 @@ static void read_stream(struct container *c, struct stream *s, size_t limit) {
         if (count < 0) {
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                realm_log("container %s: reading its %s: %s", c->id, s->name, strerror(errno));
+                // EIO: a terminal's controlling side once nothing holds the other side open.
+                if (errno != EIO || !c->tty) realm_log("container %s: reading its %s: %s", c->id, s->name, strerror(errno));
                 end_stream(c, s);
             }
             return;
@@ -272,7 +277,20 @@ static void drain(struct container *c) {
 // Records
 
 // Releases a record that is not (or no longer) on the list.
+static void close_console(struct container *c) {
+    if (c->console.fd >= 0) {
+        realm_unwatch(c->console.fd);
+        close(c->console.fd);
+        c->console.fd = -1;
+        realm_resume_listener();
+    }
+    if (c->console.path != NULL) unlink(c->console.path);
+    free(c->console.path);
+    c->console.path = NULL;
+}
+
 static void free_container(struct container *c) {
+    close_console(c);
     close_stream(&c->out);
     close_stream(&c->err);
     detach_all(c);
@@ -358,11 +376,18 @@ static struct reaped *claim_recent(pid_t pid, uint64_t after) {
     return NULL;
 }
 
+static bool receive_console(struct container *c);
+
 static void runtime_exited(struct container *c, int status) {
     drain(c);
     int code = decode_status(status);
     if (code != 0) {
         create_failed(c, code, NULL);
+        return;
+    }
+    // The runtime passed the terminal before it exited; the event may not have been handled yet.
+    if (c->tty && c->out.fd < 0 && !receive_console(c)) {
+        create_failed(c, 0, "the runtime exited 0 but passed no terminal on its console socket");
         return;
     }
     char text[64], reason[REALM_MAX_PATH + 128];
@@ -495,7 +520,8 @@ static int spawn(char **argv, int null_fd, int out_fd, int err_fd, pid_t *pid) {
     return result;
 }
 
-void container_create(struct connection *requester, char **fields, int count, enum stdin_mode stdin_mode) {
+void container_create(struct connection *requester, char **fields, int count, enum stdin_mode stdin_mode,
+                      const char *console_path) {
     if (count < 5) {
         realm_reply_error(requester, "invalid argument: create needs ID, PIDFILE, LOGPATH and at least one argument");
         return;
@@ -515,6 +541,12 @@ void container_create(struct connection *requester, char **fields, int count, en
         realm_reply_error(requester, "invalid argument: empty program name");
         return;
     }
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    if (console_path != NULL && (console_path[0] != '/' || strlen(console_path) >= sizeof address.sun_path)) {
+        realm_reply_error(requester, "invalid argument: the console socket must be an absolute path shorter than %zu bytes",
+                          sizeof address.sun_path);
+        return;
+    }
     if (container_find(id) != NULL) {
         realm_reply_error(requester, "already exists: container %s exists in this realm", id);
         return;
@@ -531,9 +563,12 @@ void container_create(struct connection *requester, char **fields, int count, en
     struct container *c = calloc(1, sizeof *c);
     int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, null_fd = -1;
     if (c != NULL) {
-        c->log_fd = c->out.fd = c->err.fd = c->stdin_fd = -1;
+        c->log_fd = c->out.fd = c->err.fd = c->stdin_fd = c->console.fd = -1;
         for (int i = 0; i < REALM_MAX_ATTACH; i++) c->attachers[i].out = c->attachers[i].err = -1;
         c->stdin_once = stdin_mode == STDIN_ONCE;
+        c->tty = console_path != NULL;
+        c->stdin_wanted = c->tty && stdin_mode != STDIN_NONE;
+        c->console = (struct console_socket){.kind = KIND_CONSOLE, .fd = -1, .owner = c};
     }
     if (c == NULL || (c->pid_file = strdup(pid_file)) == NULL || (c->log_path = strdup(log_path)) == NULL ||
         (c->capture = malloc(REALM_CAPTURE_MAX)) == NULL) {
@@ -546,29 +581,45 @@ void container_create(struct connection *requester, char **fields, int count, en
         realm_reply_error(requester, "failed precondition: cannot open log %s: %s", log_path, strerror(errno));
         goto undo;
     }
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
-        (stdin_mode != STDIN_NONE && pipe2(in, O_CLOEXEC) != 0) ||
+    // A terminal container's output comes from its terminal; its runtime's goes to stderr.
+    if ((!c->tty && pipe2(out, O_CLOEXEC) != 0) || pipe2(err, O_CLOEXEC) != 0 ||
+        (!c->tty && stdin_mode != STDIN_NONE && pipe2(in, O_CLOEXEC) != 0) ||
         (null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
         realm_reply_error(requester, "resource exhausted: pipes for %s: %s", id, strerror(errno));
         goto undo;
     }
-    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    if (out[0] >= 0) fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(err[0], F_SETFL, O_NONBLOCK);
     c->out = (struct stream){.kind = KIND_STREAM, .fd = out[0], .name = "stdout", .owner = c};
     c->err = (struct stream){.kind = KIND_STREAM, .fd = err[0], .name = "stderr", .owner = c};
     out[0] = err[0] = -1;
-    if (realm_watch(c->out.fd, EPOLLIN, &c->out) != 0 || realm_watch(c->err.fd, EPOLLIN, &c->err) != 0) {
+    if ((c->out.fd >= 0 && realm_watch(c->out.fd, EPOLLIN, &c->out) != 0) || realm_watch(c->err.fd, EPOLLIN, &c->err) != 0) {
         realm_reply_error(requester, "internal: epoll_ctl: %s", strerror(errno));
         goto undo;
+    }
+    if (c->tty) {
+        memcpy(address.sun_path, console_path, strlen(console_path) + 1);
+        unlink(console_path);
+        c->console.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (c->console.fd < 0 || bind(c->console.fd, (struct sockaddr *)&address, sizeof address) != 0 ||
+            chmod(console_path, 0600) != 0 || listen(c->console.fd, 1) != 0 ||
+            realm_watch(c->console.fd, EPOLLIN, &c->console) != 0) {
+            realm_reply_error(requester, "internal: console socket %s: %s", console_path, strerror(errno));
+            goto undo;
+        }
+        if ((c->console.path = strdup(console_path)) == NULL) {
+            realm_reply_error(requester, "resource exhausted: out of memory");
+            goto undo;
+        }
     }
     // A pid file left by an earlier attempt must not be mistaken for this one's.
     unlink(pid_file);
 
     c->state = STATE_CREATING;
     c->created_after = reap_sequence;
-    int result = spawn(argv, in[0] >= 0 ? in[0] : null_fd, out[1], err[1], &c->runtime_pid);
+    int result = spawn(argv, in[0] >= 0 ? in[0] : null_fd, out[1] >= 0 ? out[1] : err[1], err[1], &c->runtime_pid);
     close(null_fd);
-    close(out[1]);
+    if (out[1] >= 0) close(out[1]);
     close(err[1]);
     null_fd = out[1] = err[1] = -1;
     if (in[0] >= 0) close(in[0]);
@@ -680,5 +731,106 @@ void container_forget(struct connection *requester, const char *id) {
         }
     }
     if (c != NULL) remove_container(c);
+    realm_reply(requester, "ok", 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Terminals
+
+// The runtime's console-socket connection: one descriptor (the terminal's controlling side)
+// passed with SCM_RIGHTS. -1 when none came (within a second).
+static int receive_terminal(int connection) {
+    struct timeval limit = {.tv_sec = 1};
+    setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    char data[256];
+    struct iovec vector = {.iov_base = data, .iov_len = sizeof data};
+    union {
+        struct cmsghdr header;
+        char space[CMSG_SPACE(sizeof(int) * 4)];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message = {.msg_iov = &vector, .msg_iovlen = 1, .msg_control = control.space,
+                             .msg_controllen = sizeof control.space};
+    ssize_t received;
+    do received = recvmsg(connection, &message, MSG_CMSG_CLOEXEC);
+    while (received < 0 && errno == EINTR);
+    if (received < 0) return -1;
+    int terminal = -1;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int fds[4];
+        memcpy(fds, CMSG_DATA(header), count * sizeof(int));
+        for (size_t i = 0; i < count; i++) {
+            if (terminal < 0) terminal = fds[i];
+            else close(fds[i]);
+        }
+    }
+    return terminal;
+}
+
+// Takes the terminal from a runtime waiting on the console socket, if one is; true once the
+// container has it (its stdout reads it, its stdin is a duplicate of it when wanted).
+static bool receive_console(struct container *c) {
+    if (c->out.fd >= 0) return true;
+    if (c->console.fd < 0) return false;
+    int connection = accept4(c->console.fd, NULL, NULL, SOCK_CLOEXEC);
+    if (connection < 0) return false;
+    int terminal = receive_terminal(connection);
+    close(connection);
+    close_console(c);
+    if (terminal < 0) {
+        realm_log("container %s: its runtime passed no terminal", c->id);
+        return false;
+    }
+    fcntl(terminal, F_SETFL, O_NONBLOCK);
+    c->out.fd = terminal;
+    if (realm_watch(terminal, EPOLLIN, &c->out) != 0) {
+        realm_log("container %s: epoll_ctl for its terminal: %s", c->id, strerror(errno));
+        close_stream(&c->out);
+        return false;
+    }
+    if (c->stdin_wanted) c->stdin_fd = fcntl(terminal, F_DUPFD_CLOEXEC, 3);
+    return true;
+}
+
+void container_console_readable(struct console_socket *console) {
+    // One connection is taken (and the socket closed); one that brought no terminal leaves the
+    // decision to the runtime's exit (see runtime_exited).
+    receive_console(console->owner);
+}
+
+static bool parse_dimension(const char *text, unsigned short *value) {
+    char *end;
+    errno = 0;
+    unsigned long number = strtoul(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || number == 0 || number > 65535) return false;
+    *value = (unsigned short)number;
+    return true;
+}
+
+void container_resize(struct connection *requester, const char *id, const char *columns, const char *rows) {
+    struct winsize size = {0};
+    if (!parse_dimension(columns, &size.ws_col) || !parse_dimension(rows, &size.ws_row)) {
+        realm_reply_error(requester, "invalid argument: COLUMNS and ROWS must be 1 to 65535");
+        return;
+    }
+    struct container *c = container_find(id);
+    if (c == NULL) {
+        realm_reply_error(requester, "not found: no container %s in this realm", id);
+        return;
+    }
+    if (!c->tty) {
+        realm_reply_error(requester, "failed precondition: container %s has no terminal", id);
+        return;
+    }
+    if (c->state != STATE_RUNNING || c->out.fd < 0) {
+        realm_reply_error(requester, "failed precondition: container %s is not running", id);
+        return;
+    }
+    if (ioctl(c->out.fd, TIOCSWINSZ, &size) != 0) {
+        realm_reply_error(requester, "internal: resizing the terminal of %s: %s", id, strerror(errno));
+        return;
+    }
     realm_reply(requester, "ok", 2);
 }

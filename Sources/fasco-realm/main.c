@@ -52,6 +52,17 @@
 //       (so the container's reads wait for input) for `attach`. MODE "open" keeps it for
 //       every attach; "once" hands it to the first attach and closes the supervisor's copy,
 //       so the container reads end-of-file when that client closes it (CRI stdin_once).
+//   create-tty\0MODE\0SOCKET\0ID\0PIDFILE\0LOGPATH\0ARG0...
+//       As create, for a container with a terminal (process.terminal): ARGV names SOCKET as
+//       its --console-socket, where the supervisor listens (a unix socket path, replaced if
+//       it exists, removed once done) for the terminal's controlling side, which the runtime
+//       passes with SCM_RIGHTS during the create. Everything read from it is the container's
+//       stdout (log and attach); the runtime's own output is its stderr. MODE "none", "open"
+//       or "once": with "open" and "once" attach hands out a duplicate of the controlling side
+//       as the container's stdin, as create-stdin does its pipe (a terminal has no end of
+//       file: "once" only hands it to the first client). A create whose runtime exits without
+//       having passed a terminal fails.
+//   resize\0ID\0COLUMNS\0ROWS  ok   (sets a terminal container's terminal size, 1-65535 each)
 //   attach\0ID             ok\0S with descriptors (SCM_RIGHTS): the stdin write end first
 //                         when S is 1, then the read ends of two new pipes that get a copy of
 //                         everything the running container writes to stdout and stderr from
@@ -389,13 +400,26 @@ static void handle_command(struct connection *connection, size_t length) {
             container_forget(connection, fields[1]);
         }
     } else if (strcmp(verb, "create") == 0) {
-        container_create(connection, fields, count, STDIN_NONE);
+        container_create(connection, fields, count, STDIN_NONE, NULL);
     } else if (strcmp(verb, "create-stdin") == 0) {
         // create-stdin\0MODE\0ID\0...: the fields after MODE are create's.
         if (count < 2 || (strcmp(fields[1], "open") != 0 && strcmp(fields[1], "once") != 0))
             realm_reply_error(connection, "invalid argument: create-stdin needs MODE open or once");
         else
-            container_create(connection, fields + 1, count - 1, strcmp(fields[1], "once") == 0 ? STDIN_ONCE : STDIN_OPEN);
+            container_create(connection, fields + 1, count - 1, strcmp(fields[1], "once") == 0 ? STDIN_ONCE : STDIN_OPEN, NULL);
+    } else if (strcmp(verb, "create-tty") == 0) {
+        // create-tty\0MODE\0SOCKET\0ID\0...: the fields after SOCKET are create's.
+        if (count < 3 || (strcmp(fields[1], "none") != 0 && strcmp(fields[1], "open") != 0 && strcmp(fields[1], "once") != 0))
+            realm_reply_error(connection, "invalid argument: create-tty needs MODE none, open or once and a SOCKET");
+        else
+            container_create(connection, fields + 2, count - 2,
+                             strcmp(fields[1], "none") == 0 ? STDIN_NONE : strcmp(fields[1], "once") == 0 ? STDIN_ONCE : STDIN_OPEN,
+                             fields[2]);
+    } else if (strcmp(verb, "resize") == 0) {
+        if (count != 4 || !container_valid_id(fields[1]))
+            realm_reply_error(connection, "invalid argument: resize takes a container ID, COLUMNS and ROWS");
+        else
+            container_resize(connection, fields[1], fields[2], fields[3]);
     } else if (strcmp(verb, "list") == 0 && count == 1) {
         reply_list(connection);
     } else if (strcmp(verb, "shutdown") == 0 && count == 1) {
@@ -831,6 +855,9 @@ int main(int argc, char **argv) {
             break;
         case KIND_STREAM:
             container_stream_readable((struct stream *)kind);
+            break;
+        case KIND_CONSOLE:
+            container_console_readable((struct console_socket *)kind);
             break;
         }
     }

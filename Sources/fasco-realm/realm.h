@@ -31,7 +31,7 @@
 #define REALM_MAX_ATTACH 8               // clients attached to one container at once
 
 // What an epoll event points at: every registered object starts with its kind.
-enum realm_kind { KIND_LISTENER = 1, KIND_SIGNALS, KIND_CONNECTION, KIND_STREAM };
+enum realm_kind { KIND_LISTENER = 1, KIND_SIGNALS, KIND_CONNECTION, KIND_STREAM, KIND_CONSOLE };
 
 struct container;
 
@@ -63,6 +63,15 @@ enum container_state { STATE_CREATING, STATE_RUNNING, STATE_EXITED };
 // for attach (handed over to the first attach, and then closed with it, when "once").
 enum stdin_mode { STDIN_NONE, STDIN_OPEN, STDIN_ONCE };
 
+// The socket a runtime hands a terminal container's terminal over on (`--console-socket`):
+// listening from the create until the controlling side arrived or the create ended.
+struct console_socket {
+    enum realm_kind kind;
+    int fd;                          // -1 when none
+    char *path;
+    struct container *owner;
+};
+
 // An attached client: the write ends of the pipes its copy of the output goes to (-1 once closed).
 struct attacher {
     int out;
@@ -80,8 +89,12 @@ struct container {
     int log_fd;
     bool log_failed;                 // a write error was reported already
     struct stream out, err;
-    int stdin_fd;                    // write end of the container's stdin pipe; -1 when none or handed over
+    int stdin_fd;                    // write end of the container's stdin pipe (a terminal: a duplicate of
+                                     // its controlling side); -1 when none or handed over
     bool stdin_once;
+    bool stdin_wanted;               // a terminal container with stdin (its stdin_fd comes with the terminal)
+    bool tty;                        // its stdout is the controlling side of its terminal (`out`)
+    struct console_socket console;
     struct attacher attachers[REALM_MAX_ATTACH];
     char *capture;                   // first REALM_CAPTURE_MAX bytes of output while creating
     size_t capture_length;
@@ -115,7 +128,11 @@ int realm_write_atomically(const char *directory, const char *name, const char *
 // container.c
 struct container *container_find(const char *id);
 int container_count(void);
-void container_create(struct connection *requester, char **fields, int count, enum stdin_mode stdin_mode);
+// `console_path`: NULL, or where to listen for the terminal of a terminal container.
+void container_create(struct connection *requester, char **fields, int count, enum stdin_mode stdin_mode,
+                      const char *console_path);
+void container_console_readable(struct console_socket *console);
+void container_resize(struct connection *requester, const char *id, const char *columns, const char *rows);
 void container_attach(struct connection *requester, const char *id);
 void container_stream_readable(struct stream *stream);
 void container_reap_children(void);

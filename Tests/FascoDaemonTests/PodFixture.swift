@@ -121,8 +121,9 @@ final class PodFixture: Sendable {
     /// The content fields of a CRI-format log file.
     func logLines(_ path: String) -> [String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+        // By scalars: a terminal's "\r\n" is one Character, which a split on "\n" would not cut.
+        return text.unicodeScalars.split(separator: "\n").compactMap { scalars in
+            let fields = String(String.UnicodeScalarView(scalars)).split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
             return fields.count == 4 ? "\(fields[1]) \(fields[3])" : nil
         }
     }

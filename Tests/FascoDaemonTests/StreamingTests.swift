@@ -139,6 +139,49 @@ struct StreamingTests {
         }
     }
 
+    @Test("A container with a terminal: its output is logged as stdout; Attach gives its terminal (input, output, size)",
+          arguments: ["crun", "runc"])
+    func attachTerminal(ociRuntime: String) async throws {
+        try await withFixture(ociRuntime: ociRuntime) { fixture in
+            let pod = try await fixture.runPod("tty")
+            var config = fixture.containerConfig("term", script: "tty; read line; stty size; echo \"got $line\"; exit 5")
+            config.tty = true
+            config.stdin = true
+            config.stdinOnce = true
+            let id = try await fixture.createContainer(pod, config)
+            _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: id))
+            let log = fixture.logDirectory + "/tty/term_0.log"
+            // Its first line, before anyone attached, is in the log; a terminal ends lines with \r\n.
+            let before = try await fixture.waitForLog(log) { !$0.isEmpty }
+            #expect(before.first?.hasPrefix("stdout /dev/pts/") == true, "\(before)")
+            #expect(before.first?.hasSuffix("\r") == true, "\(before)")
+
+            let url = try await fixture.runtime.attach(AttachRequest(containerID: id, stdin: true, tty: true, stdout: true)).url
+            let outputs = try await Self.run(url, roles: ["error", "stdin", "stdout", "resize"]) { client, streams in
+                guard let resize = streams["resize"], let stdin = streams["stdin"] else { return }
+                try client.send(#"{"Width":123,"Height":45}"# + "\n", on: resize)
+                Thread.sleep(forTimeInterval: 1)
+                try client.send("hi\r", on: stdin)
+            }
+            #expect(outputs["stdout"]?.contains("45 123") == true, "\(outputs)")
+            #expect(outputs["stdout"]?.contains("got hi") == true, "\(outputs)")
+            #expect(outputs["error"] == #"{"metadata":{},"status":"Success"}"#, "\(outputs)")
+            let exited = try await fixture.waitFor(id, state: .exited)
+            #expect(exited.exitCode == 5)
+            let lines = fixture.logLines(log)
+            #expect(lines.allSatisfy { $0.hasPrefix("stdout ") }, "\(lines)")
+            #expect(lines.contains("stdout got hi\r"), "\(lines)")
+
+            // A container without a terminal has no size to set: the attach still works.
+            let plain = try await fixture.runContainer(pod, "plain", script: "sleep 2; echo done")
+            let plainURL = try await fixture.runtime.attach(AttachRequest(containerID: plain, tty: true, stdout: true)).url
+            let plainOutputs = try await Self.run(plainURL, roles: ["error", "stdout", "resize"]) { client, streams in
+                if let resize = streams["resize"] { try client.send(#"{"Width":80,"Height":24}"# + "\n", on: resize) }
+            }
+            #expect(plainOutputs["stdout"] == "done\n", "\(plainOutputs)")
+        }
+    }
+
     @Test("Exec validates its request; URLs are one-time")
     func execValidation() async throws {
         try await withFixture { fixture in

@@ -169,6 +169,12 @@ struct SupervisorTests {
                 Array("create\0x\0relative\0/l\0/bin/true".utf8), Array("create\0x\0/p\0/l\0".utf8), Array(tooMany.utf8),
                 [0xFF, 0xFE, 0x00, 0x80], Array("wait\0".utf8) + [0xC3, 0x28], [UInt8](repeating: 0x41, count: 70 * 1024),
                 [0x00],
+                Array("create-tty".utf8), Array("create-tty\0bogus\0/s\0x\0/p\0/l\0/bin/true".utf8),
+                Array("create-tty\0open\0relative.sock\0x\0/p\0/l\0/bin/true".utf8),
+                Array(("create-tty\0none\0/" + String(repeating: "s", count: 120) + "\0x\0/p\0/l\0/bin/true").utf8),
+                Array("resize".utf8), Array("resize\0x".utf8), Array("resize\0x\080".utf8), Array("resize\0unknown\080\024".utf8),
+                Array("resize\0x\00\024".utf8), Array("resize\0x\080\065536".utf8), Array("resize\0x\0-1\024".utf8),
+                Array("resize\0x\080\024\0extra".utf8), Array("resize\0../x\080\024".utf8),
             ]
             for datagram in datagrams {
                 let reply = try await realm.client.exchange(datagram, timeout: .seconds(5))

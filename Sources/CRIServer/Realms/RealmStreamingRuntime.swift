@@ -27,12 +27,11 @@ public struct RealmStreamingRuntime: StreamingRuntime {
     }
 
     public func attach(_ request: StreamingRequest.Attach) async throws(FascoError) -> StreamingProcess {
-        guard !request.tty else {
-            throw .unimplemented("attaching to a container's terminal is not supported yet")
-        }
         let process = try await realms.attach(request.containerID)
+        // A terminal container's output arrives on stdout (a copy, as for any container); its
+        // stdin is the terminal, resized through the realm.
         return StreamingProcess(
-            stdin: process.stdin, stdout: process.stdout, stderr: process.stderr,
+            stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, resize: process.resize,
             wait: { .exited(0) }, kill: process.kill)
     }
 

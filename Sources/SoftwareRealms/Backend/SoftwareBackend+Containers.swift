@@ -37,7 +37,10 @@ extension SoftwareBackend {
     private func runtimeCreate(_ container: ContainerRealm, bundle: String) async throws(FascoError) {
         let id = container.id.value
         // The realm's supervisor hides the mounts the runtime must not see (launched with --hide-mount).
-        let argv = try runtime.createArgv(id: id, bundle: bundle, pidFile: pidFile(container, bundle: bundle))
+        // A container with a terminal hands it to the supervisor through a socket in the realm's directory.
+        let terminal = try execProcess(container, bundle: bundle).terminal == true
+        let consoleSocket = terminal ? "\(directory(of: container.systemRealm))/tty-\(id.prefix(12)).sock" : nil
+        let argv = try runtime.createArgv(id: id, bundle: bundle, pidFile: pidFile(container, bundle: bundle), consoleSocket: consoleSocket)
         let logPath = container.logPath.isEmpty ? "/dev/null" : container.logPath
         if logPath != "/dev/null", let slash = logPath.lastIndex(of: "/"), slash != logPath.startIndex {
             try FileSystem.makeDirectories(String(logPath[..<slash]), mode: 0o755)
@@ -45,7 +48,8 @@ extension SoftwareBackend {
         defer { unlink(runtime.createLog(id: id)) }
         do {
             _ = try await client(of: container.systemRealm).create(
-                id: id, pidFile: pidFile(container, bundle: bundle), logPath: logPath, argv: argv, stdin: container.stdin)
+                id: id, pidFile: pidFile(container, bundle: bundle), logPath: logPath, argv: argv, stdin: container.stdin,
+                consoleSocket: consoleSocket)
         } catch {
             // The runtime's own log says why more precisely than its exit status.
             let said = runtime.createErrors(id: id)

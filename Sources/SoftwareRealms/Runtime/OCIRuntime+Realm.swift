@@ -10,9 +10,12 @@ extension OCIRuntime {
     /// The argv of `create` for a realm supervisor to run (it owns the container's stdio).
     /// The supervisor must hide `launcher?.mountPoints` itself (`--hide-mount`): the argv runs
     /// the runtime directly. The runtime's own log goes to `createLog(id:)`.
-    public func createArgv(id: String, bundle: String, pidFile: String) throws(FascoError) -> [String] {
+    /// `consoleSocket`: for a container with a terminal, where the runtime passes its
+    /// controlling side (`--console-socket`).
+    public func createArgv(id: String, bundle: String, pidFile: String, consoleSocket: String? = nil) throws(FascoError) -> [String] {
         try Self.validate(id: id)
-        return [binary] + globalArguments(log: createLog(id: id)) + ["create", "--bundle", bundle, "--pid-file", pidFile, id]
+        return [binary] + globalArguments(log: createLog(id: id)) + ["create", "--bundle", bundle, "--pid-file", pidFile]
+            + (consoleSocket.map { ["--console-socket", $0] } ?? []) + [id]
     }
 
     /// Whether the runtime keeps state for `id` (crun and runc both keep a directory per

@@ -29,8 +29,10 @@ public struct SupervisorClient: Sendable {
     /// container if the runtime succeeds later.
     ///
     /// With `stdin`, the container's stdin is a pipe the supervisor keeps for `attach`.
+    /// `consoleSocket`: a container with a terminal, which `argv` passes as its `--console-socket`
+    /// (the supervisor listens there, and logs and attaches the terminal).
     public func create(id: String, pidFile: String, logPath: String, argv: [String], stdin: ContainerStdin? = nil,
-                       timeout: Duration? = .seconds(120)) async throws(FascoError) -> pid_t {
+                       consoleSocket: String? = nil, timeout: Duration? = .seconds(120)) async throws(FascoError) -> pid_t {
         try SupervisorProtocol.validate(id: id)
         guard pidFile.hasPrefix("/"), logPath.hasPrefix("/") else {
             throw .invalidArgument("the pid file and log paths must be absolute: \(pidFile), \(logPath)")
@@ -39,7 +41,15 @@ public struct SupervisorClient: Sendable {
         guard argv.count <= SupervisorProtocol.maxArguments else {
             throw .invalidArgument("create \(id): \(argv.count) arguments; the realm supervisor takes at most \(SupervisorProtocol.maxArguments)")
         }
-        let verb = stdin.map { ["create-stdin", $0.rawValue] } ?? ["create"]
+        let verb: [String]
+        if let consoleSocket {
+            guard consoleSocket.hasPrefix("/"), consoleSocket.utf8.count < 108 else {
+                throw .invalidArgument("a console socket must be an absolute path under 108 bytes: \(consoleSocket)")
+            }
+            verb = ["create-tty", stdin?.rawValue ?? "none", consoleSocket]
+        } else {
+            verb = stdin.map { ["create-stdin", $0.rawValue] } ?? ["create"]
+        }
         let request = try SupervisorProtocol.encode(verb + [id, pidFile, logPath] + argv)
         return try SupervisorProtocol.parseCreate(try await exchange(request, timeout: timeout), id: id)
     }
@@ -62,6 +72,14 @@ public struct SupervisorClient: Sendable {
         }
         return withStdin ? SupervisorAttachment(stdin: descriptors[0], stdout: descriptors[1], stderr: descriptors[2])
             : SupervisorAttachment(stdin: nil, stdout: descriptors[0], stderr: descriptors[1])
+    }
+
+    /// Sets the size of a terminal container's terminal.
+    public func resize(id: String, columns: UInt16, rows: UInt16) async throws(FascoError) {
+        try SupervisorProtocol.validate(id: id)
+        guard columns > 0, rows > 0 else { throw .invalidArgument("a terminal needs at least one column and one row") }
+        let reply = try await exchange(try SupervisorProtocol.encode(["resize", id, String(columns), String(rows)]), timeout: .seconds(30))
+        try SupervisorProtocol.expectOK(reply, command: "resize \(id)")
     }
 
     /// Closes and reopens the container's log file (after it was rotated away).
