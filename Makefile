@@ -3,7 +3,8 @@
 #   make test         everything CI runs
 #   make bench        benchmarks, with baselines measured in the same run
 #                     (BENCH=transport|pull|pod|pod-ops|pod-memory runs one; CRITEST=/path/to/critest)
-#   make conformance  critest against Fasco (CRITEST=/path/to/critest)
+#   make conformance  critest against Fasco (CRITEST=/path/to/critest); conformance-systemd
+#                     the same with the systemd cgroup driver
 
 SHELL := /bin/bash
 CC ?= gcc
@@ -16,7 +17,7 @@ APT_PACKAGES := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compi
 BIN_DEBUG := .build/debug
 BIN_RELEASE := .build/release
 
-.PHONY: all deps py-deps images build release run test check-generated bench conformance clean
+.PHONY: all deps py-deps images build release run test check-generated bench conformance conformance-systemd clean
 
 all: build
 
@@ -81,6 +82,10 @@ bench: release images
 
 conformance: release images
 	Tests/conformance/run-critest.sh "$(BIN_RELEASE)/fasco" "$(CRITEST)"
+
+# The same with the systemd cgroup driver (inside a private systemd where init is not systemd).
+conformance-systemd: release images
+	FASCO_CGROUP_DRIVER=systemd Tests/conformance/run-critest.sh "$(BIN_RELEASE)/fasco" "$(CRITEST)"
 
 clean:
 	rm -rf .build $(PYTHON_VENV)

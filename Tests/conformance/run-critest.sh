@@ -2,6 +2,9 @@
 # Runs critest (kubernetes-sigs/cri-tools) against a private Fasco and prints
 # pass/fail/skip by area. Checks that the daemon is still alive afterwards.
 # usage: run-critest.sh FASCO_BINARY CRITEST_BINARY [extra critest flags...]
+# With FASCO_CGROUP_DRIVER=systemd on a host whose init is not systemd, Fasco and critest
+# both run inside a private systemd (Tests/systemd/lab.sh); its /proc/sys is read-only, so
+# the specs that set sysctls (and portmap's route_localnet) fail there.
 set -uo pipefail
 fasco=${1:?usage: run-critest.sh FASCO CRITEST}
 critest=${2:-}
@@ -10,7 +13,17 @@ if [ -z "$critest" ] || [ ! -x "$critest" ]; then
     echo "set CRITEST=/path/to/critest (build it from kubernetes-sigs/cri-tools v1.34.0: go test -c ./cmd/critest)" >&2
     exit 2
 fi
-work=$(mktemp -d /tmp/fasco-critest-XXXXXX)
+lab=""
+inside=()
+if [ "${FASCO_CGROUP_DRIVER:-}" = systemd ] && [ ! -d /run/systemd/system ]; then
+    here_lab=$(cd "$(dirname "$0")/../systemd" && pwd)
+    "$here_lab/lab.sh" available || exit 2
+    lab=critest-$$
+    "$here_lab/lab.sh" start "$lab" || exit 1
+    inside=("$here_lab/lab.sh" exec "$lab" --)
+fi
+# Not /tmp: the lab has a private one.
+work=$(mktemp -d /var/tmp/fasco-critest-XXXXXX)
 # Searchable by others: the root of a pod with a user namespace (an unprivileged host ID)
 # must reach its bundle under --root.
 chmod 0711 "$work"
@@ -22,14 +35,15 @@ cp "$here/../../deploy/cni/10-fasco.conflist" "$work/cni/"
 config=$work/fasco.toml
 cat "${FASCO_CONFIG:-$here/fasco-critest.toml}" > "$config"
 printf '\n[cni]\nconf_dir = "%s"\n' "$work/cni" >> "$config"
-"$fasco" serve --listen "unix://$socket" --root "$work/root" --state "$work/state" \
+if [ -n "${FASCO_CGROUP_DRIVER:-}" ]; then printf '\n[runtime]\ncgroup_driver = "%s"\n' "$FASCO_CGROUP_DRIVER" >> "$config"; fi
+"${inside[@]}" "$fasco" serve --listen "unix://$socket" --root "$work/root" --state "$work/state" \
     --config "$config" --log-level info 2> "$work/fasco.log" &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; [ -z "$lab" ] || "$here_lab/lab.sh" stop "$lab"' EXIT
 for _ in $(seq 1 200); do [ -S "$socket" ] && break; sleep 0.05; done
 [ -S "$socket" ] || { echo "fasco did not start:"; cat "$work/fasco.log"; exit 1; }
 
-"$critest" --runtime-endpoint "unix://$socket" --image-endpoint "unix://$socket" \
+"${inside[@]}" "$critest" --runtime-endpoint "unix://$socket" --image-endpoint "unix://$socket" \
     --ginkgo.no-color --ginkgo.junit-report "$work/junit.xml" --ginkgo.timeout 60m "$@" > "$work/critest.log" 2>&1
 critest_status=$?
 grep -E '^(Ran |FAIL!|SUCCESS!|PASS|FAIL)' "$work/critest.log" | tail -4
