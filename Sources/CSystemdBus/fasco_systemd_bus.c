@@ -38,8 +38,8 @@ static int open_manager(sd_bus **bus, char *error, size_t size) {
     return 0;
 }
 
-int fasco_systemd_start_scope(const char *name, const char *slice, const char *description, uint32_t pid,
-                              char *error, size_t size) {
+int fasco_systemd_start_scope(const char *name, const char *slice, const char *description, const uint32_t *pids,
+                              size_t count, char *error, size_t size) {
     sd_bus *bus = NULL;
     sd_bus_message *call = NULL, *reply = NULL;
     sd_bus_error bus_error = SD_BUS_ERROR_NULL;
@@ -52,7 +52,12 @@ int fasco_systemd_start_scope(const char *name, const char *slice, const char *d
     if (result >= 0) result = sd_bus_message_append(call, "(sv)", "Description", "s", description);
     if (result >= 0) result = sd_bus_message_append(call, "(sv)", "Delegate", "b", 1);
     if (result >= 0) result = sd_bus_message_append(call, "(sv)", "CollectMode", "s", "inactive-or-failed");
-    if (result >= 0) result = sd_bus_message_append(call, "(sv)", "PIDs", "au", 1, pid);
+    if (result >= 0) result = sd_bus_message_open_container(call, 'r', "sv");
+    if (result >= 0) result = sd_bus_message_append(call, "s", "PIDs");
+    if (result >= 0) result = sd_bus_message_open_container(call, 'v', "au");
+    if (result >= 0) result = sd_bus_message_append_array(call, 'u', pids, count * sizeof *pids);
+    if (result >= 0) result = sd_bus_message_close_container(call);
+    if (result >= 0) result = sd_bus_message_close_container(call);
     if (result >= 0) result = sd_bus_message_close_container(call);
     // No auxiliary units.
     if (result >= 0) result = sd_bus_message_append(call, "a(sa(sv))", 0);

@@ -35,6 +35,12 @@ struct PodFeatureTests {
             #expect(text.contains("sleep 1000") || text.contains("sleep"), "\(text)")
             #expect(!text.split(separator: "\n").contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix("1 ") && $0.contains("sh") },
                     "PID 1 is the pod's, not a container's: \(text)")
+            // The supervisor and the namespace's init (its pause child) are both the pod's, in its cgroup.
+            let procs = (try? String(contentsOfFile: "/sys/fs/cgroup/memory\(fixture.cgroupRoot)/\(pod.id)/cgroup.procs", encoding: .utf8)) ?? ""
+            let names = procs.split(separator: "\n").map {
+                ((try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            #expect(names.sorted() == ["fasco-pause", "fasco-realm"], "\(procs)")
 
             // Without sharing, the other container's sleep is invisible.
             let alone = try await fixture.runPod("alone")

@@ -85,11 +85,16 @@ struct SystemdCgroupDriverTests {
         _ = try await runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: podID), timeout: .seconds(60))
         #expect(try await unitState(lab, "kubepods-besteffort-podsd1.slice") == "active", "kubelet's slice is kubelet's")
 
-        // No cgroup parent: a slice of Fasco's own, stopped with the pod.
-        let plain = try await fixture.runPod("plain")
+        // No cgroup parent: a slice of Fasco's own, stopped with the pod. With a shared PID
+        // namespace, the namespace's init (the supervisor's pause child) is in the scope too.
+        var shared = fixture.podConfig("plain")
+        shared.linux?.securityContext?.namespaceOptions?.pid = .pod
+        let plain = (id: try await runtime.runPodSandbox(RunPodSandboxRequest(config: shared), timeout: .seconds(60)).podSandboxID, config: shared)
         let slice = "fasco-pod\(plain.id).slice"
         #expect(try await unitState(lab, slice) == "active")
-        #expect(processNames(memory + "/fasco.slice/\(slice)", recursive: true) == ["fasco-realm"])
+        for hierarchy in [memory, cpuacct, systemd] {
+            #expect(processNames(hierarchy + "/fasco.slice/\(slice)/fasco-realm-\(plain.id).scope") == ["fasco-pause", "fasco-realm"])
+        }
         _ = try await runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: plain.id), timeout: .seconds(60))
         #expect(try await unitState(lab, slice) == "inactive")
         for hierarchy in [memory, cpuacct, systemd] {

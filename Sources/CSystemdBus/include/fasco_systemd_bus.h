@@ -8,12 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Starts the transient scope unit `name` in the slice unit `slice`, holding process `pid`
-// (as systemd's PID namespace sees it), with Delegate=yes (the subtree is the caller's) and
-// CollectMode=inactive-or-failed (unloaded once it stops, even after a failure). Returns 0,
-// or a negative errno with systemd's error name and message in `error` (`size` bytes).
-int fasco_systemd_start_scope(const char *name, const char *slice, const char *description, uint32_t pid,
-                              char *error, size_t size);
+// Starts the transient scope unit `name` in the slice unit `slice`, holding the `count`
+// processes `pids` (as systemd's PID namespace sees them), with Delegate=yes (the subtree is
+// the caller's) and CollectMode=inactive-or-failed (unloaded once it stops, even after a
+// failure). Returns 0, or a negative errno with systemd's error name and message in `error`
+// (`size` bytes).
+int fasco_systemd_start_scope(const char *name, const char *slice, const char *description, const uint32_t *pids,
+                              size_t count, char *error, size_t size);
 
 // Stops the unit `name` (job mode "replace"). 0, also when no such unit is loaded; else a
 // negative errno and the message in `error`.

@@ -70,23 +70,32 @@ extension SoftwareBackend {
         try PodCgroup(host: configuration.cgroups, path: placement.path).create()
     }
 
-    /// Moves the supervisor into the pod (see the type's notes).
-    func placeSupervisor(_ pid: pid_t, of realm: SystemRealm, placement: PodPlacement) async throws(FascoError) {
+    /// Moves the supervisor and its pause child (when it has one) into the pod (see the type's
+    /// notes): they are the pod's, not the daemon's, and stay where a restart of the daemon's
+    /// own unit does not reach them.
+    func placeSupervisor(_ supervisor: SupervisorProcess, of realm: SystemRealm, placement: PodPlacement) async throws(FascoError) {
+        var pids = [supervisor.pid]
+        for pause in [supervisor.pidNamespaceInit, supervisor.userNamespaceHolder].compactMap({ $0 }) where !pids.contains(pause) {
+            pids.append(pause)
+        }
         guard let slice = placement.slice, let systemd else {
-            try PodCgroup(host: configuration.cgroups, path: placement.path).add(pid: pid, controllers: Self.supervisorControllers)
+            let cgroup = try PodCgroup(host: configuration.cgroups, path: placement.path)
+            for pid in pids { try cgroup.add(pid: pid, controllers: Self.supervisorControllers) }
             return
         }
         let scope = Self.supervisorScope(of: realm.id)
-        try await systemd.startScope(scope, slice: slice, pid: pid, description: "Fasco System Realm \(realm.id) (pod \(realm.metadata.namespace)/\(realm.metadata.name))")
+        try await systemd.startScope(scope, slice: slice, pids: pids, description: "Fasco System Realm \(realm.id) (pod \(realm.metadata.namespace)/\(realm.metadata.name))")
         let scopePath = (placement.path == "/" ? "" : placement.path) + "/" + scope
         for hierarchy in configuration.cgroups.hierarchies where !hierarchy.readOnly && hierarchy.version == .v1
             && !Self.supervisorControllers.isDisjoint(with: hierarchy.controllers) {
             let directory = CgroupPath.directory(mountPoint: hierarchy.mountPoint, path: scopePath)
             // Made by systemd in the hierarchies it manages; by Fasco in the others.
             try FileSystem.makeDirectories(directory, mode: 0o755)
-            let status = CgroupPath.write("\(pid)\n", to: directory + "/cgroup.procs")
-            guard status == 0 else {
-                throw .internal("cannot move the supervisor \(pid) into \(directory): \(String(cString: strerror(status)))")
+            for pid in pids {
+                let status = CgroupPath.write("\(pid)\n", to: directory + "/cgroup.procs")
+                guard status == 0 else {
+                    throw .internal("cannot move process \(pid) of the realm into \(directory): \(String(cString: strerror(status)))")
+                }
             }
         }
     }

@@ -74,7 +74,7 @@ extension SoftwareBackend {
                 runtime.networkNamespace = pin
             }
             try saveRuntime(runtime, for: realm.id)
-            try await placeSupervisor(supervisor.pid, of: realm, placement: placement)
+            try await placeSupervisor(supervisor, of: realm, placement: placement)
             try finishStart(realm, request: request, supervisor: supervisor, directory: directory, runtime: &runtime)
         } catch {
             _ = await network?.value

@@ -10,25 +10,29 @@ import Glibc
 public struct SystemdManager: Sendable {
     public init() {}
 
-    /// Starts the transient scope `name` in `slice` holding `pid`, with Delegate=yes, and waits
-    /// until systemd has moved the process into it (systemd starts the unit after answering).
-    public func startScope(_ name: String, slice: String, pid: pid_t, description: String,
+    /// Starts the transient scope `name` in `slice` holding `pids`, with Delegate=yes, and waits
+    /// until systemd has moved the processes into it (systemd starts the unit after answering).
+    public func startScope(_ name: String, slice: String, pids: [pid_t], description: String,
                            timeout: Duration = .seconds(10)) async throws(FascoError) {
         try Self.validateUnitName(name, suffix: ".scope")
         _ = try PodCgroup.systemdSlicePath(slice)
+        guard !pids.isEmpty, pids.allSatisfy({ $0 > 0 }) else { throw .invalidArgument("a scope needs processes: \(pids)") }
+        let members = pids.map { UInt32($0) }
         try await BlockingWork.run { () throws(FascoError) in
             try Self.call("cannot start the scope \(name) in \(slice)") { error, size in
-                fasco_systemd_start_scope(name, slice, description, UInt32(pid), error, size)
+                fasco_systemd_start_scope(name, slice, description, members, members.count, error, size)
             }
         }
         let expected = try PodCgroup.systemdSlicePath(slice).replacingRoot + "/" + name
         let deadline = ContinuousClock.now + timeout
-        while Self.systemdCgroup(of: pid) != expected {
-            guard Self.systemdCgroup(of: pid) != nil else { throw .notFound("process \(pid) ended before systemd placed it in \(name)") }
-            guard ContinuousClock.now < deadline else {
-                throw FascoError(.deadlineExceeded, "systemd did not place process \(pid) in \(expected) within \(timeout)")
+        for pid in pids {
+            while Self.systemdCgroup(of: pid) != expected {
+                guard Self.systemdCgroup(of: pid) != nil else { throw .notFound("process \(pid) ended before systemd placed it in \(name)") }
+                guard ContinuousClock.now < deadline else {
+                    throw FascoError(.deadlineExceeded, "systemd did not place process \(pid) in \(expected) within \(timeout)")
+                }
+                try? await Task.sleep(for: .milliseconds(1))
             }
-            try? await Task.sleep(for: .milliseconds(1))
         }
     }
 
