@@ -136,16 +136,6 @@ struct SystemdCgroupDriverTests {
         return files.compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
             .compactMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
-
-    /// Polls `probe` until it returns a value (a hang guard only).
-    private func poll<T>(timeout: Duration = .seconds(30), _ probe: () -> T?) async throws -> T {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            if let value = probe() { return value }
-            guard ContinuousClock.now < deadline else { throw DaemonError("timed out") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
 }
 
 @Suite("systemd cgroup driver without systemd")

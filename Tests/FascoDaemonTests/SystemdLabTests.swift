@@ -81,14 +81,4 @@ struct SystemdLabTests {
             }
         }
     }
-
-    /// Polls `probe` until it returns a value (a hang guard only: fails after `timeout`).
-    func poll<T>(timeout: Duration = .seconds(30), _ probe: () -> T?) async throws -> T {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            if let value = probe() { return value }
-            guard ContinuousClock.now < deadline else { throw DaemonError("timed out") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
 }

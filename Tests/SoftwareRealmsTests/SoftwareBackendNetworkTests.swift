@@ -48,12 +48,7 @@ struct SoftwareBackendNetworkTests {
             try bed.writeConfig(bed.conflist([bed.bridgePlugin(ipMasq: true)]))
             let root = try makeTemporaryDirectory("fasco-backend")
             defer { try? FileSystem.removeTree(root) }
-            let binary = try #require(SupervisorFixture.binary)
-            let hosts = try HostCgroups.detect()
-            let backend = try SoftwareBackend(configuration: .init(
-                directory: root + "/realms", supervisorBinary: binary,
-                runtime: try OCIRuntime(kind: .runc, stateRoot: root + "/runc", host: hosts), cgroups: hosts,
-                network: bed.network()))
+            let backend = try makeTestBackend(root: root, network: bed.network())
             let realm = SystemRealm(metadata: SystemRealmMetadata(name: "netns", uid: "u", namespace: "n", attempt: 0), createdAt: 1)
             let request = SystemRealmRequest(hostname: "netns", owner: .init(name: "netns", namespace: "n", uid: "u"))
             let runtime = try await backend.startSystemRealm(realm, request: request)

@@ -10,10 +10,7 @@ struct SoftwareBackendRecoveryTests {
         let root = try makeTemporaryDirectory("fasco-backend")
         defer { try? FileSystem.removeTree(root) }
         let binary = try #require(SupervisorFixture.binary)
-        let hosts = try HostCgroups.detect()
-        let backend = try SoftwareBackend(configuration: .init(
-            directory: root + "/realms", supervisorBinary: binary,
-            runtime: try OCIRuntime(kind: .runc, stateRoot: root + "/runc", host: hosts), cgroups: hosts, network: nil))
+        let backend = try makeTestBackend(root: root)
         let realm = SystemRealm(metadata: SystemRealmMetadata(name: "cut", uid: "u", namespace: "n", attempt: 0), createdAt: 1)
         let directory = backend.directory(of: realm.id)
         try FileSystem.makeDirectories(directory, mode: 0o700)

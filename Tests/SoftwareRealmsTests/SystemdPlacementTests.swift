@@ -10,11 +10,7 @@ import Glibc
 @Suite("software backend: where pods go under each cgroup driver")
 struct SystemdPlacementTests {
     private func backend(_ driver: OCIRuntime.CgroupDriver, root: String) throws -> SoftwareBackend {
-        let hosts = try HostCgroups.detect()
-        return try SoftwareBackend(configuration: .init(
-            directory: root + "/realms", supervisorBinary: "/bin/false",
-            runtime: try OCIRuntime(kind: .runc, stateRoot: root + "/runc", cgroupDriver: driver, host: hosts), cgroups: hosts,
-            cgroupRoot: "/fasco-root", network: nil))
+        try makeTestBackend(root: root, cgroupDriver: driver, supervisorBinary: "/bin/false", cgroupRoot: "/fasco-root")
     }
 
     private let realm = SystemRealm(metadata: SystemRealmMetadata(name: "p", uid: "u", namespace: "n", attempt: 0), createdAt: 1)

@@ -214,3 +214,15 @@ extension String {
         return result + rest
     }
 }
+
+/// A software backend for tests: realm directories and runc's state under `root`, the built
+/// fasco-realm (or `supervisorBinary`), the host's cgroups.
+func makeTestBackend(root: String, network: CNINetwork? = nil, cgroupDriver: OCIRuntime.CgroupDriver = .cgroupfs,
+                     supervisorBinary: String? = nil, cgroupRoot: String = "/fasco") throws -> SoftwareBackend {
+    guard let binary = supervisorBinary ?? SupervisorFixture.binary else { throw FascoError.notFound("fasco-realm binary not found") }
+    let hosts = try HostCgroups.detect()
+    return try SoftwareBackend(configuration: .init(
+        directory: root + "/realms", supervisorBinary: binary,
+        runtime: try OCIRuntime(kind: .runc, stateRoot: root + "/runc", cgroupDriver: cgroupDriver, host: hosts), cgroups: hosts,
+        cgroupRoot: cgroupRoot, network: network))
+}
