@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "OCISpec", swiftSettings: swift6),
         .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec"], swiftSettings: swift6),
         .target(name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux", "CSystemdBus"], swiftSettings: swift6),
-        .target(name: "ImageStore", dependencies: ["OCISpec", "FascoCore", "CImageLibs"], swiftSettings: swift6),
+        .target(name: "ImageStore", dependencies: ["OCISpec", "FascoCore", "CImageLibs", "CLinux"], swiftSettings: swift6),
         .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
         .target(
             name: "CRIStreaming",

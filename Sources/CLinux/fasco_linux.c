@@ -10,6 +10,8 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <linux/magic.h>
+#include <linux/mount.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -39,6 +41,26 @@ int fasco_clone_newnet(void) { return CLONE_NEWNET; }
 int fasco_unshare(int flags) { return unshare(flags); }
 
 pid_t fasco_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+int fasco_mount_idmapped(const char *source, const char *target, const char *userns_path) {
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0) return -1;
+    int userns = open(userns_path, O_RDONLY | O_CLOEXEC);
+    if (userns < 0) {
+        int saved = errno;
+        close(tree);
+        errno = saved;
+        return -1;
+    }
+    struct mount_attr attributes = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
+    int result = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attributes, sizeof attributes);
+    if (result == 0) result = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+    int saved = errno;
+    close(userns);
+    close(tree);
+    errno = saved;
+    return result;
+}
 
 int fasco_is_namespace_file(const char *path) {
     struct statfs info;

@@ -1,11 +1,24 @@
+import CLinux
 import FascoCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension ImageStore {
     /// The writable root filesystem of a container: an overlay of its image's snapshots
     /// with its own upper and work directories under `directory`, mounted at
     /// `directory/rootfs`. The image's snapshots are leased to `owner` until
     /// `removeRootfs` runs, so removing the image meanwhile keeps them.
-    public func prepareRootfs(image name: String, owner: String, directory: String) throws(FascoError) -> String {
+    ///
+    /// With `idMapping` (a container in a user namespace of its own) the root filesystem is
+    /// the user namespace root's: each layer is an idmapped clone (mapped through that
+    /// namespace, attached under `directory/lower/` while the overlay is mounted, then
+    /// detached: the overlay keeps its own references), and upper/ and work/ belong to the
+    /// host IDs of the namespace's root, so what the container writes is its root's too. A
+    /// file system that cannot be idmapped leaves the layers as they are (owned by IDs the
+    /// namespace does not map).
+    public func prepareRootfs(image name: String, owner: String, directory: String,
+                              idMapping: RootfsIDMapping? = nil) throws(FascoError) -> String {
         guard let record = image(name) else { throw .notFound("image \(name) not found") }
         let chain = record.chainIDs
         guard !chain.isEmpty else { throw .failedPrecondition("image \(name) has no layers") }
@@ -16,8 +29,22 @@ extension ImageStore {
         let rootfs = directory + "/rootfs"
         do throws(FascoError) {
             for sub in ["upper", "work", "rootfs"] { try FileSystem.makeDirectories(directory + "/" + sub, mode: 0o755) }
-            try Overlay.mount(lowers: chain.reversed().map { snapshots.path(of: $0) },
-                              upper: directory + "/upper", work: directory + "/work", at: rootfs)
+            var lowers = chain.reversed().map { snapshots.path(of: $0) }
+            var clones: [String] = []
+            defer {
+                for clone in clones { umount2(clone, Int32(MNT_DETACH)); rmdir(clone) }
+                if !clones.isEmpty { rmdir(directory + "/lower") }
+            }
+            if let idMapping {
+                clones = try Self.idmappedClones(of: lowers, in: directory + "/lower", mapping: idMapping)
+                if !clones.isEmpty {
+                    lowers = clones
+                    for sub in ["upper", "work"] where chown(directory + "/" + sub, idMapping.rootUID, idMapping.rootGID) != 0 {
+                        throw .internal("cannot give \(directory)/\(sub) to the user namespace's root: \(FileSystem.errnoText)")
+                    }
+                }
+            }
+            try Overlay.mount(lowers: lowers, upper: directory + "/upper", work: directory + "/work", at: rootfs)
         } catch {
             try? removeRootfs(owner: owner, directory: directory)
             throw error
@@ -30,5 +57,45 @@ extension ImageStore {
         Overlay.unmount(directory + "/rootfs")
         try FileSystem.removeTree(directory)
         try release(owner)
+    }
+}
+
+/// The user namespace a container's root filesystem is made for: its `ns/user` file and the
+/// host IDs its root (ID 0 inside) has.
+public struct RootfsIDMapping: Sendable, Equatable {
+    public var userNamespace: String
+    public var rootUID: UInt32
+    public var rootGID: UInt32
+
+    public init(userNamespace: String, rootUID: UInt32, rootGID: UInt32) {
+        self.userNamespace = userNamespace
+        self.rootUID = rootUID
+        self.rootGID = rootGID
+    }
+}
+
+extension ImageStore {
+    /// An idmapped clone of each of `layers`, attached at `directory/<index>`. Empty (and
+    /// nothing left mounted) when the file system cannot be idmapped (EINVAL, EPERM, ENOSYS).
+    static func idmappedClones(of layers: [String], in directory: String, mapping: RootfsIDMapping) throws(FascoError) -> [String] {
+        try FileSystem.makeDirectories(directory, mode: 0o700)
+        var clones: [String] = []
+        for (index, layer) in layers.enumerated() {
+            let target = "\(directory)/\(index)"
+            guard mkdir(target, 0o755) == 0 || errno == EEXIST else {
+                throw .internal("cannot create \(target): \(FileSystem.errnoText)")
+            }
+            if fasco_mount_idmapped(layer, target, mapping.userNamespace) != 0 {
+                let code = errno
+                let text = FileSystem.errnoText
+                rmdir(target)
+                for clone in clones { umount2(clone, Int32(MNT_DETACH)); rmdir(clone) }
+                rmdir(directory)
+                if [EINVAL, EPERM, ENOSYS, EOPNOTSUPP].contains(code) { return [] }
+                throw .internal("cannot map layer \(layer) into the user namespace \(mapping.userNamespace): \(text)")
+            }
+            clones.append(target)
+        }
+        return clones
     }
 }

@@ -2,8 +2,9 @@ import FascoCore
 
 /// Where Container Realms' writable root filesystems come from (the image store).
 public protocol ContainerStorage: Sendable {
-    /// Makes the container's bundle directory and root filesystem; returns their paths.
-    func prepare(_ container: ContainerRealm) async throws(FascoError) -> ContainerBundle
+    /// Makes the container's bundle directory and root filesystem (for the System Realm that
+    /// runs `pod`: in its user namespace, when it has one); returns their paths.
+    func prepare(_ container: ContainerRealm, pod: SystemRealmRuntime) async throws(FascoError) -> ContainerBundle
     /// The container's bundle directory (whether or not it exists).
     func bundleDirectory(of container: ContainerRealm) -> String
     /// Removes the container's root filesystem and bundle. Idempotent.

@@ -117,7 +117,7 @@ public final class RealmManager: Sendable {
             try await registry.add(container)
             var bundle: ContainerBundle?
             do throws(FascoError) {
-                let prepared = try await storage.prepare(container)
+                let prepared = try await storage.prepare(container, pod: runtime)
                 bundle = prepared
                 let spec = try await makeSpec(prepared, runtime)
                 try await backend.createContainer(container, spec: spec, bundle: prepared.directory)

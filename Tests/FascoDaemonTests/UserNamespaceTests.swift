@@ -60,6 +60,43 @@ struct UserNamespaceTests {
         }
     }
 
+    @Test("the container's root owns its root filesystem: the image's files are root's, and what it writes is too (mapped IDs on the host)",
+          arguments: ["crun", "runc"])
+    func rootOwnsRootfs(ociRuntime: String) async throws {
+        try await PodFixture.with(ociRuntime: ociRuntime) { fixture in
+            let config = Self.userNamespacePod(fixture, "owner")
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let pod = (id: response.podSandboxID, config: config)
+            var container = fixture.containerConfig("writer", script: """
+                stat -c %u:%g /bin /etc/passwd; echo hi > /made; mkdir -p /var/made; echo extra:x:5:5::/:/bin/sh >> /etc/passwd && echo appended; stat -c %u:%g /made /var/made /etc/passwd
+                """)
+            container.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
+                namespaceOptions: config.linux?.securityContext?.namespaceOptions))
+            let id = try await fixture.createContainer(pod, container)
+            _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: id), timeout: .seconds(60))
+            let status = try await fixture.waitFor(id, state: .exited)
+            let lines = fixture.logLines(fixture.logDirectory + "/owner/writer_0.log")
+            #expect(status.exitCode == 0, "\(lines)")
+            #expect(lines == ["stdout 0:0", "stdout 0:0", "stdout appended", "stdout 0:0", "stdout 0:0", "stdout 0:0"], "\(lines)")
+
+            // On the host: the container's writes (in its upper directory) belong to the mapped
+            // root (host 1000); the image's layers are untouched.
+            let upper = fixture.directory.appendingPathComponent("root/containers/\(id)/upper").path
+            for path in ["made", "var/made", "etc/passwd"] {
+                let attributes = try FileManager.default.attributesOfItem(atPath: upper + "/" + path)
+                #expect((attributes[.ownerAccountID] as? NSNumber)?.intValue == 1000, "\(path): \(attributes)")
+                #expect((attributes[.groupOwnerAccountID] as? NSNumber)?.intValue == 1000, "\(path): \(attributes)")
+            }
+            // Nothing of the layers' clones stays mounted.
+            let mountPoints = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n")
+                .compactMap { $0.split(separator: " ").dropFirst(4).first }
+            #expect(mountPoints.contains { $0.hasSuffix("containers/\(id)/rootfs") })
+            #expect(!mountPoints.contains { $0.contains("containers/\(id)/lower") }, "the idmapped clones are detached once the overlay is up")
+            _ = try await fixture.runtime.removeContainer(RemoveContainerRequest(containerID: id), timeout: .seconds(60))
+            #expect(!FileManager.default.fileExists(atPath: upper))
+        }
+    }
+
     @Test("RunPodSandbox refuses two mappings, an unmapped container ID 0, modes CONTAINER and TARGET, and the host network")
     func refused() async throws {
         try await PodFixture.with { fixture in

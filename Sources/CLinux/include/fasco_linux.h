@@ -26,6 +26,10 @@ int fasco_clone_newnet(void);
 int fasco_unshare(int flags);
 // gettid(2): the calling thread's ID.
 pid_t fasco_gettid(void);
+// Clones the mount at `source` and attaches the clone at `target` (an existing directory) as
+// an idmapped mount with the ID mappings of the user namespace `userns_path` (open_tree
+// OPEN_TREE_CLONE, mount_setattr MOUNT_ATTR_IDMAP, move_mount). 0, or -1 and errno.
+int fasco_mount_idmapped(const char *source, const char *target, const char *userns_path);
 // Whether `path` is a file of nsfs (a namespace, or a bind mount of one): 1, 0, or -1 and errno.
 int fasco_is_namespace_file(const char *path);
 // Receives one descriptor passed with SCM_RIGHTS on a connected unix socket (a runtime's

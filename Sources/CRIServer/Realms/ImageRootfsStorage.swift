@@ -18,10 +18,30 @@ public struct ImageRootfsStorage: ContainerStorage {
 
     public func bundleDirectory(of container: ContainerRealm) -> String { "\(directory)/\(container.id)" }
 
-    public func prepare(_ container: ContainerRealm) async throws(FascoError) -> ContainerBundle {
+    public func prepare(_ container: ContainerRealm, pod: SystemRealmRuntime) async throws(FascoError) -> ContainerBundle {
         let bundle = bundleDirectory(of: container)
-        let rootfs = try await images.prepareRootfs(image: container.imageID, owner: Self.owner(container.id.value), directory: bundle)
+        let mapping = try pod.userNamespace.map { path throws(FascoError) in try Self.idMapping(userNamespace: path) }
+        let rootfs = try await images.prepareRootfs(
+            image: container.imageID, owner: Self.owner(container.id.value), directory: bundle, idMapping: mapping)
         return ContainerBundle(directory: bundle, rootfs: rootfs)
+    }
+
+    /// The host IDs of the root of the user namespace `/proc/<holder>/ns/user`, from the
+    /// holder's uid_map and gid_map ("inside outside length" lines).
+    static func idMapping(userNamespace path: String) throws(FascoError) -> RootfsIDMapping {
+        guard path.hasSuffix("/ns/user") else { throw .internal("not a user namespace path: \(path)") }
+        let process = String(path.dropLast("/ns/user".count))
+        func root(_ file: String) throws(FascoError) -> UInt32 {
+            guard let bytes = try FileSystem.read("\(process)/\(file)", limit: 65536) else {
+                throw .failedPrecondition("the pod's user namespace is gone (\(process)/\(file))")
+            }
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true).compactMap { UInt32($0) }
+                if fields.count == 3, fields[0] == 0, fields[2] > 0 { return fields[1] }
+            }
+            throw .failedPrecondition("the pod's user namespace maps no root (\(process)/\(file))")
+        }
+        return RootfsIDMapping(userNamespace: path, rootUID: try root("uid_map"), rootGID: try root("gid_map"))
     }
 
     public func release(_ container: ContainerRealm) async throws(FascoError) {
