@@ -68,15 +68,13 @@ struct UserNamespaceTests {
             let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
             let pod = (id: response.podSandboxID, config: config)
             var container = fixture.containerConfig("writer", script: """
-                stat -c %u:%g /bin /etc/passwd; echo hi > /made; mkdir -p /var/made; echo extra:x:5:5::/:/bin/sh >> /etc/passwd && echo appended; stat -c %u:%g /made /var/made /etc/passwd
+                stat -c %u:%g /bin /etc/passwd; echo hi > /made; mkdir -p /var/made; echo extra:x:5:5::/:/bin/sh >> /etc/passwd && echo appended; stat -c %u:%g /made /var/made /etc/passwd; exec sleep 300
                 """)
             container.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
                 namespaceOptions: config.linux?.securityContext?.namespaceOptions))
             let id = try await fixture.createContainer(pod, container)
             _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: id), timeout: .seconds(60))
-            let status = try await fixture.waitFor(id, state: .exited)
-            let lines = fixture.logLines(fixture.logDirectory + "/owner/writer_0.log")
-            #expect(status.exitCode == 0, "\(lines)")
+            let lines = try await fixture.waitForLog(fixture.logDirectory + "/owner/writer_0.log") { $0.count >= 6 }
             #expect(lines == ["stdout 0:0", "stdout 0:0", "stdout appended", "stdout 0:0", "stdout 0:0", "stdout 0:0"], "\(lines)")
 
             // On the host: the container's writes (in its upper directory) belong to the mapped
@@ -92,6 +90,7 @@ struct UserNamespaceTests {
                 .compactMap { $0.split(separator: " ").dropFirst(4).first }
             #expect(mountPoints.contains { $0.hasSuffix("containers/\(id)/rootfs") })
             #expect(!mountPoints.contains { $0.contains("containers/\(id)/lower") }, "the idmapped clones are detached once the overlay is up")
+            _ = try await fixture.runtime.stopContainer(StopContainerRequest(containerID: id, timeout: 0), timeout: .seconds(60))
             _ = try await fixture.runtime.removeContainer(RemoveContainerRequest(containerID: id), timeout: .seconds(60))
             #expect(!FileManager.default.fileExists(atPath: upper))
         }
