@@ -195,7 +195,9 @@ func stopAndClean(_ runtime: Runtime, supervisorCommand: String) async {
 
 /// Detaches every mount at or below `path`, deepest first.
 func unmountAll(under path: String) {
-    guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return }
+    // Read to the end: String(contentsOfFile:) stops at 4 KiB on proc files.
+    guard let data = FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readDataToEndOfFile() else { return }
+    let text = String(decoding: data, as: UTF8.self)
     let points = text.split(separator: "\n").compactMap { line -> String? in
         let fields = line.split(separator: " ")
         guard fields.count > 4 else { return nil }

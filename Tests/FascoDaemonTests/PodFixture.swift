@@ -158,7 +158,14 @@ extension PodFixture {
 
 /// Lines of /proc/self/mountinfo mentioning `text`.
 func mounts(containing text: String) -> [String] {
-    ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init).filter { $0.contains(text) }
+    mountTable().filter { $0.contains(text) }
+}
+
+/// /proc/self/mountinfo, read to its end (a proc file has no size to read up to, and a busy
+/// host's mount table is long).
+func mountTable() -> [String] {
+    let bytes = FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readDataToEndOfFile() ?? Data()
+    return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
 }
 
 /// Pids of processes whose command line mentions `text`.

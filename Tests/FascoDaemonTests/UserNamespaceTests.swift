@@ -86,8 +86,7 @@ struct UserNamespaceTests {
                 #expect((attributes[.groupOwnerAccountID] as? NSNumber)?.intValue == 1000, "\(path): \(attributes)")
             }
             // Nothing of the layers' clones stays mounted.
-            let mountPoints = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).split(separator: "\n")
-                .compactMap { $0.split(separator: " ").dropFirst(4).first }
+            let mountPoints = mountTable().compactMap { $0.split(separator: " ").dropFirst(4).first }
             #expect(mountPoints.contains { $0.hasSuffix("containers/\(id)/rootfs") })
             #expect(!mountPoints.contains { $0.contains("containers/\(id)/lower") }, "the idmapped clones are detached once the overlay is up")
             _ = try await fixture.runtime.stopContainer(StopContainerRequest(containerID: id, timeout: 0), timeout: .seconds(60))
