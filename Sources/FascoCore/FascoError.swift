@@ -47,3 +47,15 @@ public struct FascoError: Error, Sendable, CustomStringConvertible {
         FascoError(.internal, message, cause: cause)
     }
 }
+
+extension Result where Failure == FascoError {
+    /// What `body` returned or threw, as a value: for a task whose outcome is awaited later,
+    /// and which must not lose its error to `Task`'s untyped throws.
+    public static func of(_ body: () async throws(FascoError) -> Success) async -> Result<Success, FascoError> {
+        do throws(FascoError) {
+            return .success(try await body())
+        } catch {
+            return .failure(error)
+        }
+    }
+}

@@ -40,13 +40,7 @@ extension SoftwareBackend {
         func setUpNetwork() {
             guard let plugins else { return }
             let attachment = attachment(realm, request: request, netns: pin)
-            network = Task {
-                do throws(FascoError) {
-                    return .success(try await plugins.setUp(attachment).podIPs)
-                } catch {
-                    return .failure(error)
-                }
-            }
+            network = Task { await .of { () throws(FascoError) in try await plugins.setUp(attachment).podIPs } }
         }
         // Without a user namespace the daemon makes the pod's network namespace, so its set-up
         // starts before the supervisor; with one, the namespace must belong to the pod's user
@@ -156,18 +150,11 @@ extension SoftwareBackend {
             // DEL is idempotent; the namespace may be gone already (CNI allows an empty netns then).
             let usable = namespace == pin ? NetworkNamespacePin.isBound(pin) : (try? SupervisorProcess.attach(directory: directory)) != nil
             let attachment = attachment(realm, request: nil, netns: usable ? namespace : "")
-            let tearDown = { () async -> Result<Void, FascoError> in
-                do throws(FascoError) {
-                    return .success(try await plugins.tearDown(attachment))
-                } catch {
-                    return .failure(error)
-                }
-            }
             // Concurrently only when the namespace outlives the supervisor.
             if namespace == pin {
-                network = Task { await tearDown() }
+                network = Task { await .of { () throws(FascoError) in try await plugins.tearDown(attachment) } }
             } else {
-                try await tearDown().get()
+                try await plugins.tearDown(attachment)
             }
         }
         do throws(FascoError) {

@@ -131,12 +131,10 @@ public struct SupervisorClient: Sendable {
     func exchange(_ request: [UInt8], timeout: Duration?) async throws(FascoError) -> [UInt8] {
         let connection = SupervisorConnection(socketPath: socketPath)
         let result: Result<[UInt8], FascoError> = await withTaskCancellationHandler {
-            do throws(FascoError) {
-                return .success(try await BlockingWork.run { () throws(FascoError) -> [UInt8] in
+            await .of { () throws(FascoError) -> [UInt8] in
+                try await BlockingWork.run { () throws(FascoError) -> [UInt8] in
                     try connection.exchange(request, timeout: timeout)
-                })
-            } catch {
-                return .failure(error)
+                }
             }
         } onCancel: {
             connection.cancel()
