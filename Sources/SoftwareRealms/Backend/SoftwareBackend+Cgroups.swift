@@ -85,7 +85,7 @@ extension SoftwareBackend {
         }
         let scope = Self.supervisorScope(of: realm.id)
         try await systemd.startScope(scope, slice: slice, pids: pids, description: "Fasco System Realm \(realm.id) (pod \(realm.metadata.namespace)/\(realm.metadata.name))")
-        let scopePath = (placement.path == "/" ? "" : placement.path) + "/" + scope
+        let scopePath = CgroupPath.child(of: placement.path, scope)
         for hierarchy in configuration.cgroups.hierarchies where !hierarchy.readOnly && hierarchy.version == .v1
             && !Self.supervisorControllers.isDisjoint(with: hierarchy.controllers) {
             let directory = CgroupPath.directory(mountPoint: hierarchy.mountPoint, path: scopePath)
@@ -106,7 +106,7 @@ extension SoftwareBackend {
         guard runtime.systemdSlice != nil, let systemd else { return }
         let scope = Self.supervisorScope(of: realm.id)
         try await systemd.stopUnit(scope)
-        try await PodCgroup(host: configuration.cgroups, path: childPath(runtime.cgroupParent, scope)).remove()
+        try await PodCgroup(host: configuration.cgroups, path: CgroupPath.child(of: runtime.cgroupParent, scope)).remove()
     }
 
     /// At removal: cgroupfs removes the pod's cgroup; under systemd Fasco stops the slice only
@@ -123,10 +123,8 @@ extension SoftwareBackend {
 
     /// A container's cgroup, relative to every hierarchy's root.
     func containerCgroupPath(pod: SystemRealmRuntime, containerID: String) throws(FascoError) -> String {
-        guard let slice = pod.systemdSlice else { return childPath(pod.cgroupParent, containerID) }
+        guard let slice = pod.systemdSlice else { return CgroupPath.child(of: pod.cgroupParent, containerID) }
         return try PodCgroup.hostPath(
             forCgroupsPath: PodCgroup.containerCgroupsPath(parent: slice, containerID: containerID, driver: .systemd), driver: .systemd)
     }
-
-    private func childPath(_ parent: String, _ child: String) -> String { (parent == "/" ? "" : parent) + "/" + child }
 }

@@ -19,6 +19,11 @@ enum CgroupPath {
         return "/" + components.joined(separator: "/")
     }
 
+    /// The cgroup `name` directly below the cgroup `parent` (a normalized path; "/" is the root).
+    static func child(of parent: String, _ name: String) -> String {
+        (parent == "/" ? "" : parent) + "/" + name
+    }
+
     /// The directory of the cgroup `path` (normalized) below a hierarchy's mount point.
     static func directory(mountPoint: String, path: String) -> String {
         path == "/" ? mountPoint : mountPoint + path

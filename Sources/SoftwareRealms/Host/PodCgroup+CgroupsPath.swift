@@ -22,7 +22,7 @@ extension PodCgroup {
         switch driver {
         case .cgroupfs:
             let base = try CgroupPath.normalized(parent, allowRoot: true)
-            return base == "/" ? "/" + containerID : base + "/" + containerID
+            return CgroupPath.child(of: base, containerID)
         case .systemd:
             _ = try systemdSlicePath(parent)
             guard !containerID.contains(":"), !systemdPrefix.isEmpty, !systemdPrefix.contains(":"), !systemdPrefix.contains("/") else {
@@ -69,7 +69,7 @@ extension PodCgroup {
                 throw .invalidArgument("a systemd cgroupsPath has the form slice:prefix:name: \(cgroupsPath.debugDescription)")
             }
             let slice = try systemdSlicePath(String(fields[0]))
-            return (slice == "/" ? "" : slice) + "/\(fields[1])-\(fields[2]).scope"
+            return CgroupPath.child(of: slice, "\(fields[1])-\(fields[2]).scope")
         }
     }
 }

@@ -15,7 +15,7 @@ public struct SystemdManager: Sendable {
     public func startScope(_ name: String, slice: String, pids: [pid_t], description: String,
                            timeout: Duration = .seconds(10)) async throws(FascoError) {
         try Self.validateUnitName(name, suffix: ".scope")
-        _ = try PodCgroup.systemdSlicePath(slice)
+        let expected = CgroupPath.child(of: try PodCgroup.systemdSlicePath(slice), name)
         guard !pids.isEmpty, pids.allSatisfy({ $0 > 0 }) else { throw .invalidArgument("a scope needs processes: \(pids)") }
         let members = pids.map { UInt32($0) }
         try await BlockingWork.run { () throws(FascoError) in
@@ -23,11 +23,11 @@ public struct SystemdManager: Sendable {
                 fasco_systemd_start_scope(name, slice, description, members, members.count, error, size)
             }
         }
-        let expected = try PodCgroup.systemdSlicePath(slice).replacingRoot + "/" + name
         let deadline = ContinuousClock.now + timeout
         for pid in pids {
-            while Self.systemdCgroup(of: pid) != expected {
-                guard Self.systemdCgroup(of: pid) != nil else { throw .notFound("process \(pid) ended before systemd placed it in \(name)") }
+            while true {
+                guard let current = Self.systemdCgroup(of: pid) else { throw .notFound("process \(pid) ended before systemd placed it in \(name)") }
+                if current == expected { break }
                 guard ContinuousClock.now < deadline else {
                     throw FascoError(.deadlineExceeded, "systemd did not place process \(pid) in \(expected) within \(timeout)")
                 }
@@ -108,9 +108,4 @@ public struct SystemdManager: Sendable {
         }
         throw FascoError(code, "\(what): \(text)")
     }
-}
-
-private extension String {
-    /// "/" (the root slice's path) becomes "", so that "<path>/<unit>" has one slash.
-    var replacingRoot: String { self == "/" ? "" : self }
 }
