@@ -31,10 +31,7 @@ extension ImageStore {
             for sub in ["upper", "work", "rootfs"] { try FileSystem.makeDirectories(directory + "/" + sub, mode: 0o755) }
             var lowers = chain.reversed().map { snapshots.path(of: $0) }
             var clones: [String] = []
-            defer {
-                for clone in clones { umount2(clone, Int32(MNT_DETACH)); rmdir(clone) }
-                if !clones.isEmpty { rmdir(directory + "/lower") }
-            }
+            defer { if !clones.isEmpty { Self.detachClones(clones, in: directory + "/lower") } }
             if let idMapping {
                 clones = try Self.idmappedClones(of: lowers, in: directory + "/lower", mapping: idMapping)
                 if !clones.isEmpty {
@@ -80,22 +77,37 @@ extension ImageStore {
     static func idmappedClones(of layers: [String], in directory: String, mapping: RootfsIDMapping) throws(FascoError) -> [String] {
         try FileSystem.makeDirectories(directory, mode: 0o700)
         var clones: [String] = []
-        for (index, layer) in layers.enumerated() {
-            let target = "\(directory)/\(index)"
-            guard mkdir(target, 0o755) == 0 || errno == EEXIST else {
-                throw .internal("cannot create \(target): \(FileSystem.errnoText)")
+        do throws(FascoError) {
+            for (index, layer) in layers.enumerated() {
+                let target = "\(directory)/\(index)"
+                guard mkdir(target, 0o755) == 0 || errno == EEXIST else {
+                    throw .internal("cannot create \(target): \(FileSystem.errnoText)")
+                }
+                guard fasco_mount_idmapped(layer, target, mapping.userNamespace) == 0 else {
+                    let code = errno
+                    let text = FileSystem.errnoText
+                    rmdir(target)
+                    guard [EINVAL, EPERM, ENOSYS, EOPNOTSUPP].contains(code) else {
+                        throw .internal("cannot map layer \(layer) into the user namespace \(mapping.userNamespace): \(text)")
+                    }
+                    detachClones(clones, in: directory)
+                    return []
+                }
+                clones.append(target)
             }
-            if fasco_mount_idmapped(layer, target, mapping.userNamespace) != 0 {
-                let code = errno
-                let text = FileSystem.errnoText
-                rmdir(target)
-                for clone in clones { umount2(clone, Int32(MNT_DETACH)); rmdir(clone) }
-                rmdir(directory)
-                if [EINVAL, EPERM, ENOSYS, EOPNOTSUPP].contains(code) { return [] }
-                throw .internal("cannot map layer \(layer) into the user namespace \(mapping.userNamespace): \(text)")
-            }
-            clones.append(target)
+        } catch {
+            detachClones(clones, in: directory)
+            throw error
         }
         return clones
+    }
+
+    /// Detaches and deletes the clones `idmappedClones` attached, and their directory.
+    static func detachClones(_ clones: [String], in directory: String) {
+        for clone in clones {
+            umount2(clone, Int32(MNT_DETACH))
+            rmdir(clone)
+        }
+        rmdir(directory)
     }
 }
