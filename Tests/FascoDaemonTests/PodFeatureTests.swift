@@ -52,21 +52,15 @@ struct PodFeatureTests {
 
     @Test("with a CNI network the pod gets an address on the bridge, reports NetworkReady, and loses it on removal")
     func cniNetwork() async throws {
-        let suffix = String(UInt32.random(in: 0...0xffff), radix: 16)
-        let octet = Int.random(in: 100...250)
-        let bridge = "fascot\(suffix)"
-        let conflist = """
-        {"cniVersion": "1.0.0", "name": "fasco-test", "plugins": [
-          {"type": "bridge", "bridge": "\(bridge)", "isGateway": true,
-           "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.\(octet).7.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
-        """
-        try await PodFixture.with(cniConfig: conflist) { fixture in
+        let network = TestBridgeNetwork(name: "fasco-test", bridgePrefix: "fascot", thirdOctet: 7)
+        let bridge = network.bridge
+        try await PodFixture.with(cniConfig: network.conflist) { fixture in
             let status = try await fixture.runtime.status(StatusRequest())
             #expect(status.status?.conditions.first { $0.type == "NetworkReady" }?.status == true)
             let pod = try await fixture.runPod("net")
             let podStatus = try await fixture.runtime.podSandboxStatus(PodSandboxStatusRequest(podSandboxID: pod.id))
             let ip = podStatus.status?.network?.ip ?? ""
-            #expect(ip.hasPrefix("10.\(octet).7."), "pod IP \(ip)")
+            #expect(ip.hasPrefix(network.prefix), "pod IP \(ip)")
             let id = try await fixture.runContainer(pod, "c", script: "while true; do sleep 1; done")
             let shown = try await fixture.runtime.execSync(ExecSyncRequest(containerID: id, cmd: ["ip", "-4", "addr", "show", "eth0"], timeout: 30))
             #expect(String(decoding: shown.stdout, as: UTF8.self).contains(ip), "the container sees the pod's address")

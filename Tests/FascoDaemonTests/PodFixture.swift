@@ -176,3 +176,22 @@ func processes(containing text: String) -> [Int32] {
         return String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).contains(text)
     }
 }
+
+/// A bridge network for one test: a bridge of its own and the subnet 10.<random>.<third>.0/24,
+/// as a CNI configuration list for `PodFixture(cniConfig:)`.
+struct TestBridgeNetwork {
+    let bridge: String
+    /// "10.X.third." of the subnet.
+    let prefix: String
+    let conflist: String
+
+    init(name: String, bridgePrefix: String, thirdOctet: Int) {
+        bridge = bridgePrefix + String(UInt32.random(in: 0...0xffff), radix: 16)
+        prefix = "10.\(Int.random(in: 100...250)).\(thirdOctet)."
+        conflist = """
+        {"cniVersion": "1.0.0", "name": "\(name)", "plugins": [
+          {"type": "bridge", "bridge": "\(bridge)", "isGateway": true,
+           "ipam": {"type": "host-local", "ranges": [[{"subnet": "\(prefix)0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
+        """
+    }
+}

@@ -125,20 +125,14 @@ struct UserNamespaceTests {
 
     @Test("a user namespace pod on a CNI network: an address on the bridge inside its own network namespace, exec works")
     func cniNetwork() async throws {
-        let suffix = String(UInt32.random(in: 0...0xffff), radix: 16)
-        let octet = Int.random(in: 100...250)
-        let bridge = "fascou\(suffix)"
-        let conflist = """
-        {"cniVersion": "1.0.0", "name": "fasco-userns-test", "plugins": [
-          {"type": "bridge", "bridge": "\(bridge)", "isGateway": true,
-           "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.\(octet).9.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
-        """
-        try await PodFixture.with(cniConfig: conflist) { fixture in
+        let network = TestBridgeNetwork(name: "fasco-userns-test", bridgePrefix: "fascou", thirdOctet: 9)
+        let bridge = network.bridge
+        try await PodFixture.with(cniConfig: network.conflist) { fixture in
             let config = Self.userNamespacePod(fixture, "usernet")
             let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
             let pod = (id: response.podSandboxID, config: config)
             let ip = try await fixture.runtime.podSandboxStatus(PodSandboxStatusRequest(podSandboxID: pod.id)).status?.network?.ip ?? ""
-            #expect(ip.hasPrefix("10.\(octet).9."), "pod IP \(ip)")
+            #expect(ip.hasPrefix(network.prefix), "pod IP \(ip)")
             var container = fixture.containerConfig("c", script: "while true; do sleep 1; done")
             container.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
                 namespaceOptions: config.linux?.securityContext?.namespaceOptions))
