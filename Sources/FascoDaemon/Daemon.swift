@@ -49,6 +49,8 @@ public enum Daemon {
         await streaming.shutdown()
         // Pods and containers keep running: the next daemon re-attaches to them.
         realms.detach()
+        // Removed containers' trees are deleted now rather than at the next start.
+        do { try await images.settle() } catch { logger.warning("image store clean-up", metadata: ["error": "\(error)"]) }
         logger.notice("stopped")
     }
 

@@ -49,11 +49,82 @@ extension ImageStore {
         return rootfs
     }
 
+    /// Unmounts a container's root filesystem (once it exited: nothing runs on it any more),
+    /// keeping its directory, upper layer included, until it is removed or retired. Idempotent.
+    public static func unmountRootfs(directory: String) {
+        Overlay.unmount(directory + "/rootfs")
+    }
+
     /// Unmounts and deletes a container's root filesystem and releases its lease. Idempotent.
     public func removeRootfs(owner: String, directory: String) throws(FascoError) {
         Overlay.unmount(directory + "/rootfs")
         try FileSystem.removeTree(directory)
         try release(owner)
+    }
+
+    /// What `removeRootfs` does, with the slow part left to a background clean-up: before
+    /// it returns the root filesystem is unmounted, `directory` renamed into `trash` (a
+    /// directory beside it, so on the same file system) and the lease dropped; deleting the
+    /// tree and collecting what the lease kept alive follow after `cleanupDelay`, gathered
+    /// with whatever else was retired meanwhile (`settle` runs them at once). Idempotent.
+    public func retireRootfs(owner: String, directory: String, trash directoryOfTrash: String) throws(FascoError) {
+        Self.unmountRootfs(directory: directory)
+        let name = directory.split(separator: "/").last.map(String.init) ?? "rootfs"
+        let target = "\(directoryOfTrash)/\(name)-\(UInt64.random(in: 0...UInt64.max))"
+        try FileSystem.makeDirectories(directoryOfTrash, mode: 0o700)
+        if rename(directory, target) == 0 {
+            trash.append(target)
+        } else if errno != ENOENT {
+            throw .internal("cannot move \(directory) out of the way: \(FileSystem.errnoText)")
+        }
+        if Self.isSafeName(owner) { try FileSystem.removeTree("\(root)/leases/\(owner)") }
+        scheduleCleanup()
+    }
+
+    /// Has the background clean-up delete `tree` (a directory no one uses any more, such as a
+    /// trash directory left by a crash) and then collect garbage.
+    public func discard(_ tree: String) {
+        trash.append(tree)
+        scheduleCleanup()
+    }
+
+    /// Runs the pending clean-up now and returns when the trash is deleted and the garbage collected.
+    public func settle() async throws(FascoError) {
+        cleanup?.cancel()
+        cleanup = nil
+        try await cleanUp()
+    }
+
+    private func scheduleCleanup() {
+        guard cleanup == nil else { return }
+        let delay = cleanupDelay
+        cleanup = Task { [weak self] in
+            guard (try? await Task.sleep(for: delay)) != nil, let self else { return }
+            try? await self.scheduledCleanUp()
+        }
+    }
+
+    private func scheduledCleanUp() async throws(FascoError) {
+        // A settle that came first took this run's work.
+        guard cleanup != nil, !Task.isCancelled else { return }
+        cleanup = nil
+        try await cleanUp()
+    }
+
+    /// Deletes the trash (on a thread of its own: a big tree takes a while) and collects.
+    private func cleanUp() async throws(FascoError) {
+        let trees = trash
+        trash = []
+        // Every tree is tried; the first failure is reported after the collection.
+        let failure = trees.isEmpty ? nil : try await BlockingWork.run { () -> FascoError? in
+            var first: FascoError?
+            for tree in trees {
+                do throws(FascoError) { try FileSystem.removeTree(tree) } catch { first = first ?? error }
+            }
+            return first
+        }
+        try garbageCollect()
+        if let failure { throw failure }
     }
 }
 

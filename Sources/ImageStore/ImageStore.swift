@@ -23,11 +23,20 @@ public actor ImageStore {
     private var activeFetches = 0
     /// A collection asked for while fetches were running.
     private var collectionPending = false
+    /// Trees retired root filesystems were renamed to (`retireRootfs`), deleted in the background.
+    var trash: [String] = []
+    /// The scheduled background clean-up: the trash deleted, then one collection.
+    var cleanup: Task<Void, Never>?
+    /// How long a scheduled clean-up gathers more work before it runs.
+    public nonisolated let cleanupDelay: Duration
 
     /// - Parameter sources: makes the source a reference is pulled from (its registry, with mirrors).
-    public init(root: String, platform: Platform = .host,
+    /// - Parameter cleanupDelay: how long removed containers' trees and the content they kept
+    ///   alive wait, gathered, before a background clean-up deletes them.
+    public init(root: String, platform: Platform = .host, cleanupDelay: Duration = .milliseconds(500),
                 sources: @escaping @Sendable (ImageReference, RegistryCredentials?) -> any ImageSource) throws(FascoError) {
         self.root = root
+        self.cleanupDelay = cleanupDelay
         self.platform = platform
         self.sources = sources
         try FileSystem.makeDirectories(root, mode: 0o700)

@@ -7,6 +7,9 @@ public protocol ContainerStorage: Sendable {
     func prepare(_ container: ContainerRealm, pod: SystemRealmRuntime) async throws(FascoError) -> ContainerBundle
     /// The container's bundle directory (whether or not it exists).
     func bundleDirectory(of container: ContainerRealm) -> String
+    /// The container has exited: its root filesystem is unmounted (the bundle and the
+    /// writable layer stay until `release`; exited containers are never started again).
+    func unmount(_ container: ContainerRealm) async
     /// Removes the container's root filesystem and bundle. Idempotent.
     func release(_ container: ContainerRealm) async throws(FascoError)
     /// Removes the bundles of containers that are not in `known` (left by a crash). Returns their IDs.

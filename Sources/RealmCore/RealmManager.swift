@@ -191,10 +191,12 @@ public final class RealmManager: Sendable {
                 }
             }
             await recordExit(container.id, exit)
-            // As containerd deletes a task once it exited: RemoveContainer then has less to do.
+            // As containerd deletes a task once it exited, and unmounts its root filesystem:
+            // RemoveContainer then has less to do.
             try? await locks.withLock(container.id) { () throws(FascoError) in
                 guard let current = try await registry.containerRealm(container.id.value), current.state == .exited else { return }
                 await backend.releaseExited(current)
+                await storage.unmount(current)
             }
         }
         watchers.withLock { watchers in

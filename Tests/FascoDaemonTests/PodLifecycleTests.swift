@@ -70,6 +70,8 @@ struct PodLifecycleTests {
         #expect((podStats.stats?.linux?.memory?.usageBytes?.value ?? 0) > 0)
 
         // Stop: SIGTERM is ignored, SIGKILL after the 1 s timeout.
+        let bundle = fixture.directory.path + "/root/containers/" + id
+        #expect(!mounts(containing: bundle + "/rootfs").isEmpty, "a running container's rootfs is mounted")
         _ = try await runtime.stopContainer(StopContainerRequest(containerID: id, timeout: 1), timeout: .seconds(60))
         let stopped = try await fixture.status(id).status
         #expect(stopped?.state == .exited)
@@ -78,10 +80,18 @@ struct PodLifecycleTests {
         #expect((stopped?.finishedAt ?? 0) >= (stopped?.startedAt ?? 0))
         // Idempotent stop.
         _ = try await runtime.stopContainer(StopContainerRequest(containerID: id, timeout: 1))
+        // Once it exited its rootfs is unmounted (as containerd does when it deletes the
+        // task); the writable layer stays until the container is removed.
+        _ = try await poll { mounts(containing: bundle + "/rootfs").isEmpty ? true : nil }
+        #expect(FileManager.default.fileExists(atPath: bundle + "/upper"))
 
         _ = try await runtime.removeContainer(RemoveContainerRequest(containerID: id))
         #expect(await statusOf { _ = try await fixture.status(id) }?.code == .notFound)
         #expect(mounts(containing: id).isEmpty, "the container's rootfs is unmounted")
+        #expect(!FileManager.default.fileExists(atPath: bundle), "the bundle is out of the way before RemoveContainer answers")
+        // Its tree is deleted in the background, shortly after.
+        let trash = fixture.directory.path + "/root/containers/.trash"
+        _ = try await poll { ((try? FileManager.default.contentsOfDirectory(atPath: trash)) ?? []).isEmpty ? true : nil }
 
         _ = try await runtime.stopPodSandbox(StopPodSandboxRequest(podSandboxID: pod.id))
         #expect(try await runtime.podSandboxStatus(PodSandboxStatusRequest(podSandboxID: pod.id)).status?.state == .notready)

@@ -26,9 +26,9 @@ enum Kit {
         return Dictionary(list.map { ($0.reference, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
-    static func store(hosts: RegistryHosts = RegistryHosts()) throws -> (ImageStore, String) {
+    static func store(hosts: RegistryHosts = RegistryHosts(), cleanupDelay: Duration = .milliseconds(500)) throws -> (ImageStore, String) {
         let root = try makeTestDirectory("pull")
-        let store = try ImageStore(root: root + "/images", sources: hosts.source)
+        let store = try ImageStore(root: root + "/images", cleanupDelay: cleanupDelay, sources: hosts.source)
         return (store, root)
     }
 }

@@ -32,6 +32,60 @@ struct RootfsTests {
         try await store.removeRootfs(owner: "c1", directory: directory)  // idempotent
     }
 
+    @Test("a retired rootfs leaves its place at once; its tree and what its lease kept go in the background")
+    func retire() async throws {
+        _ = try #require(try Kit.pushed()["127.0.0.1:5000/fasco/busybox:latest"])
+        // A delay no test waits out: only settle runs the clean-up.
+        let (store, root) = try Kit.store(cleanupDelay: .seconds(3600))
+        defer { cleanup(root) }
+        let record = try await store.pull("127.0.0.1:5000/fasco/busybox:latest")
+        let directory = root + "/containers/c1"
+        let trash = root + "/containers/.trash"
+        let rootfs = try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory)
+        try writeFile(rootfs + "/tmp/written", "container data")
+        try await store.remove(record.id.description)
+        let top = try #require(record.chainIDs.last)
+        #expect(isMounted(rootfs))
+
+        try await store.retireRootfs(owner: "c1", directory: directory, trash: trash)
+        #expect(!FileSystem.exists(directory))
+        #expect(!isMounted(rootfs), "unmounted before it returns")
+        #expect(try await store.leases().isEmpty, "the lease is dropped before it returns")
+        let retired = try FileSystem.list(trash)
+        #expect(retired.count == 1)
+        #expect(readText("\(trash)/\(retired.first ?? "")/upper/tmp/written") == "container data", "deleted later, not yet")
+        #expect(store.snapshots.contains(top), "collected later, not yet")
+        try await store.retireRootfs(owner: "c1", directory: directory, trash: trash)  // idempotent
+
+        try await store.settle()
+        #expect(try FileSystem.list(trash).isEmpty)
+        #expect(!store.snapshots.contains(top))
+        #expect(try store.content.allDigests().isEmpty)
+    }
+
+    @Test("the background clean-up runs by itself after its delay, once for everything retired meanwhile")
+    func backgroundCleanup() async throws {
+        _ = try #require(try Kit.pushed()["127.0.0.1:5000/fasco/busybox:latest"])
+        let (store, root) = try Kit.store(cleanupDelay: .milliseconds(50))
+        defer { cleanup(root) }
+        let record = try await store.pull("127.0.0.1:5000/fasco/busybox:latest")
+        let trash = root + "/containers/.trash"
+        for owner in ["c1", "c2"] {
+            _ = try await store.prepareRootfs(image: record.id.description, owner: owner, directory: "\(root)/containers/\(owner)")
+        }
+        try await store.remove(record.id.description)
+        for owner in ["c1", "c2"] {
+            try await store.retireRootfs(owner: owner, directory: "\(root)/containers/\(owner)", trash: trash)
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while (try FileSystem.list(trash).count > 0 || !store.snapshots.all().isEmpty) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try FileSystem.list(trash).isEmpty)
+        #expect(try store.snapshots.all().isEmpty)
+        #expect(try store.content.allDigests().isEmpty)
+    }
+
     @Test("an unknown image or a bad owner is refused without leaving anything")
     func refusals() async throws {
         let (store, root) = try Kit.store()

@@ -30,3 +30,13 @@ func fileType(_ path: String) -> mode_t? {
     var info = stat()
     return lstat(path, &info) == 0 ? info.st_mode & S_IFMT : nil
 }
+
+/// Whether something is mounted at `path` (mountinfo's fifth field), read to the end of the
+/// file (a single read of a proc file stops at a page).
+func isMounted(_ path: String) -> Bool {
+    guard let bytes = try? FileSystem.read("/proc/self/mountinfo", limit: 64 << 20) else { return false }
+    return String(decoding: bytes, as: UTF8.self).split(separator: "\n").contains { line in
+        let fields = line.split(separator: " ")
+        return fields.count > 4 && fields[4] == path
+    }
+}

@@ -1,6 +1,9 @@
 import FascoCore
 import ImageStore
 import RealmCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Container root filesystems from the image store: `<directory>/<container ID>/` is the
 /// bundle, holding the overlay's upper and work directories and the mounted `rootfs`.
@@ -44,14 +47,35 @@ public struct ImageRootfsStorage: ContainerStorage {
         return RootfsIDMapping(userNamespace: path, rootUID: try root("uid_map"), rootGID: try root("gid_map"))
     }
 
+    /// Removed containers' bundles wait here for the image store's background clean-up.
+    var trash: String { "\(directory)/.trash" }
+
+    /// The bundle is moved into the trash and the lease dropped before this returns; the tree
+    /// is deleted and the image store collected in the background.
     public func release(_ container: ContainerRealm) async throws(FascoError) {
-        try await images.removeRootfs(owner: Self.owner(container.id.value), directory: "\(directory)/\(container.id)")
+        try await images.retireRootfs(owner: Self.owner(container.id.value), directory: "\(directory)/\(container.id)", trash: trash)
+    }
+
+    public func unmount(_ container: ContainerRealm) async {
+        ImageStore.unmountRootfs(directory: bundleDirectory(of: container))
     }
 
     public func sweep(keeping known: Set<RealmID>) async throws(FascoError) -> [String] {
         let keep = Set(known.map(\.value))
         var swept: [String] = []
-        for name in try FileSystem.list(directory) where !keep.contains(name) {
+        // What the last run left in the trash goes in the background: the trash itself under
+        // a name of its own (so this run's removals do not land in it), and any such name
+        // a crash left before its clean-up ran.
+        for name in try FileSystem.list(directory) where name.hasPrefix(".trash") {
+            var path = "\(directory)/\(name)"
+            if path == trash {
+                let left = "\(trash)-\(UInt64.random(in: 0...UInt64.max))"
+                guard rename(path, left) == 0 else { throw .internal("cannot move \(path) aside: \(FileSystem.errnoText)") }
+                path = left
+            }
+            await images.discard(path)
+        }
+        for name in try FileSystem.list(directory) where !keep.contains(name) && !name.hasPrefix(".trash") {
             try await images.removeRootfs(owner: Self.owner(name), directory: "\(directory)/\(name)")
             swept.append(name)
         }
