@@ -7,8 +7,9 @@ import Glibc
 /// Where a pod's processes go, under either cgroup driver (the OCI runtime's `cgroupDriver`).
 ///
 /// - cgroupfs: the pod's cgroup is a directory Fasco makes in every hierarchy (the pod's
-///   cgroup_parent, else `<cgroup_root>/<pod ID>`); the supervisor joins its accounting
-///   hierarchies; containers are `<pod cgroup>/<container ID>`, made by the runtime.
+///   cgroup_parent, else `<cgroup_root>/<pod ID>`); the supervisor joins its accounting v1
+///   hierarchies and, on cgroup v2, the leaf `<pod cgroup>/fasco-realm`; containers are
+///   `<pod cgroup>/<container ID>`, made by the runtime.
 /// - systemd: the pod's cgroup is a slice unit (the pod's cgroup_parent, which must name one,
 ///   or the path of one, as kubelet sends it: "/kubepods.slice/kubepods-besteffort.slice/
 ///   kubepods-besteffort-pod<uid>.slice"; else "fasco-pod<pod ID>.slice");
@@ -80,7 +81,7 @@ extension SoftwareBackend {
         }
         guard let slice = placement.slice, let systemd else {
             let cgroup = try PodCgroup(host: configuration.cgroups, path: placement.path)
-            for pid in pids { try cgroup.add(pid: pid, controllers: Self.supervisorControllers) }
+            for pid in pids { try cgroup.addRealmProcess(pid: pid, controllers: Self.supervisorControllers) }
             return
         }
         let scope = Self.supervisorScope(of: realm.id)

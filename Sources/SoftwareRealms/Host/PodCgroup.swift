@@ -21,6 +21,12 @@ import Glibc
 /// the runtime enables what the containers' cgroups need when it creates them (runc and crun
 /// do), which then requires the pod's cgroup itself to be empty.
 ///
+/// That is also why the pod's own processes (its supervisor and pause child,
+/// `addRealmProcess`) live in the leaf `<pod>/fasco-realm` of the v2 hierarchy: a process in
+/// the pod's cgroup itself would keep the runtime from handing controllers to the containers'
+/// cgroups (runc then leaves them without any, so their limits cannot be set). In the v1
+/// hierarchies they stay in the pod's cgroup, where that rule does not exist.
+///
 /// Only the cgroupfs driver: with the systemd driver the pod is a slice that systemd creates
 /// and removes (over D-Bus), not a directory anyone may make.
 public struct PodCgroup: Sendable, Equatable {
@@ -127,14 +133,40 @@ public struct PodCgroup: Sendable, Equatable {
     public func add(pid: pid_t, controllers: Set<String>? = nil) throws(FascoError) {
         guard pid > 0 else { throw .invalidArgument("not a process ID: \(pid)") }
         let chosen = hierarchies.filter { hierarchy in controllers.map { !$0.isDisjoint(with: hierarchy.controllers) } ?? true }
-        for directory in chosen.map(directory(in:)) {
-            let status = CgroupPath.write("\(pid)\n", to: "\(directory)/cgroup.procs")
-            switch status {
-            case 0: continue
-            case ESRCH: throw .notFound("process \(pid) does not exist")
-            case ENOENT: throw .notFound("cgroup \(directory) does not exist (create it first)")
-            default: throw .internal("cannot move process \(pid) into \(directory): \(String(cString: strerror(status)))")
+        for directory in chosen.map(directory(in:)) { try Self.move(pid, into: directory) }
+    }
+
+    /// The leaf cgroup, below the pod's in the v2 hierarchy, of the pod's own processes.
+    public static let realmLeaf = "fasco-realm"
+
+    /// Moves one of the pod's own processes (its supervisor, its pause child) into the pod:
+    /// into its cgroup in the v1 hierarchies holding one of `controllers` (each v1 move costs
+    /// a synchronisation of the cgroup subsystem), and into the leaf `realmLeaf` (made when
+    /// missing) in the v2 hierarchy, whatever controllers it offers (see the type's notes).
+    public func addRealmProcess(pid: pid_t, controllers: Set<String>) throws(FascoError) {
+        guard pid > 0 else { throw .invalidArgument("not a process ID: \(pid)") }
+        for hierarchy in hierarchies {
+            var directory = directory(in: hierarchy)
+            switch hierarchy.version {
+            case .v1:
+                guard !controllers.isDisjoint(with: hierarchy.controllers) else { continue }
+            case .v2:
+                directory += "/" + Self.realmLeaf
+                guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
+                    throw .internal("cannot create cgroup \(directory): \(FileSystem.errnoText)")
+                }
             }
+            try Self.move(pid, into: directory)
+        }
+    }
+
+    private static func move(_ pid: pid_t, into directory: String) throws(FascoError) {
+        let status = CgroupPath.write("\(pid)\n", to: "\(directory)/cgroup.procs")
+        switch status {
+        case 0: return
+        case ESRCH: throw .notFound("process \(pid) does not exist")
+        case ENOENT: throw .notFound("cgroup \(directory) does not exist (create it first)")
+        default: throw .internal("cannot move process \(pid) into \(directory): \(String(cString: strerror(status)))")
         }
     }
 
