@@ -4,7 +4,8 @@
 #   make bench        benchmarks, with baselines measured in the same run
 #                     (BENCH=transport|pull|pod|pod-ops|pod-memory runs one; CRITEST=/path/to/critest)
 #   make conformance  critest against Fasco (CRITEST=/path/to/critest); conformance-systemd
-#                     the same with the systemd cgroup driver
+#                     the same with the systemd cgroup driver, conformance-cgroupv2 on the
+#                     host's cgroup v2 hierarchy alone (Tests/cgroupv2/lab.sh)
 
 SHELL := /bin/bash
 CC ?= gcc
@@ -17,7 +18,7 @@ APT_PACKAGES := libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compi
 BIN_DEBUG := .build/debug
 BIN_RELEASE := .build/release
 
-.PHONY: all deps py-deps images build release run test check-generated bench conformance conformance-systemd clean
+.PHONY: all deps py-deps images build release run test check-generated bench conformance conformance-systemd conformance-cgroupv2 clean
 
 all: build
 
@@ -86,6 +87,9 @@ conformance: release images
 # The same with the systemd cgroup driver (inside a private systemd where init is not systemd).
 conformance-systemd: release images
 	FASCO_CGROUP_DRIVER=systemd Tests/conformance/run-critest.sh "$(BIN_RELEASE)/fasco" "$(CRITEST)"
+
+conformance-cgroupv2: release images
+	FASCO_CGROUP_V2=1 Tests/conformance/run-critest.sh "$(BIN_RELEASE)/fasco" "$(CRITEST)"
 
 clean:
 	rm -rf .build $(PYTHON_VENV)

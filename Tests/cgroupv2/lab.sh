@@ -1,7 +1,9 @@
 #!/bin/bash
 # Runs a command where /sys/fs/cgroup is the cgroup v2 hierarchy alone, as on a unified host,
-# on a host whose cgroups are v1 or hybrid: in a private mount namespace, every cgroup mount
-# is detached and cgroup2 is mounted at /sys/fs/cgroup. Nothing outside the namespace changes.
+# on a host whose cgroups are v1 or hybrid: in a mount namespace of its own, every cgroup mount
+# is detached and cgroup2 is mounted at /sys/fs/cgroup. Nothing outside the namespace changes;
+# mounts made outside later still reach it (it is the host's slave, as mount propagation
+# tests need).
 #
 #   Tests/cgroupv2/lab.sh COMMAND [ARG...]
 #
@@ -17,7 +19,7 @@ grep -qw cgroup2 /proc/filesystems || { echo "this kernel has no cgroup2 file sy
 # hierarchy and every mount of it sets them: mount it with the ones it has already.
 options=$(awk '$0 ~ / - cgroup2 / { sub(/.* - cgroup2 [^ ]* /, ""); print; exit }' /proc/self/mountinfo)
 options=${options:-rw}
-exec unshare --mount --propagation private -- /bin/bash -c '
+exec unshare --mount --propagation slave -- /bin/bash -c '
 set -e
 options=$1
 shift

@@ -5,6 +5,9 @@
 # With FASCO_CGROUP_DRIVER=systemd on a host whose init is not systemd, Fasco and critest
 # both run inside a private systemd (Tests/systemd/lab.sh); its /proc/sys is read-only, so
 # the specs that set sysctls (and portmap's route_localnet) fail there.
+# With FASCO_CGROUP_V2=1 on a host that is not unified, Fasco runs where /sys/fs/cgroup is
+# the host's cgroup v2 hierarchy alone (Tests/cgroupv2/lab.sh), with runc unless the host
+# grants CAP_SYS_RESOURCE (crun needs it there); critest stays outside.
 set -uo pipefail
 fasco=${1:?usage: run-critest.sh FASCO CRITEST}
 critest=${2:-}
@@ -14,13 +17,22 @@ if [ -z "$critest" ] || [ ! -x "$critest" ]; then
     exit 2
 fi
 lab=""
+# What runs Fasco, and critest, inside a lab; only Fasco, with the cgroup v2 lab.
 inside=()
+daemon_inside=()
 if [ "${FASCO_CGROUP_DRIVER:-}" = systemd ] && [ ! -d /run/systemd/system ]; then
     here_lab=$(cd "$(dirname "$0")/../systemd" && pwd)
     "$here_lab/lab.sh" available || exit 2
     lab=critest-$$
     "$here_lab/lab.sh" start "$lab" || exit 1
     inside=("$here_lab/lab.sh" exec "$lab" --)
+    daemon_inside=("${inside[@]}")
+fi
+v2_runtime=""
+if [ -n "${FASCO_CGROUP_V2:-}" ] && ! grep -q ' /sys/fs/cgroup rw[^ ]* .* - cgroup2 ' /proc/self/mountinfo; then
+    daemon_inside=("$(cd "$(dirname "$0")/../cgroupv2" && pwd)/lab.sh")
+    # CapEff bit 24 is CAP_SYS_RESOURCE.
+    (( 0x$(awk '/^CapEff/ {print $2}' /proc/self/status) & (1 << 24) )) || v2_runtime=runc
 fi
 # Not /tmp: the lab has a private one.
 work=$(mktemp -d /var/tmp/fasco-critest-XXXXXX)
@@ -35,8 +47,12 @@ cp "$here/../../deploy/cni/10-fasco.conflist" "$work/cni/"
 config=$work/fasco.toml
 cat "${FASCO_CONFIG:-$here/fasco-critest.toml}" > "$config"
 printf '\n[cni]\nconf_dir = "%s"\n' "$work/cni" >> "$config"
-if [ -n "${FASCO_CGROUP_DRIVER:-}" ]; then printf '\n[runtime]\ncgroup_driver = "%s"\n' "$FASCO_CGROUP_DRIVER" >> "$config"; fi
-"${inside[@]}" "$fasco" serve --listen "unix://$socket" --root "$work/root" --state "$work/state" \
+if [ -n "${FASCO_CGROUP_DRIVER:-}" ] || [ -n "$v2_runtime" ]; then
+    printf '\n[runtime]\n' >> "$config"
+    [ -z "${FASCO_CGROUP_DRIVER:-}" ] || printf 'cgroup_driver = "%s"\n' "$FASCO_CGROUP_DRIVER" >> "$config"
+    [ -z "$v2_runtime" ] || printf 'oci_runtime = "%s"\n' "$v2_runtime" >> "$config"
+fi
+"${daemon_inside[@]}" "$fasco" serve --listen "unix://$socket" --root "$work/root" --state "$work/state" \
     --config "$config" --log-level info 2> "$work/fasco.log" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; [ -z "$lab" ] || "$here_lab/lab.sh" stop "$lab"' EXIT
