@@ -79,13 +79,26 @@ struct SoftwareBackendNetworkTests {
         #expect(try await supervisor.waitForExit(timeout: .seconds(10)))
         #expect(NetworkNamespacePin.isBound(pin))
 
+        let namespace = try #require(NamespaceIdentity.of(pin))
         try await backend.stopSystemRealm(realm)
         let nat = try await runCommand("iptables", "-t", "nat", "-S").stdoutText
         #expect(!nat.contains(realm.id.value), "DEL found the pod's addresses and removed its masquerade rules")
         #expect(bed.allocatedAddresses().isEmpty)
         #expect(!FileSystem.exists(pin), "the namespace is released at stop")
+        // ... and let go a moment later, in a batch: held by a descriptor until then.
+        #expect(descriptors(of: namespace) == 1, "held for the batch")
+        let deadline = ContinuousClock.now + backend.namespaceReaper.delay + .seconds(10)
+        while descriptors(of: namespace) > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(descriptors(of: namespace) == 0, "let go")
 
         try await backend.removeSystemRealm(realm)
         #expect(!FileSystem.exists(directory))
     }
+}
+
+/// How many descriptors of this process are open on the namespace `identity` names
+/// (/proc/self/fd links read "net:[<inode>]").
+private func descriptors(of identity: NamespaceIdentity) -> Int {
+    let entries = (try? FileSystem.list("/proc/self/fd")) ?? []
+    return entries.filter { NamespaceIdentity.of("/proc/self/fd/\($0)") == identity }.count
 }

@@ -168,8 +168,9 @@ extension SoftwareBackend {
         }
         try await network?.value.get()
         try await releaseSupervisorCgroup(of: realm, runtime: runtime)
-        // The namespace goes with the pod's network: its interfaces are deleted by the kernel.
-        try NetworkNamespacePin.release(pin)
+        // The namespace goes with the pod's network, a moment later in a batch (the kernel
+        // deletes any interface left in it then).
+        try NetworkNamespacePin.release(pin, holdingWith: namespaceReaper)
         if runtime.supervisorPID != 0 {
             runtime.supervisorPID = 0
             try saveRuntime(runtime, for: realm.id)

@@ -35,6 +35,8 @@ public struct SoftwareBackend: RealmBackend {
 
     public let configuration: Configuration
     var runtime: OCIRuntime { configuration.runtime }
+    /// Stopped pods' network namespaces, let go in batches.
+    let namespaceReaper = NamespaceReaper()
 
     public init(configuration: Configuration) throws(FascoError) {
         self.configuration = configuration

@@ -65,6 +65,16 @@ enum NetworkNamespacePin {
         }
     }
 
+    /// `release`, with the namespace itself handed to `reaper`, which lets it go a moment
+    /// later together with others (see `NamespaceReaper`).
+    static func release(_ path: String, holdingWith reaper: NamespaceReaper) throws(FascoError) {
+        if isBound(path) {
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            if descriptor >= 0 { reaper.hold(descriptor) }
+        }
+        try release(path)
+    }
+
     /// Whether `path` binds a network namespace now.
     static func isBound(_ path: String) -> Bool {
         fasco_is_namespace_file(path) == 1
