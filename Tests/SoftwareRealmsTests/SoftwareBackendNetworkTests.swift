@@ -87,7 +87,7 @@ struct SoftwareBackendNetworkTests {
         #expect(!FileSystem.exists(pin), "the namespace is released at stop")
         // ... and let go a moment later, in a batch: held by a descriptor until then.
         #expect(descriptors(of: namespace) == 1, "held for the batch")
-        let deadline = ContinuousClock.now + backend.namespaceReaper.delay + .seconds(10)
+        let deadline = ContinuousClock.now + backend.namespaceReaper.maxHold + .seconds(10)
         while descriptors(of: namespace) > 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(descriptors(of: namespace) == 0, "let go")
 

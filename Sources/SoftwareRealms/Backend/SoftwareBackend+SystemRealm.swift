@@ -6,16 +6,18 @@ import Glibc
 
 extension SoftwareBackend {
     public func startSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> SystemRealmRuntime {
-        let directory = directory(of: realm.id)
-        // Never another realm's directory: a (96-bit) prefix collision fails here, before any cleanup could touch it.
-        guard mkdir(directory, 0o700) == 0 else {
-            throw errno == EEXIST ? .alreadyExists("realm directory \(directory) exists already") : .internal("cannot create \(directory): \(FileSystem.errnoText)")
-        }
-        do throws(FascoError) {
-            return try await start(realm, request: request, directory: directory)
-        } catch {
-            try? await teardown(realm, removing: true)
-            throw error
+        try await namespaceReaper.busy { () throws(FascoError) -> SystemRealmRuntime in
+            let directory = directory(of: realm.id)
+            // Never another realm's directory: a (96-bit) prefix collision fails here, before any cleanup could touch it.
+            guard mkdir(directory, 0o700) == 0 else {
+                throw errno == EEXIST ? .alreadyExists("realm directory \(directory) exists already") : .internal("cannot create \(directory): \(FileSystem.errnoText)")
+            }
+            do throws(FascoError) {
+                return try await start(realm, request: request, directory: directory)
+            } catch {
+                try? await teardown(realm, removing: true)
+                throw error
+            }
         }
     }
 
@@ -122,11 +124,11 @@ extension SoftwareBackend {
     }
 
     public func stopSystemRealm(_ realm: SystemRealm) async throws(FascoError) {
-        try await teardown(realm, removing: false)
+        try await namespaceReaper.busy { () throws(FascoError) in try await teardown(realm, removing: false) }
     }
 
     public func removeSystemRealm(_ realm: SystemRealm) async throws(FascoError) {
-        try await teardown(realm, removing: true)
+        try await namespaceReaper.busy { () throws(FascoError) in try await teardown(realm, removing: true) }
     }
 
     /// Network down, supervisor (and with it every process of the realm) gone; with `removing`
