@@ -193,7 +193,16 @@ write_inner() {
         cat <<EOF
 mount --bind $state/run /run
 mkdir -p /run/dbus
-mount --bind $state/tmp /tmp
+EOF
+        # A checkout under /tmp (a CI clone, say) stays visible at its path in the private /tmp:
+        # the binaries run inside come from it.
+        local repository
+        repository=$(cd "$(dirname "$SELF")/../.." && pwd -P)
+        if [[ $repository == /tmp/* ]]; then
+            echo "mkdir -p $state/tmp${repository#/tmp} && mount --bind $repository $state/tmp${repository#/tmp}"
+        fi
+        cat <<EOF
+mount --rbind $state/tmp /tmp
 mount --bind /etc /etc && mount -o remount,bind,ro /etc
 mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys
 mount --bind $state/console.log /dev/console
