@@ -57,7 +57,7 @@ extension ImageStore {
 
     /// Unmounts and deletes a container's root filesystem and releases its lease. Idempotent.
     public func removeRootfs(owner: String, directory: String) throws(FascoError) {
-        Overlay.unmount(directory + "/rootfs")
+        Self.unmountRootfs(directory: directory)
         try FileSystem.removeTree(directory)
         try release(owner)
     }
@@ -77,7 +77,7 @@ extension ImageStore {
         } else if errno != ENOENT {
             throw .internal("cannot move \(directory) out of the way: \(FileSystem.errnoText)")
         }
-        if Self.isSafeName(owner) { try FileSystem.removeTree("\(root)/leases/\(owner)") }
+        _ = try dropLease(owner)
         scheduleCleanup()
     }
 

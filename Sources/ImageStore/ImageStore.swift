@@ -301,9 +301,15 @@ public actor ImageStore {
 
     /// Drops `owner`'s lease and collects what it kept alive.
     public func release(_ owner: String) throws(FascoError) {
-        guard Self.isSafeName(owner) else { return }
-        try FileSystem.removeTree("\(root)/leases/\(owner)")
+        guard try dropLease(owner) else { return }
         try garbageCollect()
+    }
+
+    /// Deletes `owner`'s lease file, collecting nothing; false for a name no lease can have.
+    func dropLease(_ owner: String) throws(FascoError) -> Bool {
+        guard Self.isSafeName(owner) else { return false }
+        try FileSystem.removeTree("\(root)/leases/\(owner)")
+        return true
     }
 
     public func leases() throws(FascoError) -> [Lease] {

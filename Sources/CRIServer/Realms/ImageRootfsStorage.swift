@@ -66,18 +66,19 @@ public struct ImageRootfsStorage: ContainerStorage {
         // What the last run left in the trash goes in the background: the trash itself under
         // a name of its own (so this run's removals do not land in it), and any such name
         // a crash left before its clean-up ran.
-        for name in try FileSystem.list(directory) where name.hasPrefix(".trash") {
+        for name in try FileSystem.list(directory) {
             var path = "\(directory)/\(name)"
-            if path == trash {
-                let left = "\(trash)-\(UInt64.random(in: 0...UInt64.max))"
-                guard rename(path, left) == 0 else { throw .internal("cannot move \(path) aside: \(FileSystem.errnoText)") }
-                path = left
+            if name.hasPrefix(".trash") {
+                if path == trash {
+                    let left = "\(trash)-\(UInt64.random(in: 0...UInt64.max))"
+                    guard rename(path, left) == 0 else { throw .internal("cannot move \(path) aside: \(FileSystem.errnoText)") }
+                    path = left
+                }
+                await images.discard(path)
+            } else if !keep.contains(name) {
+                try await images.removeRootfs(owner: Self.owner(name), directory: path)
+                swept.append(name)
             }
-            await images.discard(path)
-        }
-        for name in try FileSystem.list(directory) where !keep.contains(name) && !name.hasPrefix(".trash") {
-            try await images.removeRootfs(owner: Self.owner(name), directory: "\(directory)/\(name)")
-            swept.append(name)
         }
         return swept
     }
