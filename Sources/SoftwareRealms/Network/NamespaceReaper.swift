@@ -81,13 +81,4 @@ final class NamespaceReaper: Sendable {
         for descriptor in due { close(descriptor) }
         return true
     }
-
-    /// Closes every descriptor held now.
-    func releaseAll() {
-        let descriptors = state.withLock { state -> [Int32] in
-            defer { state.held = []; state.firstHeld = nil }
-            return state.held
-        }
-        for descriptor in descriptors { close(descriptor) }
-    }
 }
