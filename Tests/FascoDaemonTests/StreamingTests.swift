@@ -17,18 +17,6 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
 struct StreamingTests {
     static let remoteCommand = ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io"]
 
-    func withFixture(ociRuntime: String = "crun", _ body: (PodFixture) async throws -> Void) async throws {
-        let fixture = try await PodFixture(ociRuntime: ociRuntime)
-        do {
-            try await body(fixture)
-        } catch {
-            Issue.record("daemon log: \(fixture.daemon.stderr.suffix(4000))")
-            await fixture.tearDown()
-            throw error
-        }
-        await fixture.tearDown()
-    }
-
     /// Runs an Exec URL: opens the streams `roles` names, sends `input` on stdin (then FIN),
     /// and returns what came back by role once the server closes.
     static func run(_ url: String, roles: [String], input: String? = nil, before: (@Sendable (StreamingClient, [String: UInt32]) throws -> Void)? = nil)
@@ -49,7 +37,7 @@ struct StreamingTests {
 
     @Test("Exec streams stdout, stderr and stdin, reports the exit code, and gives a terminal with its size", arguments: ["crun", "runc"])
     func exec(ociRuntime: String) async throws {
-        try await withFixture(ociRuntime: ociRuntime) { fixture in
+        try await PodFixture.with(ociRuntime: ociRuntime) { fixture in
             let pod = try await fixture.runPod("exec")
             let id = try await fixture.runContainer(pod, "app", script: "while true; do sleep 1; done")
             _ = try await fixture.waitFor(id, state: .running)
@@ -92,7 +80,7 @@ struct StreamingTests {
 
     @Test("Attach gives a container's own stdin and output; stdin_once ends its input with the first client's", arguments: ["crun", "runc"])
     func attach(ociRuntime: String) async throws {
-        try await withFixture(ociRuntime: ociRuntime) { fixture in
+        try await PodFixture.with(ociRuntime: ociRuntime) { fixture in
             let pod = try await fixture.runPod("attach")
             func shell(_ name: String, once: Bool) async throws -> String {
                 var config = fixture.containerConfig(name, script: "")
@@ -142,7 +130,7 @@ struct StreamingTests {
     @Test("A container with a terminal: its output is logged as stdout; Attach gives its terminal (input, output, size)",
           arguments: ["crun", "runc"])
     func attachTerminal(ociRuntime: String) async throws {
-        try await withFixture(ociRuntime: ociRuntime) { fixture in
+        try await PodFixture.with(ociRuntime: ociRuntime) { fixture in
             let pod = try await fixture.runPod("tty")
             var config = fixture.containerConfig("term", script: "tty; read line; stty size; echo \"got $line\"; exit 5")
             config.tty = true
@@ -184,7 +172,7 @@ struct StreamingTests {
 
     @Test("Exec validates its request; URLs are one-time")
     func execValidation() async throws {
-        try await withFixture { fixture in
+        try await PodFixture.with { fixture in
             let pod = try await fixture.runPod("valid")
             let id = try await fixture.runContainer(pod, "app", script: "while true; do sleep 1; done")
             _ = try await fixture.waitFor(id, state: .running)
@@ -234,7 +222,7 @@ struct StreamingTests {
 
     @Test("PortForward reaches the pod's own loopback, and the host's for a host-network pod")
     func portForward() async throws {
-        try await withFixture { fixture in
+        try await PodFixture.with { fixture in
             // A pod-network echo server on 8080: only reachable inside the pod's namespace.
             let pod = try await fixture.runPod("forward")
             _ = try await fixture.runContainer(pod, "echo", script: "exec nc -ll -p 8080 -e cat")
@@ -274,7 +262,7 @@ struct StreamingTests {
 
     @Test("garbage, slow clients, huge heads and broken frames on the streaming port never hurt the daemon")
     func hostileInput() async throws {
-        try await withFixture { fixture in
+        try await PodFixture.with { fixture in
             let pod = try await fixture.runPod("hostile")
             let id = try await fixture.runContainer(pod, "app", script: "while true; do sleep 1; done")
             _ = try await fixture.waitFor(id, state: .running)
