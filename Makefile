@@ -33,10 +33,11 @@ deps:
 	  apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Python grpcio: the independent CRI client of the tests.
+# Python: grpcio (the independent CRI client of the tests), cbor2 and cryptography (the
+# independent CCA token verifier and RMM model in Tests/attestation).
 py-deps:
-	@[ -x $(PYTHON_VENV)/bin/python ] && $(PYTHON_VENV)/bin/python -c 'import grpc, grpc_tools' 2>/dev/null || { \
-	  python3 -m venv $(PYTHON_VENV) && $(PYTHON_VENV)/bin/pip install -q grpcio grpcio-tools; }
+	@[ -x $(PYTHON_VENV)/bin/python ] && $(PYTHON_VENV)/bin/python -c 'import grpc, grpc_tools, cbor2, cryptography' 2>/dev/null || { \
+	  python3 -m venv $(PYTHON_VENV) && $(PYTHON_VENV)/bin/pip install -q grpcio grpcio-tools cbor2 cryptography; }
 
 # The test-image kit: OCI images built from Debian packages, served by local registries
 # on 127.0.0.1:5000 (plain), :5001 (basic auth) and :5443 (TLS). Idempotent and cached.

@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C-facing targets.
@@ -30,7 +31,12 @@ let package = Package(
         .target(name: "FascoCore", swiftSettings: swift6),
         .target(name: "TOML", swiftSettings: swift6),
         .target(name: "OCISpec", swiftSettings: swift6),
-        .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec"], swiftSettings: swift6),
+        // The software RMM: realm measurement (RIM, REMs, replayable log), CBOR/COSE, CCA tokens.
+        .target(
+            name: "RealmAttestation",
+            dependencies: ["FascoCore", "OCISpec", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swift6),
+        .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec", "RealmAttestation"], swiftSettings: swift6),
         .target(name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux", "CSystemdBus"], swiftSettings: swift6),
         .target(name: "ImageStore", dependencies: ["OCISpec", "FascoCore", "CImageLibs", "CLinux"], swiftSettings: swift6),
         .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
@@ -68,6 +74,10 @@ let package = Package(
             swiftSettings: swift6),
 
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swift6),
+        .testTarget(
+            name: "RealmAttestationTests",
+            dependencies: ["RealmAttestation", "OCISpec", "FascoCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swift6),
         .testTarget(name: "RealmCoreTests", dependencies: ["RealmCore", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "SoftwareRealmsTests", dependencies: ["SoftwareRealms", "RealmCore", "OCISpec", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"], swiftSettings: swift6),
