@@ -34,7 +34,7 @@ let package = Package(
         // The software RMM: realm measurement (RIM, REMs, replayable log), CBOR/COSE, CCA tokens.
         .target(
             name: "RealmAttestation",
-            dependencies: ["FascoCore", "OCISpec", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["FascoCore", "OCISpec", "TOML", "CStreaming", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swift6),
         .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec", "RealmAttestation"], swiftSettings: swift6),
         .target(name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux", "CSystemdBus"], swiftSettings: swift6),
@@ -47,21 +47,21 @@ let package = Package(
         .target(
             name: "CRIServer",
             dependencies: [
-                "CRIAPI", "CRIStreaming", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore",
+                "CRIAPI", "CRIStreaming", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore", "RealmAttestation",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
         .target(
             name: "FascoDaemon",
             dependencies: [
-                "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "FascoCore", "TOML", "ImageStore", "OCISpec", "RealmCore", "SoftwareRealms",
+                "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "FascoCore", "TOML", "ImageStore", "OCISpec", "RealmCore", "RealmAttestation", "SoftwareRealms",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
         .executableTarget(
             name: "fasco",
             dependencies: [
-                "FascoDaemon", "CRIAPI", "CRIServer", "GRPCTransport", "FascoCore",
+                "FascoDaemon", "CRIAPI", "CRIServer", "GRPCTransport", "FascoCore", "RealmAttestation", "RealmCore", "ImageStore", "OCISpec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -94,7 +94,7 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(
             name: "FascoDaemonTests",
-            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport"],
+            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "RealmAttestation"],
             exclude: ["python_client.py"],
             swiftSettings: swift6),
     ]

@@ -44,7 +44,7 @@ public struct CRIService: RuntimeServiceHandler, ImageServiceHandler {
         let interceptor = RPCInterceptor(logger: logger)
         return (self as any RuntimeServiceHandler).routes(interceptor: interceptor)
             + (self as any ImageServiceHandler).routes(interceptor: interceptor)
-            + AdminService(images: images).routes(interceptor: interceptor)
+            + AdminService(images: images, realms: realmManager).routes(interceptor: interceptor)
     }
 
     /// The streaming server, or UNAVAILABLE when this server has none.

@@ -19,6 +19,7 @@ extension CRIService {
                 id: container.id.value, sandboxID: container.systemRealm.value, pid: pid, realm: "container",
                 image: container.imageID, runtimeSpec: spec.map { String(decoding: $0, as: UTF8.self) } ?? "")
             response.info["info"] = info.rendered
+            response.info["attestation"] = Self.json(AttestationSummary(container.attestation, monitor: realms.monitor))
         }
         return response
     }

@@ -3,6 +3,7 @@ import FascoCore
 import GRPCTransport
 import ImageStore
 import OCISpec
+import RealmAttestation
 import RealmCore
 
 extension CRIService {
@@ -34,7 +35,7 @@ extension CRIService {
             stdin: config.stdin ? (config.stdinOnce ? .once : .open) : nil)
         let imageConfig = image.config
         let floor = Self.daemonOOMScoreAdj()
-        let created = try await realms.createContainer(container) { bundle, runtime throws(FascoError) -> RuntimeSpec in
+        let created = try await realms.createContainer(container, image: image.measured) { bundle, runtime throws(FascoError) -> RuntimeSpec in
             let spec = try ContainerSpecBuilder.build(ContainerSpecInput(
                 containerID: container.id.value, config: config,
                 pod: Self.podContext(pod: pod, config: podConfig, runtime: runtime),

@@ -2,6 +2,7 @@ import FascoCore
 import FoundationEssentials
 import GRPCTransport
 import ImageStore
+import RealmCore
 
 /// Fasco's own admin API beside CRI, on the same socket: `/fasco.v1.Admin/ImportImages`
 /// imports an OCI layout or an OCI/Docker archive from a path on the node (`fasco image import`).
@@ -30,11 +31,15 @@ public struct AdminService: Sendable {
     }
 
     let images: ImageStore
+    let realms: RealmManager?
 
-    public init(images: ImageStore) { self.images = images }
+    public init(images: ImageStore, realms: RealmManager? = nil) {
+        self.images = images
+        self.realms = realms
+    }
 
     func routes(interceptor: RPCInterceptor) -> [ServerMethod] {
-        [.unary(Self.importPath) { bytes, context in
+        attestationRoutes(interceptor: interceptor) + [.unary(Self.importPath) { bytes, context in
             try await interceptor.intercept(rpc: "ImportImages", context: context) {
                 let request: ImportRequest
                 do {

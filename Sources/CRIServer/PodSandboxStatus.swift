@@ -16,6 +16,7 @@ extension CRIService {
             response.info["info"] = Self.json(PodVerboseInfo(
                 id: realm.id.value, pid: runtime?.supervisorPID ?? 0, realm: "system", runtimeHandler: realm.runtimeHandler,
                 runtime: runtime, config: (try? PodSandboxConfig.decode(realm.attachment)).map(PodConfigSummary.init)))
+            response.info["attestation"] = Self.json(AttestationSummary(realm.attestation, monitor: realms.monitor))
         }
         return response
     }

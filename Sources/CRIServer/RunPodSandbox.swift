@@ -52,7 +52,28 @@ extension CRIService {
                 let proto = switch mapping.`protocol` { case .udp: "udp"; case .sctp: "sctp"; default: "tcp" }
                 return .init(hostPort: mapping.hostPort, containerPort: mapping.containerPort, proto: proto, hostIP: mapping.hostIP)
             },
-            userNamespace: userNamespace)
+            userNamespace: userNamespace, measuredSettings: measuredSettings(config))
+    }
+
+    /// The pod's behaviour-defining settings its System Realm measures beyond namespaces:
+    /// sysctls and the sandbox security context (docs/attestation.md).
+    static func measuredSettings(_ config: PodSandboxConfig) -> [String: String] {
+        var settings: [String: String] = [:]
+        for (name, value) in config.linux?.sysctls ?? [:] { settings["sysctl." + name] = value }
+        let context = config.linux?.securityContext ?? LinuxSandboxSecurityContext()
+        settings["security.privileged"] = context.privileged ? "true" : "false"
+        settings["security.readonly_rootfs"] = context.readonlyRootfs ? "true" : "false"
+        if let user = context.runAsUser { settings["security.run_as_user"] = String(user.value) }
+        if let group = context.runAsGroup { settings["security.run_as_group"] = String(group.value) }
+        settings["security.supplemental_groups"] = context.supplementalGroups.map(String.init).joined(separator: ",")
+        settings["security.supplemental_groups_policy"] = "\(context.supplementalGroupsPolicy)"
+        if let seccomp = context.seccomp {
+            settings["security.seccomp"] = "\(seccomp.profileType)" + (seccomp.localhostRef.isEmpty ? "" : ":" + seccomp.localhostRef)
+        } else if !context.seccompProfilePath.isEmpty {
+            settings["security.seccomp"] = context.seccompProfilePath
+        }
+        settings["namespace.pid"] = "\(context.namespaceOptions?.pid ?? .init())"
+        return settings
     }
 
     /// The pod's user namespace: nil for the host's (no options, mode NODE); for mode POD one

@@ -83,3 +83,19 @@ int fasco_zstream_run(fasco_zstream *stream, const unsigned char *in, size_t in_
     *produced = out_capacity - stream->z.avail_out;
     return 0;
 }
+
+long fasco_gunzip(const unsigned char *in, size_t in_length, unsigned char *out, size_t out_capacity) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return -1;
+    z.next_in = (unsigned char *)in;
+    z.avail_in = (uInt)in_length;
+    z.next_out = out;
+    z.avail_out = (uInt)out_capacity;
+    int status = inflate(&z, Z_FINISH);
+    long produced = (long)(out_capacity - z.avail_out);
+    inflateEnd(&z);
+    if (status == Z_STREAM_END) return produced;
+    if (z.avail_out == 0) return -2;
+    return -1;
+}

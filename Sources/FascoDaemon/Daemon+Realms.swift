@@ -2,6 +2,7 @@ import CRIServer
 import FascoCore
 import ImageStore
 import Logging
+import RealmAttestation
 import RealmCore
 import SoftwareRealms
 #if canImport(Glibc)
@@ -30,12 +31,15 @@ extension Daemon {
         let runtime = try OCIRuntime(
             kind: kind, stateRoot: config.state + "/runtime/" + kind.rawValue, cgroupDriver: driver == .systemd ? .systemd : .cgroupfs,
             host: cgroups)
+        let supervisor = try supervisorPath(config)
         let backend = try SoftwareBackend(configuration: .init(
-            directory: config.state + "/realms", supervisorBinary: try supervisorPath(config), runtime: runtime, cgroups: cgroups,
+            directory: config.state + "/realms", supervisorBinary: supervisor, runtime: runtime, cgroups: cgroups,
             cgroupRoot: config.runtime.cgroupRoot, network: network(config)))
         let registry = try RealmRegistry(root: config.root + "/realms")
         let storage = try ImageRootfsStorage(images: images, directory: config.root + "/containers")
-        let manager = RealmManager(registry: registry, backend: backend, storage: storage)
+        let monitor = try softwareRMM(config: config, supervisor: supervisor, runtimeBinary: runtime.binary)
+        let manager = RealmManager(registry: registry, backend: backend, storage: storage, monitor: monitor,
+                                   root: config.root, state: config.state)
         let report = try await manager.recover()
         logger.notice("realms recovered", metadata: [
             "pods": "\(report.registry.systemRealms)", "containers": "\(report.registry.containerRealms)",
@@ -47,6 +51,19 @@ extension Daemon {
         return manager
     }
 
+    /// The software RMM: the supervisor it measures into System Realms, the node's platform
+    /// key (made once, `<root>/attestation/platform-key`, 0600), and the binaries platform tokens list.
+    static func softwareRMM(config: FascoConfig, supervisor: String, runtimeBinary: String) throws(FascoError) -> SoftwareRMM {
+        guard let binary = try FileSystem.read(supervisor, limit: 64 << 20) else {
+            throw .failedPrecondition("the System Realm supervisor \(supervisor) cannot be read")
+        }
+        let key = try PlatformKeyFile.loadOrCreate(config.root + "/attestation/platform-key")
+        return SoftwareRMM(
+            supervisor: binary, platformKey: key,
+            components: [("fasco", try executablePath()), ("fasco-realm", supervisor), ("oci-runtime", runtimeBinary)],
+            version: FascoVersion.current)
+    }
+
     static func network(_ config: FascoConfig) -> CNINetwork {
         CNINetwork(configDirectory: config.cni.confDir, pluginDirectories: config.cni.binDirs, cacheDirectory: config.state + "/cni")
     }
@@ -54,15 +71,20 @@ extension Daemon {
     /// `runtime.supervisor_path`, or fasco-realm beside the running executable.
     static func supervisorPath(_ config: FascoConfig) throws(FascoError) -> String {
         if !config.runtime.supervisorPath.isEmpty { return config.runtime.supervisorPath }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { throw .failedPrecondition("cannot find the fasco executable: \(FileSystem.errnoText)") }
-        let executable = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let executable = try executablePath()
         let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         let path = directory + "/fasco-realm"
         guard access(path, X_OK) == 0 else {
             throw .failedPrecondition("the System Realm supervisor \(path) is missing; set runtime.supervisor_path")
         }
         return path
+    }
+
+    /// The running fasco executable.
+    static func executablePath() throws(FascoError) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { throw .failedPrecondition("cannot find the fasco executable: \(FileSystem.errnoText)") }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -1,3 +1,5 @@
+import RealmAttestation
+
 /// A container: a Container Realm inside its System Realm.
 public struct ContainerRealm: Sendable, Equatable, Codable {
     /// Lifecycle (CRI ContainerState plus removal): created -> running -> exited -> removed;
@@ -49,6 +51,8 @@ public struct ContainerRealm: Sendable, Equatable, Codable {
     public var attachment: [UInt8]
     /// Whether the process gets a stdin clients can attach to (nil: /dev/null).
     public var stdin: ContainerStdin?
+    /// Its measurements and attestation key (nil in records older than measurement).
+    public var attestation: RealmAttestationRecord?
 
     public init(id: RealmID = .generate(), systemRealm: RealmID, metadata: ContainerRealmMetadata, state: State = .created,
                 image: String, imageID: String, createdAt: Int64, logPath: String = "",

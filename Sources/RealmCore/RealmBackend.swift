@@ -83,6 +83,9 @@ public struct SystemRealmRequest: Sendable, Equatable {
     /// A user namespace of the realm's own with these ID mappings, owning its network, IPC,
     /// UTS (and shared PID) namespaces, which its containers join; nil: the host's.
     public var userNamespace: UserNamespace?
+    /// The pod's behaviour-defining settings beyond the fields above (sysctls, security
+    /// context), by name, as the layer above renders them: measured into the System Realm.
+    public var measuredSettings: [String: String]
 
     /// One line of a uid_map or gid_map: `size` IDs from `containerID` inside are those from `hostID` outside.
     public struct IDMapping: Sendable, Equatable, Codable {
@@ -137,7 +140,8 @@ public struct SystemRealmRequest: Sendable, Equatable {
 
     public init(hostname: String, network: NamespaceMode = .realm, ipc: NamespaceMode = .realm, sharedPID: Bool = false,
                 cgroupParent: String = "", files: [String: String] = [:], shmBytes: UInt64 = 64 << 20,
-                owner: Owner, portMappings: [PortMapping] = [], userNamespace: UserNamespace? = nil) {
+                owner: Owner, portMappings: [PortMapping] = [], userNamespace: UserNamespace? = nil,
+                measuredSettings: [String: String] = [:]) {
         self.hostname = hostname
         self.network = network
         self.ipc = ipc
@@ -148,6 +152,7 @@ public struct SystemRealmRequest: Sendable, Equatable {
         self.owner = owner
         self.portMappings = portMappings
         self.userNamespace = userNamespace
+        self.measuredSettings = measuredSettings
     }
 }
 

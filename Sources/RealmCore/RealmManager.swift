@@ -1,5 +1,6 @@
 import FascoCore
 import OCISpec
+import RealmAttestation
 import Synchronization
 
 /// Owns the realms: their records (RealmRegistry), the backend that runs them, their root
@@ -15,14 +16,21 @@ public final class RealmManager: Sendable {
     let watchers = Mutex<[RealmID: Task<Void, Never>]>([:])
     /// How long a container may take to die after SIGKILL before the stop is reported failed.
     let killGrace: Duration
+    /// Measures and attests realms; nil leaves them unmeasured.
+    public let monitor: (any RealmMonitor)?
+    /// Fasco's root and state directories, left out of measurements (`RealmInstance`).
+    let directories: (root: String, state: String)
 
     public init(registry: RealmRegistry, backend: any RealmBackend, storage: any ContainerStorage,
-                events: RealmEventHub = RealmEventHub(), killGrace: Duration = .seconds(30)) {
+                events: RealmEventHub = RealmEventHub(), killGrace: Duration = .seconds(30),
+                monitor: (any RealmMonitor)? = nil, root: String = "", state: String = "") {
         self.registry = registry
         self.backend = backend
         self.storage = storage
         self.events = events
         self.killGrace = killGrace
+        self.monitor = monitor
+        self.directories = (root, state)
     }
 
     static func now() -> Int64 { UnixTime.nanoseconds() }
@@ -35,6 +43,11 @@ public final class RealmManager: Sendable {
 
     /// Records and starts a System Realm; its name must be free. On failure nothing is kept.
     public func runSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> SystemRealm {
+        var realm = realm
+        if let monitor {
+            let options = try RealmOptions(annotations: realm.annotations)
+            realm.attestation = try monitor.measureSystemRealm(request.measuredDocument(runtimeHandler: realm.runtimeHandler), options: options)
+        }
         try await registry.add(realm)
         return try await locks.withLock(realm.id) { () throws(FascoError) -> SystemRealm in
             do throws(FascoError) {
@@ -104,7 +117,7 @@ public final class RealmManager: Sendable {
     /// Records a Container Realm in its ready System Realm, prepares its root filesystem, has
     /// `makeSpec` build its OCI spec and creates it. On failure nothing is kept.
     public func createContainer(
-        _ container: ContainerRealm,
+        _ container: ContainerRealm, image: MeasuredImage,
         makeSpec: @Sendable (ContainerBundle, SystemRealmRuntime) async throws(FascoError) -> RuntimeSpec
     ) async throws(FascoError) -> ContainerRealm {
         return try await locks.withLock(container.systemRealm) { () throws(FascoError) -> ContainerRealm in
@@ -120,6 +133,10 @@ public final class RealmManager: Sendable {
                 let prepared = try await storage.prepare(container, pod: runtime)
                 bundle = prepared
                 let spec = try await makeSpec(prepared, runtime)
+                if let monitor {
+                    let record = try measure(container, of: pod, realmDirectory: runtime.directory, spec: spec, image: image, monitor: monitor)
+                    try await registry.update(container.id) { $0.attestation = record }
+                }
                 try await backend.createContainer(container, spec: spec, bundle: prepared.directory)
             } catch {
                 if bundle != nil {
@@ -132,6 +149,17 @@ public final class RealmManager: Sendable {
             publish(.created, realm: container.id, in: container.systemRealm)
             return container
         }
+    }
+
+    /// The measurement of a new Container Realm of `pod` that runs as `spec` says.
+    private func measure(_ container: ContainerRealm, of pod: SystemRealm, realmDirectory: String, spec: RuntimeSpec, image: MeasuredImage,
+                         monitor: any RealmMonitor) throws(FascoError) -> RealmAttestationRecord {
+        let options = pod.attestation.map {
+            RealmOptions(algorithm: $0.measurement.algorithm, personalizationValue: $0.measurement.personalizationValue)
+        } ?? RealmOptions()
+        let instance = RealmInstance(root: directories.root, state: directories.state, realmDirectory: realmDirectory, podID: pod.id.value,
+                                     podUID: pod.metadata.uid, containerID: container.id.value)
+        return try monitor.measureContainerRealm(ContainerRealmDocument(spec: spec, image: image, instance: instance), options: options)
     }
 
     public func container(_ id: String) async throws(FascoError) -> ContainerRealm? {
@@ -301,6 +329,7 @@ public final class RealmManager: Sendable {
         guard container.state == .running else {
             throw .failedPrecondition("container \(container.id) is \(container.state.rawValue); commands run only in running containers")
         }
+        try await recordSession(container, SessionRecord(kind: .execSync, command: command, stdin: false, tty: false))
         return try await backend.exec(container, bundle: storage.bundleDirectory(of: container), command: command, timeout: timeout, outputLimit: outputLimit)
     }
 
@@ -310,15 +339,17 @@ public final class RealmManager: Sendable {
         guard container.state == .running else {
             throw .failedPrecondition("container \(container.id) is \(container.state.rawValue); commands run only in running containers")
         }
+        try await recordSession(container, SessionRecord(kind: .exec, command: command, stdin: stdio.stdin, tty: stdio.terminal))
         return try await backend.startExec(container, bundle: storage.bundleDirectory(of: container), command: command, stdio: stdio)
     }
 
     /// Attaches to a running container's stdio (CRI Attach's streams).
-    public func attach(_ id: String) async throws(FascoError) -> InteractiveProcess {
+    public func attach(_ id: String, stdin: Bool, tty: Bool) async throws(FascoError) -> InteractiveProcess {
         let container = try await existingContainer(id)
         guard container.state == .running else {
             throw .failedPrecondition("container \(container.id) is \(container.state.rawValue); only running containers are attached to")
         }
+        try await recordSession(container, SessionRecord(kind: .attach, command: [], stdin: stdin, tty: tty))
         return try await backend.attach(container)
     }
 
@@ -424,5 +455,14 @@ public final class RealmManager: Sendable {
             return Array(watchers.values)
         }
         for task in tasks { task.cancel() }
+    }
+}
+
+extension RealmManager {
+    /// Extends the container's REM 1 with a session into it, on disk before the session starts.
+    func recordSession(_ container: ContainerRealm, _ session: SessionRecord) async throws(FascoError) {
+        guard container.attestation != nil else { return }
+        let text = try session.canonicalText()
+        try await registry.extendMeasurement(of: container.id, index: SessionRecord.measurementIndex, text: text)
     }
 }

@@ -1,4 +1,5 @@
 import FascoCore
+import RealmAttestation
 
 /// The realms Fasco knows, their name reservations and their legal transitions;
 /// every change is on disk before the call returns. Knows nothing of CRI or of
@@ -153,6 +154,20 @@ public actor RealmRegistry {
             containerRealms[id] = after
         }
         return after
+    }
+
+    /// Extends a Container Realm's REM `index` with H(`text`) (the text goes into its log), on
+    /// disk before it returns; a realm without measurements is left as it is.
+    @discardableResult
+    public func extendMeasurement(of id: RealmID, index: Int, text: String) throws(FascoError) -> RealmMeasurement? {
+        guard var realm = containerRealms[id] else { throw .notFound("container \(id) not found") }
+        guard var record = realm.attestation else { return nil }
+        let value = record.measurement.algorithm.hash(Array(text.utf8))
+        try record.measurement.extend(index: index, value: value, what: text)
+        realm.attestation = record
+        try store.save(realm)
+        containerRealms[id] = realm
+        return record.measurement
     }
 
     // MARK: Indexes

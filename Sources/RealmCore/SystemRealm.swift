@@ -1,3 +1,5 @@
+import RealmAttestation
+
 /// A pod sandbox: the System Realm that holds its containers' namespaces, cgroup, stdio and exits.
 public struct SystemRealm: Sendable, Equatable, Codable {
     /// Lifecycle (CRI PodSandboxState plus removal): ready -> notReady -> removed.
@@ -30,6 +32,8 @@ public struct SystemRealm: Sendable, Equatable, Codable {
     public var runtimeHandler: String
     /// Opaque bytes the layer above keeps with the realm (the CRI config it was made from).
     public var attachment: [UInt8]
+    /// Its measurements and attestation key (nil in records older than measurement).
+    public var attestation: RealmAttestationRecord?
 
     public init(id: RealmID = .generate(), metadata: SystemRealmMetadata, state: State = .ready, createdAt: Int64,
                 labels: [String: String] = [:], annotations: [String: String] = [:], runtimeHandler: String = "",

@@ -27,7 +27,7 @@ public struct RealmStreamingRuntime: StreamingRuntime {
     }
 
     public func attach(_ request: StreamingRequest.Attach) async throws(FascoError) -> StreamingProcess {
-        let process = try await realms.attach(request.containerID)
+        let process = try await realms.attach(request.containerID, stdin: request.stdin, tty: request.tty)
         // A terminal container's output arrives on stdout (a copy, as for any container); its
         // stdin is the terminal, resized through the realm.
         return StreamingProcess(

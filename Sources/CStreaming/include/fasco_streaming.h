@@ -18,4 +18,9 @@ void fasco_zstream_free(fasco_zstream *stream);
 int fasco_zstream_run(fasco_zstream *stream, const unsigned char *in, size_t in_length,
                       unsigned char *out, size_t out_capacity, size_t *consumed, size_t *produced);
 
+// Decompresses one gzip member (RFC 1952) from in[0..<in_length] into out, writing at most
+// out_capacity bytes. Returns the number of bytes written, -1 on corrupt or truncated input,
+// -2 when the output would exceed out_capacity (a bound against decompression bombs).
+long fasco_gunzip(const unsigned char *in, size_t in_length, unsigned char *out, size_t out_capacity);
+
 #endif

@@ -1,0 +1,9 @@
+import ImageStore
+import RealmAttestation
+
+extension ImageRecord {
+    /// The image as a Container Realm's measurement names it.
+    public var measured: MeasuredImage {
+        MeasuredImage(manifest: manifestDigest.description, config: id.description, layers: config.rootfs.diffIDs)
+    }
+}
