@@ -135,7 +135,7 @@ import Testing
         }
     }
 
-    @Test("an exec and an attach extend REM 1, the log still replays, and a restart keeps RIM, REMs and keys")
+    @Test("ExecSync extends REM 1 and names its command in the log, the log still replays, and a restart keeps RIM, REMs and keys")
     func sessionsAndRestart() async throws {
         try requireTools()
         let fixture = try await PodFixture()
