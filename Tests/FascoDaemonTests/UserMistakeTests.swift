@@ -44,6 +44,10 @@ struct UserMistakeTests {
             #expect(started?.code == .failedPrecondition, "\(String(describing: started))")
             #expect(started?.message.contains("/no/such/entrypoint") == true, "\(String(describing: started))")
             #expect(started?.message.contains("the executable was not found in the container") == true, "\(String(describing: started))")
+            let after = try await fixture.status(missing).status
+            // Like containerd's StartError: exited, 128, the reason in the message.
+            #expect(after?.state == .exited && after?.exitCode == 128, "\(String(describing: after))")
+            #expect(after?.message.contains("/no/such/entrypoint") == true, "\(String(describing: after))")
             _ = try await runtime.removeContainer(RemoveContainerRequest(containerID: missing))
 
             // unified resources on a cgroup v1 (or hybrid) host.
