@@ -94,7 +94,7 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(
             name: "FascoDaemonTests",
-            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "RealmAttestation"],
+            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "ImageStore", "RealmAttestation"],
             exclude: ["python_client.py"],
             swiftSettings: swift6),
     ]

@@ -23,7 +23,7 @@ public enum Daemon {
 
         let driver = HostChecks.detectCgroupDriver(config.runtime.cgroupDriver)
         let environment = makeEnvironment(config: config, driver: driver)
-        let images = try ImageStore(root: config.imagesDirectory, sources: config.registry.registryHosts.source)
+        let images = try ImageStore(root: config.imagesDirectory, layerLimits: config.image.layerLimits, sources: config.registry.registryHosts.source)
         let realms = try await makeRealms(config: config, driver: driver, images: images, logger: logger)
         var streamingConfiguration = StreamingServer.Configuration()
         streamingConfiguration.address = config.streaming.address

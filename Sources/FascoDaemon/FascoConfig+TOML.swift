@@ -53,6 +53,16 @@ extension FascoConfig {
                     default: throw reader.unknown("streaming." + key, line)
                     }
                 }
+            case "image":
+                try reader.table(try reader.subtable(key, value, line), prefix: "image.") { key, value, line throws(ConfigError) in
+                    switch key {
+                    case "max_layer_bytes": image.maxLayerBytes = Int64(try reader.integer("image." + key, value, line))
+                    case "max_layer_ratio": image.maxLayerRatio = Int64(try reader.integer("image." + key, value, line))
+                    case "layer_ratio_floor_bytes": image.layerRatioFloorBytes = Int64(try reader.integer("image." + key, value, line))
+                    case "max_layer_entries": image.maxLayerEntries = try reader.integer("image." + key, value, line)
+                    default: throw reader.unknown("image." + key, line)
+                    }
+                }
             case "registry":
                 try reader.table(try reader.subtable(key, value, line), prefix: "registry.") { key, value, line throws(ConfigError) in
                     guard key == "hosts" else { throw reader.unknown("registry." + key, line) }

@@ -1,3 +1,4 @@
+import ImageStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,6 +17,7 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     public var cni = CNI()
     public var registry = Registry()
     public var streaming = Streaming()
+    public var image = Image()
 
     public struct GRPC: Sendable, Equatable, Codable {
         /// `unix:///path/to.sock`: where kubelet, crictl and critest connect.
@@ -51,6 +53,24 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         public var address = "127.0.0.1"
         /// 0 picks a free port at each start (containerd's default).
         public var port = 0
+    }
+
+    /// Bounds on what one image layer may expand to when it is unpacked (decompression bombs).
+    /// A layer past one is refused with RESOURCE_EXHAUSTED while it unpacks.
+    public struct Image: Sendable, Equatable, Codable {
+        /// Uncompressed bytes of one layer, whatever its compressed size.
+        public var maxLayerBytes = LayerLimits().maxBytes
+        /// Uncompressed bytes per compressed byte, past `layerRatioFloorBytes`.
+        public var maxLayerRatio = LayerLimits().maxRatio
+        /// Uncompressed bytes any layer may have whatever its ratio.
+        public var layerRatioFloorBytes = LayerLimits().ratioFloorBytes
+        /// Tar entries of one layer.
+        public var maxLayerEntries = LayerLimits().maxEntries
+
+        public var layerLimits: LayerLimits {
+            LayerLimits(maxBytes: maxLayerBytes, maxRatio: maxLayerRatio, ratioFloorBytes: layerRatioFloorBytes,
+                        maxEntries: maxLayerEntries)
+        }
     }
 
     /// Per-registry settings, keyed by registry host as image names spell it
@@ -135,6 +155,11 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         }
         guard Self.isIPAddress(streaming.address) else {
             throw ConfigError("streaming.address must be an IPv4 or IPv6 address, got \(streaming.address)")
+        }
+        for (key, value) in [(LayerLimits.maxBytesKey, image.maxLayerBytes), (LayerLimits.maxRatioKey, image.maxLayerRatio),
+                             (LayerLimits.ratioFloorBytesKey, image.layerRatioFloorBytes),
+                             (LayerLimits.maxEntriesKey, Int64(image.maxLayerEntries))] where value < 1 {
+            throw ConfigError("\(key) must be at least 1, got \(value)")
         }
         guard ["auto", "cgroupfs", "systemd"].contains(runtime.cgroupDriver) else {
             throw ConfigError("runtime.cgroup_driver must be auto, cgroupfs or systemd, got \(runtime.cgroupDriver)")

@@ -16,9 +16,10 @@ extension ImageStore {
         let scratch = "\(root)/import-\(UInt32.random(in: 0...UInt32.max))"
         try FileSystem.makeDirectories(scratch)
         defer { try? FileSystem.removeTree(scratch) }
+        let limits = layerLimits
         try await BlockingWork.run { () throws(FascoError) in
             _ = try LayerUnpacker.apply(blobPath: path, compression: LayerUnpacker.detectCompression(blobPath: path),
-                                        to: scratch, options: LayerUnpacker.Options(preserveOwnership: false))
+                                        to: scratch, options: LayerUnpacker.Options(preserveOwnership: false, limits: limits))
         }
         if FileSystem.exists(scratch + "/index.json") { return try await importLayout(scratch, name: name) }
         if FileSystem.exists(scratch + "/manifest.json") { return try await importDockerArchive(scratch, name: name) }

@@ -29,14 +29,20 @@ public actor ImageStore {
     var cleanup: Task<Void, Never>?
     /// How long a scheduled clean-up gathers more work before it runs.
     public nonisolated let cleanupDelay: Duration
+    /// How far one layer may expand when it is unpacked (fasco.toml `[image]`).
+    public nonisolated let layerLimits: LayerLimits
 
     /// - Parameter sources: makes the source a reference is pulled from (its registry, with mirrors).
     /// - Parameter cleanupDelay: how long removed containers' trees and the content they kept
     ///   alive wait, gathered, before a background clean-up deletes them.
+    /// - Parameter layerLimits: how far one layer may expand; a layer past them is refused
+    ///   (RESOURCE_EXHAUSTED) while it unpacks, and its partial snapshot removed.
     public init(root: String, platform: Platform = .host, cleanupDelay: Duration = .milliseconds(500),
+                layerLimits: LayerLimits = LayerLimits(),
                 sources: @escaping @Sendable (ImageReference, RegistryCredentials?) -> any ImageSource) throws(FascoError) {
         self.root = root
         self.cleanupDelay = cleanupDelay
+        self.layerLimits = layerLimits
         self.platform = platform
         self.sources = sources
         try FileSystem.makeDirectories(root, mode: 0o700)
@@ -192,11 +198,14 @@ public actor ImageStore {
             let compression = MediaType.layerCompression(layer.mediaType) ?? .gzip
             let snapshots = self.snapshots
             let parents = Array(chain.dropLast())
+            let limits = layerLimits
             task = Task {
                 try await BlockingWork.run { () throws(FascoError) in
                     try snapshots.create(chainID, parents: parents) { directory throws(FascoError) in
                         var options = LayerUnpacker.Options()
                         options.expectedDiffID = diffID
+                        options.limits = limits
+                        options.layerName = layer.digest
                         _ = try LayerUnpacker.apply(blobPath: blobPath, compression: compression, to: directory, options: options)
                     }
                 }

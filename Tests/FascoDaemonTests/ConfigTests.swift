@@ -3,6 +3,8 @@ import Glibc
 #endif
 import CRIServer
 @testable import FascoDaemon
+import Foundation
+@testable import ImageStore
 import Testing
 
 @Suite("fasco.toml")
@@ -41,6 +43,11 @@ struct ConfigTests {
             [streaming]
             address = "::1"
             port = 10010
+            [image]
+            max_layer_bytes = 1000000
+            max_layer_ratio = 20
+            layer_ratio_floor_bytes = 5000
+            max_layer_entries = 300
             """, source: "t.toml")
         try config.validate()
         #expect(config.root == "/srv/fasco")
@@ -56,6 +63,22 @@ struct ConfigTests {
         #expect(config.cni.binDirs == ["/a", "/b"])
         #expect(config.streaming.address == "::1")
         #expect(config.streaming.port == 10010)
+        #expect(config.image.layerLimits == LayerLimits(maxBytes: 1_000_000, maxRatio: 20, ratioFloorBytes: 5000, maxEntries: 300))
+    }
+
+    @Test("deploy/fasco.toml states the embedded defaults")
+    func deployedFileIsTheDefaults() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy/fasco.toml").path
+        var config = FascoConfig()
+        try config.apply(toml: try String(contentsOfFile: path, encoding: .utf8), source: path)
+        #expect(config == FascoConfig())
+        #expect(config.image.layerLimits == LayerLimits())
+        // The bounds refuse 2 GiB of zeros in 2 MiB of gzip before 512 MiB, and let a 20 GiB layer
+        // compressed 3:1 and a 4 KiB layer of text through.
+        #expect(LayerLimits().byteBound(compressedBytes: 2 << 20).bytes < 512 << 20)
+        #expect(LayerLimits().byteBound(compressedBytes: (20 << 30) / 3).bytes > 20 << 30)
+        #expect(LayerLimits().byteBound(compressedBytes: 4096).bytes >= 64 << 20)
     }
 
     @Test("the streaming server's address must be an IP address and its port fit 16 bits")
@@ -75,6 +98,7 @@ struct ConfigTests {
         ("[grpc]\n\nlisten_on = \"x\"", "grpc.listen_on", 3),
         ("[runtime]\nbackend = \"software\"\nhypervisor = \"qemu\"", "runtime.hypervisor", 3),
         ("[images]\nx = 1", "images", 1),
+        ("[image]\nmax_layer_size = 1", "image.max_layer_size", 2),
     ])
     func unknownKeys(text: String, key: String, line: Int) {
         var config = FascoConfig()
@@ -115,6 +139,10 @@ struct ConfigTests {
         ("[grpc]\nshutdown_grace_period_seconds = -1", "grpc.shutdown_grace_period_seconds"),
         ("[runtime]\nbackend = \"cca\"", "runtime.backend"),
         ("[runtime]\ncgroup_driver = \"v3\"", "runtime.cgroup_driver"),
+        ("[image]\nmax_layer_bytes = 0", "image.max_layer_bytes"),
+        ("[image]\nmax_layer_ratio = -1", "image.max_layer_ratio"),
+        ("[image]\nlayer_ratio_floor_bytes = 0", "image.layer_ratio_floor_bytes"),
+        ("[image]\nmax_layer_entries = 0", "image.max_layer_entries"),
     ])
     func badValues(text: String, key: String) throws {
         var config = FascoConfig()

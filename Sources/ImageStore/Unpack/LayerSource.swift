@@ -21,6 +21,13 @@ final class LayerSource {
 
     let blobPath: String
     let compression: LayerCompression
+    /// What errors call the layer (its digest when the caller knows it, else the blob's path).
+    let layerName: String
+    /// The blob's size on disk, against which `limits.maxRatio` is measured.
+    let compressedBytes: Int64
+    /// The most uncompressed bytes `next()` hands out before it fails (`LayerLimits`).
+    private let byteBound: Int64
+    private let limits: LayerLimits
     private let fd: Int32
     private let decoder: Decoder
     private let input: UnsafeMutableRawBufferPointer
@@ -42,15 +49,21 @@ final class LayerSource {
     /// unpacker reports this one instead.
     private(set) var failure: FascoError?
 
-    init(blobPath: String, compression: LayerCompression, algorithm: Digest.Algorithm) throws(FascoError) {
+    init(blobPath: String, compression: LayerCompression, algorithm: Digest.Algorithm,
+         limits: LayerLimits = .unbounded, layerName: String? = nil) throws(FascoError) {
         self.blobPath = blobPath
         self.compression = compression
+        self.layerName = layerName ?? blobPath
+        self.limits = limits
         let fd = open(blobPath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
             if code == ENOENT { throw .notFound("layer blob \(blobPath) does not exist") }
             throw .unpack("cannot open layer blob \(blobPath)", errno: code)
         }
+        var info = stat()
+        compressedBytes = fstat(fd, &info) == 0 ? Int64(info.st_size) : 0
+        byteBound = limits.byteBound(compressedBytes: compressedBytes).bytes
         _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
         switch compression {
         case .uncompressed:
@@ -122,6 +135,13 @@ final class LayerSource {
         if count == 0 {
             finished = true
             return UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+        // Checked before the block is handed out: nothing past the bound reaches libarchive,
+        // so nothing past it is written.
+        if byteCount + Int64(count) > byteBound {
+            let error = limits.bytesExceeded(layer: layerName, compressedBytes: compressedBytes)
+            failure = error
+            throw error
         }
         let chunk = UnsafeRawBufferPointer(start: output.baseAddress, count: count)
         hasher?.update(chunk)

@@ -36,10 +36,17 @@ public struct LayerUnpacker {
         /// mismatch `apply` throws and the root must be discarded. Its algorithm
         /// is the one the DiffID is computed with.
         public var expectedDiffID: Digest? = nil
+        /// How far the layer may expand (uncompressed bytes, entries); checked while it streams.
+        public var limits = LayerLimits()
+        /// What errors call the layer, e.g. its digest; nil names the blob's path.
+        public var layerName: String? = nil
 
-        public init(preserveOwnership: Bool = true, expectedDiffID: Digest? = nil) {
+        public init(preserveOwnership: Bool = true, expectedDiffID: Digest? = nil, limits: LayerLimits = LayerLimits(),
+                    layerName: String? = nil) {
             self.preserveOwnership = preserveOwnership
             self.expectedDiffID = expectedDiffID
+            self.limits = limits
+            self.layerName = layerName
         }
     }
 
@@ -48,14 +55,17 @@ public struct LayerUnpacker {
     ///
     /// Errors: `.notFound` when the blob or root is missing; `.invalidArgument`
     /// for a malformed blob (bad compression, truncation, not a tar), an entry
-    /// that would escape the root, or a DiffID mismatch; `.resourceExhausted`,
-    /// `.permissionDenied` or `.internal` when the filesystem refuses. After an
-    /// error `root` is partly written and should be discarded.
+    /// that would escape the root, or a DiffID mismatch; `.resourceExhausted` for a
+    /// layer past `options.limits` (refused while streaming, before more than the bound
+    /// is written) or when the filesystem is full; `.permissionDenied` or `.internal`
+    /// when the filesystem refuses. After an error `root` is partly written and should
+    /// be discarded.
     public static func apply(
         blobPath: String, compression: LayerCompression, to root: String, options: Options = .init()
     ) throws(FascoError) -> Result {
         let source = try LayerSource(
-            blobPath: blobPath, compression: compression, algorithm: options.expectedDiffID?.algorithm ?? .sha256)
+            blobPath: blobPath, compression: compression, algorithm: options.expectedDiffID?.algorithm ?? .sha256,
+            limits: options.limits, layerName: options.layerName)
         var applier = try LayerApplier(root: root, preserveOwnership: options.preserveOwnership)
 
         guard let archive = archive_read_new() else { throw .internal("cannot allocate a libarchive reader") }
@@ -84,6 +94,9 @@ public struct LayerUnpacker {
                 throw UnpackArchive.error(archive, source: source, context: context)
             }
             entries += 1
+            guard entries <= options.limits.maxEntries else {
+                throw options.limits.entriesExceeded(layer: source.layerName)
+            }
             try applier.apply(entry, archive: archive, source: source)
         }
 

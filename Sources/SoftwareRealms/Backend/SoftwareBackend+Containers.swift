@@ -55,6 +55,11 @@ extension SoftwareBackend {
             let said = runtime.createErrors(id: id)
             if let failure = error.cause as? SupervisorCreateFailure {
                 let text = said.isEmpty ? failure.output : said.joined(separator: "; ")
+                // The user's mistakes (an entry point the image lacks, unified on cgroup v1)
+                // are answered as such; anything else the runtime refused is unexplained.
+                if let refusal = RuntimeRefusal.recognise(text) {
+                    throw refusal.error("\(runtime.kind.rawValue) create \(container.id.short)", runtime: runtime.kind.rawValue, said: text)
+                }
                 throw FascoError(.internal, "\(runtime.kind.rawValue) create \(container.id.short) failed: \(text)", cause: failure)
             }
             throw error

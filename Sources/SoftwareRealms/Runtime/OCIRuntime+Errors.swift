@@ -4,7 +4,8 @@ import FoundationEssentials
 extension OCIRuntime {
     /// Turns a failed runtime call into a `FascoError` whose message is the runtime's own.
     ///
-    /// Codes: an unknown container (its state directory is absent) is `notFound`; for `create`,
+    /// Codes: a refusal `RuntimeRefusal` recognises (a missing or non-executable entry point,
+    /// `unified` on cgroup v1) gets its code; an unknown container (its state directory is absent) is `notFound`; for `create`,
     /// a missing bundle, config.json or rootfs is `notFound`, a config.json that does not
     /// decode is `invalidArgument`, an ID in use is `alreadyExists`, anything else the runtime
     /// refuses is `failedPrecondition`; `start`/`kill`/`delete` refused for a container that
@@ -28,6 +29,11 @@ extension OCIRuntime {
             if let bundle, let problem = Self.diagnose(bundle: bundle) {
                 return FascoError(problem.code, "\(what): \(problem.message) (\(kind.rawValue): \(text))")
             }
+        }
+        if let refusal = RuntimeRefusal.recognise(text) {
+            return refusal.error(what, runtime: kind.rawValue, said: text)
+        }
+        if operation == "create" {
             let lowered = text.lowercased()
             if lowered.contains("already exists") || lowered.contains("with id exists") {
                 return .alreadyExists("\(what): \(text)")

@@ -126,6 +126,10 @@ extension OCIRuntime {
             let exit = try? await ProcessSpawner.wait(pid)
             let said = Self.errorMessages(inLog: files.log)
             files.remove()
+            if let status = RuntimeRefusal.recognise(said.joined(separator: "; "))?.shellStatus {
+                // The command cannot start (missing, not executable): it ends as in a shell.
+                return InteractiveProcess(wait: { .success(status) }, kill: {})
+            }
             if !said.isEmpty { throw .internal("\(kind.rawValue) exec \(id): \(said.joined(separator: "; "))") }
             throw FascoError(error.code, "\(kind.rawValue) exec \(id): \(error.message)" + (exit.map { " (\($0))" } ?? ""))
         }
@@ -142,6 +146,9 @@ extension OCIRuntime {
             if !exit.succeeded && files.commandPID == nil {
                 // No pid file: the runtime failed before the command ran.
                 let said = Self.errorMessages(inLog: files.log)
+                // A command that does not exist or cannot be executed ends as in a shell (127,
+                // 126); the runtime printed why on the client's stderr (or terminal).
+                if let status = RuntimeRefusal.recognise(said.joined(separator: "; "))?.shellStatus { return .success(status) }
                 return .failure(.internal("\(kind.rawValue) exec \(id) failed: " + (said.isEmpty ? "\(exit)" : said.joined(separator: "; "))))
             }
             return .success(exit.shellStatus)

@@ -81,10 +81,25 @@ extension OCIRuntime {
         }
         if fired.withLock({ $0 }) { return nil }
         if !output.exit.succeeded, (try? FileSystem.read(pidFile, limit: 64)) ?? nil == nil {
-            // No pid file: the runtime failed before the command ran.
+            // No pid file: the runtime failed before the command ran. A command that does not
+            // exist or cannot be executed ends as it would in a shell (127, 126), with the
+            // runtime's message on stderr; anything else is the runtime's failure.
+            if let started = Self.execRefused(output, log: log) { return started }
             throw failure(operation: "exec", id: id, exit: output.exit, log: log, output: output, bundle: nil)
         }
         return output
+    }
+
+    /// The output of an exec whose command could not start because of the command itself
+    /// (`RuntimeRefusal.shellStatus`): that status, and the runtime's words on stderr when it
+    /// printed none there; nil for any other failure.
+    static func execRefused(_ output: ProcessSpawner.Output, log: String) -> ProcessSpawner.Output? {
+        let said = errorMessages(inLog: log).joined(separator: "; ")
+        guard let status = RuntimeRefusal.recognise(said + "\n" + output.stderrText)?.shellStatus else { return nil }
+        var refused = output
+        refused.exit = .exited(status)
+        if output.stderrText.trimmed.isEmpty { refused.stderr = Array((said + "\n").utf8) }
+        return refused
     }
 
     /// runc/crun `update`: applies new resource limits to a created or running container.
