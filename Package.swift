@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // C-facing targets.
@@ -62,7 +63,9 @@ let package = Package(
             name: "fasco",
             dependencies: [
                 "FascoDaemon", "CRIAPI", "CRIServer", "GRPCTransport", "FascoCore", "RealmAttestation", "RealmCore", "ImageStore", "OCISpec",
+                "SoftwareRealms",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),

@@ -502,6 +502,68 @@ def gen_arbitrary(model):
     return "\n".join(out) + "\n"
 
 
+# ---------------------------------------------------------------- JSON (crictl's config files)
+
+
+def gen_json(model):
+    out = [HEADER, "// Decoding CRI messages from the JSON form crictl reads (Go's encoding/json over cri-api's",
+           "// structs): keys are proto field names (matched case-insensitively, the lowerCamel JSON name",
+           "// too), enums numbers or value names, 64-bit integers numbers or strings, bytes base64, unknown",
+           "// keys ignored as Go ignores them.\n"]
+    for path, m in model.messages:
+        swift = ".".join(path)
+        out.append(f"extension {swift}: CRIJSONDecodable {{")
+        out.append("    public init(json: CRIJSON, at path: String) throws(CRIJSONError) {")
+        out.append("        self.init()")
+        if not m.field:
+            out.append("        _ = try json.object(at: path)")
+            out.append("    }")
+            out.append("}\n")
+            continue
+        out.append("        let object = try json.object(at: path)")
+        out.append("        for (key, value) in object {")
+        out.append("            switch CRIJSON.fieldKey(key) {")
+        for f in m.field:
+            fname = escape(swift_field(f.name))
+            bare = fname.strip("`")
+            names = sorted({f.name.lower(), f.name.replace("_", "").lower()})
+            t, _, kind = field_type(model, f)
+            sub = f'path + ".{f.name}"'
+            if kind == "map":
+                expr = f"try value.stringMap(at: {sub})"
+            elif kind in ("string", "bool", "bytes", "number", "enum", "message"):
+                elem = t.rstrip("?")
+                expr = f"try {elem}(json: value, at: {sub})"
+            elif kind.startswith("repeated_"):
+                elem = t[1:-1]
+                expr = f"try value.array(at: {sub}).enumerated().map {{ index, item throws(CRIJSONError) in try {elem}(json: item, at: {sub} + \"[\\(index)]\") }}"
+            else:
+                raise SystemExit(f"unsupported kind {kind}")
+            cases = ", ".join(f'"{n}"' for n in names)
+            out.append(f"            case {cases}:")
+            out.append(f"                if value != .null {{ self.{bare} = {expr} }}")
+        out.append("            default: break")
+        out.append("            }")
+        out.append("        }")
+        out.append("    }")
+        out.append("}\n")
+    for path, e in model.enums:
+        swift = ".".join(path)
+        out.append(f"extension {swift}: CRIJSONDecodable {{")
+        out.append("    public init(json: CRIJSON, at path: String) throws(CRIJSONError) {")
+        out.append("        if let name = json.text {")
+        out.append("            switch name {")
+        for c, v in zip(enum_case_names(e), e.value):
+            out.append(f'            case "{v.name}": self = .{escape(c)}; return')
+        out.append("            default: break")
+        out.append("            }")
+        out.append("        }")
+        out.append("        self.init(rawValue: try Int32(json: json, at: path))")
+        out.append("    }")
+        out.append("}\n")
+    return "\n".join(out)
+
+
 def main():
     if len(sys.argv) != 3:
         raise SystemExit("usage: generate.py DESCRIPTOR_SET OUTPUT_ROOT")
@@ -514,6 +576,7 @@ def main():
         "Sources/CRIAPI/Messages.generated.swift": gen_messages(model),
         "Sources/CRIAPI/Conversions.generated.swift": gen_conversions(model),
         "Sources/CRIAPI/Services.generated.swift": gen_services(model),
+        "Sources/CRIAPI/JSON.generated.swift": gen_json(model),
         "Tests/CRIAPITests/Arbitrary.generated.swift": gen_arbitrary(model),
     }
     for rel, text in outputs.items():

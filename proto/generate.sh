@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the committed CRI code from proto/api.proto:
 #   Sources/CRIProto/        protobuf-c C code (protoc-c)
-#   Sources/CRIAPI/*.generated.swift, Tests/CRIAPITests/Arbitrary.generated.swift (generate.py)
+#   Sources/CRIAPI/*.generated.swift (messages, conversions, services, crictl JSON decoding), Tests/CRIAPITests/Arbitrary.generated.swift (generate.py)
 # usage: proto/generate.sh           rewrite the committed files
 #        proto/generate.sh --check   regenerate into a temporary tree and fail if anything differs
 # Needs Debian's protobuf-compiler, protobuf-c-compiler and python3-protobuf.
@@ -28,7 +28,7 @@ if [ "${1:-}" = "--check" ]; then
     status=0
     for f in Sources/CRIProto/api.pb-c.c Sources/CRIProto/include/api.pb-c.h \
              Sources/CRIAPI/Messages.generated.swift Sources/CRIAPI/Conversions.generated.swift \
-             Sources/CRIAPI/Services.generated.swift Tests/CRIAPITests/Arbitrary.generated.swift; do
+             Sources/CRIAPI/Services.generated.swift Sources/CRIAPI/JSON.generated.swift Tests/CRIAPITests/Arbitrary.generated.swift; do
         if ! diff -q "$root/$f" "$out/$f" >/dev/null 2>&1; then
             echo "generated file differs from proto/api.proto: $f (run proto/generate.sh)" >&2
             status=1

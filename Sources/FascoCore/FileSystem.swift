@@ -103,6 +103,15 @@ public enum FileSystem {
         }
     }
 
+    /// A new private (0700) directory under $TMPDIR (or /tmp) whose name starts with `prefix`.
+    public static func makeTemporaryDirectory(prefix: String) throws(FascoError) -> String {
+        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array("\(base)/\(prefix)XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }
+        guard made != nil else { throw .internal("cannot create a temporary directory in \(base): \(errnoText)") }
+        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Removes `path` and everything below it without following symlinks; a missing path is fine.
     public static func removeTree(_ path: String) throws(FascoError) {
         var info = stat()

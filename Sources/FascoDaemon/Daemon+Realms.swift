@@ -69,7 +69,7 @@ extension Daemon {
     }
 
     /// `runtime.supervisor_path`, or fasco-realm beside the running executable.
-    static func supervisorPath(_ config: FascoConfig) throws(FascoError) -> String {
+    public static func supervisorPath(_ config: FascoConfig) throws(FascoError) -> String {
         if !config.runtime.supervisorPath.isEmpty { return config.runtime.supervisorPath }
         let executable = try executablePath()
         let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")

@@ -61,19 +61,24 @@ public actor ImageStore {
     /// The image `name` refers to: an image ID (`sha256:…`, or its hex, or a unique hex prefix
     /// of at least 12 characters), a tagged or digested reference in any form kubelet sends.
     public func image(_ name: String) -> ImageRecord? {
-        if let digest = try? Digest(parsing: name), let record = index.records[digest] { return record }
+        Self.lookup(name, in: index.records)
+    }
+
+    /// The record `name` refers to among `records` (the rules of `image(_:)`).
+    static func lookup(_ name: String, in records: [Digest: ImageRecord]) -> ImageRecord? {
+        if let digest = try? Digest(parsing: name), let record = records[digest] { return record }
         let hex = name.hasPrefix("sha256:") ? String(name.dropFirst(7)) : name
         if hex.count >= 12, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
-            let matches = index.records.values.filter { $0.id.encoded.hasPrefix(hex) }
+            let matches = records.values.filter { $0.id.encoded.hasPrefix(hex) }
             if matches.count == 1 { return matches[0] }
         }
         guard let reference = try? ImageReference(parsing: name) else { return nil }
         if let digest = reference.digest {
             let wanted = reference.repoDigest(digest)
-            return index.records.values.first { $0.repoDigests.contains(wanted) }
+            return records.values.first { $0.repoDigests.contains(wanted) }
         }
         let tagged = reference.description
-        return index.records.values.first { $0.repoTags.contains(tagged) }
+        return records.values.first { $0.repoTags.contains(tagged) }
     }
 
     // MARK: Pull
@@ -150,7 +155,7 @@ public actor ImageStore {
             config: config, layers: manifest.layers, size: size, createdAt: Self.nowNanos(), pinned: false))
     }
 
-    private static func looksLikeIndex(_ bytes: [UInt8]) -> Bool {
+    static func looksLikeIndex(_ bytes: [UInt8]) -> Bool {
         struct Probe: Decodable { var manifests: [Descriptor]?; var layers: [Descriptor]? }
         guard let probe = try? JSONDecoder().decode(Probe.self, from: Data(bytes)) else { return false }
         return probe.manifests != nil && probe.layers == nil

@@ -15,7 +15,7 @@ struct Fasco: AsyncParsableCommand {
         commandName: "fasco",
         abstract: "A Kubernetes container runtime (CRI v1) that runs every pod as a System Realm.",
         version: FascoVersion.current,
-        subcommands: [Serve.self, Info.self, ImageCommand.self, Attest.self, Demo.self, VersionCommand.self])
+        subcommands: [Serve.self, Info.self, ImageCommand.self, Attest.self, Measure.self, Demo.self, VersionCommand.self])
 }
 
 struct Serve: AsyncParsableCommand {

@@ -186,4 +186,58 @@ import Testing
         }
         await (restarted ?? fixture).tearDown()
     }
+
+    @Test("fasco measure computes, without a daemon, the RIMs the live realms get (JSON and YAML configs, store and layout images)")
+    func referenceValuesOffline() async throws {
+        try requireTools()
+        try await PodFixture.with { fixture in
+            let pod = try await fixture.runPod("offline")
+            let container = try await fixture.createContainer(pod, fixture.containerConfig("app", script: "sleep 1000"))
+            let live = try await Self.measurements(fixture, container)
+            let livePod = try await Self.measurements(fixture, pod.id)
+
+            // The same configs as crictl files: the pod as JSON, the container as YAML.
+            let podFile = fixture.directory.appendingPathComponent("pod.json")
+            try """
+            {"metadata": {"name": "other-name", "uid": "another-uid", "namespace": "test", "attempt": 0},
+             "hostname": "other-name", "log_directory": "/var/log/elsewhere", "labels": {"app": "x"},
+             "linux": {"security_context": {"namespace_options": {"network": 0, "pid": 1, "ipc": 0}}}}
+            """.write(to: podFile, atomically: true, encoding: .utf8)
+            let containerFile = fixture.directory.appendingPathComponent("container.yaml")
+            try """
+            metadata:
+              name: app
+            image:
+              image: \(PodFixture.image)
+            command: ["/bin/sh", "-c", "sleep 1000"]
+            log_path: app_0.log
+            """.write(to: containerFile, atomically: true, encoding: .utf8)
+            let common = ["--root", fixture.directory.appendingPathComponent("root").path,
+                          "--state", fixture.directory.appendingPathComponent("state").path,
+                          "--config", fixture.directory.appendingPathComponent("fasco.toml").path]
+            for image in [PodFixture.image, "oci:" + PodFixture.layout + ":latest"] {
+                let (status, output, errors) = try await runCommandAsync(
+                    DaemonProcess.binary.path, ["measure", "--pod", podFile.path, "--container", containerFile.path, "--image", image] + common)
+                try #require(status == 0, "fasco measure failed: \(errors)")
+                let offline = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
+                #expect(offline["rim"] as? String == live["rim"] as? String, "the reference RIM of the container (image \(image))")
+                #expect(try await Self.replay(fixture, offline).0 == 0)
+            }
+            let (status, output, errors) = try await runCommandAsync(DaemonProcess.binary.path, ["measure", "--pod", podFile.path] + common)
+            try #require(status == 0, "fasco measure --pod failed: \(errors)")
+            let offlinePod = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
+            #expect(offlinePod["rim"] as? String == livePod["rim"] as? String, "the reference RIM of the System Realm")
+
+            // Another command measures differently; a bad file is refused with a reason.
+            try String(try String(contentsOf: containerFile, encoding: .utf8).replacingOccurrences(of: "sleep 1000", with: "sleep 999"))
+                .write(to: containerFile, atomically: true, encoding: .utf8)
+            let (_, changed, _) = try await runCommandAsync(
+                DaemonProcess.binary.path, ["measure", "--pod", podFile.path, "--container", containerFile.path, "--image", PodFixture.image] + common)
+            let other = try JSONSerialization.jsonObject(with: Data(changed.utf8)) as? [String: Any]
+            #expect(other?["rim"] as? String != nil && other?["rim"] as? String != live["rim"] as? String)
+            try "{\"metadata\": 7}".write(to: podFile, atomically: true, encoding: .utf8)
+            let (bad, _, badErrors) = try await runCommandAsync(DaemonProcess.binary.path, ["measure", "--pod", podFile.path] + common)
+            #expect(bad != 0 && badErrors.contains("pod.metadata"), "\(badErrors)")
+        }
+    }
 }

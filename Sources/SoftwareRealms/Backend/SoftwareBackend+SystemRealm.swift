@@ -192,3 +192,28 @@ extension SoftwareBackend {
         return try CgroupStats.read(path: runtime.cgroupParent, host: configuration.cgroups).usage
     }
 }
+
+extension SoftwareBackend {
+    /// What a System Realm started from `request` in `directory` offers its containers, as
+    /// `start` and `finishStart` make it, without starting anything: for reference values
+    /// offline (`fasco measure`). Namespace paths are placeholders (measurements name only
+    /// namespace types); the files, /dev/shm and which namespaces exist are as a live realm's.
+    public static func plannedRuntime(for request: SystemRealmRequest, directory: String) -> SystemRealmRuntime {
+        let own = "\(directory)/planned/ns/"
+        var runtime = SystemRealmRuntime(
+            supervisorPID: 0, directory: directory,
+            networkNamespace: request.network == .realm ? NetworkNamespacePin.path(in: directory) : nil,
+            ipcNamespace: request.ipc == .realm ? own + "ipc" : nil,
+            utsNamespace: request.network == .realm ? own + "uts" : nil,
+            pidNamespace: request.sharedPID ? own + "pid" : nil,
+            files: [:], shmPath: request.ipc == .realm ? directory + "/shm" : "/dev/shm",
+            // Not measured (instance-specific); any absolute path does.
+            cgroupParent: request.cgroupParent.isEmpty ? "/planned" : request.cgroupParent,
+            addresses: [], userNamespace: request.userNamespace == nil ? nil : own + "user")
+        for name in request.files.keys where ["hosts", "resolv.conf", "hostname"].contains(name) {
+            runtime.files[name] = "\(directory)/\(name)"
+        }
+        runtime.complete = true
+        return runtime
+    }
+}
