@@ -240,4 +240,30 @@ import Testing
             #expect(bad != 0 && badErrors.contains("pod.metadata"), "\(badErrors)")
         }
     }
+
+    @Test("a pod annotation picks SHA-512 for all its realms; a bad one is INVALID_ARGUMENT and leaves nothing")
+    func hashAlgorithmAnnotation() async throws {
+        try requireTools()
+        try await PodFixture.with { fixture in
+            var config = fixture.podConfig("sha512")
+            config.annotations = ["io.fasco.realm.hash-algorithm": "sha-512"]
+            let pod = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let container = try await fixture.createContainer((pod.podSandboxID, config), fixture.containerConfig("app", script: "sleep 1000"))
+            for realm in [pod.podSandboxID, container] {
+                let measured = try await Self.measurements(fixture, realm)
+                #expect(measured["hash_algorithm"] as? String == "sha-512")
+                #expect((measured["rim"] as? String)?.count == 128)
+                #expect(try await Self.replay(fixture, measured).0 == 0)
+            }
+            var bad = fixture.podConfig("md5")
+            bad.annotations = ["io.fasco.realm.hash-algorithm": "md5"]
+            await #expect {
+                _ = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: bad), timeout: .seconds(60))
+            } throws: { error in
+                (error as? GRPCStatus)?.code == .invalidArgument
+            }
+            let names = try await fixture.runtime.listPodSandbox().items.compactMap { $0.metadata?.name }
+            #expect(!names.contains("md5"))
+        }
+    }
 }
