@@ -22,6 +22,27 @@ struct AttestationSummary: Encodable {
         personalizationValue = record.map { Hex.encode($0.measurement.personalizationValue) }
     }
 
+    /// What verbose Status says of the node: which backend measures realms and what it protects.
+    struct Node: Encodable {
+        var backend = "software"
+        var measures: Bool
+        var confidential: Bool
+        var hardwareBacked = false
+        var protects = "isolation by Linux namespaces, cgroups, seccomp and capabilities; measurement and attestation of realm configuration by a software RMM whose keys are the node's"
+        var doesNotProtect = "realm memory and data from the node's root, kernel or hypervisor: there is no hardware root of trust"
+
+        init(monitor: (any RealmMonitor)?) {
+            measures = monitor != nil
+            confidential = monitor?.confidential ?? false
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case backend, measures, confidential, protects
+            case hardwareBacked = "hardware_backed"
+            case doesNotProtect = "does_not_protect"
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case backend, confidential, measured, rim, rems
         case hashAlgorithm = "hash_algorithm"

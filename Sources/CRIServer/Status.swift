@@ -13,9 +13,13 @@ extension CRIService {
         let handlers = ([""] + environment.runtimeHandlers).map {
             RuntimeHandler(name: $0, features: RuntimeHandlerFeatures(recursiveReadOnlyMounts: true, userNamespaces: true))
         }
+        var info = request.verbose ? environment.verboseInfo() : [:]
+        if request.verbose {
+            info["attestation"] = Self.json(AttestationSummary.Node(monitor: realmManager?.monitor))
+        }
         return StatusResponse(
             status: RuntimeStatus(conditions: conditions),
-            info: request.verbose ? environment.verboseInfo() : [:],
+            info: info,
             runtimeHandlers: handlers,
             features: RuntimeFeatures(supplementalGroupsPolicy: true))
     }

@@ -132,6 +132,11 @@ import Testing
             #expect(summary["confidential"] as? Bool == false)
             #expect(summary["backend"] as? String == "software")
             #expect(summary["rim"] as? String == ma["rim"] as? String)
+            let node = try await fixture.runtime.status(StatusRequest(verbose: true))
+            let nodeInfo = try #require(node.info["attestation"])
+            let nodeSummary = try #require(try JSONSerialization.jsonObject(with: Data(nodeInfo.utf8)) as? [String: Any])
+            #expect(nodeSummary["confidential"] as? Bool == false && nodeSummary["hardware_backed"] as? Bool == false)
+            #expect(nodeSummary["measures"] as? Bool == true)
         }
     }
 
