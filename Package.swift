@@ -84,7 +84,7 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(
             name: "FascoDaemonTests",
-            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport"],
+            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "SoftwareRealms"],
             exclude: ["python_client.py"],
             swiftSettings: swift6),
     ]
