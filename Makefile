@@ -75,7 +75,11 @@ run: release
 
 test: deps py-deps check-generated images
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@set -o pipefail; $(SWIFT) test --skip-build 2>&1 | tee .build/test.log; status=$$?; \
+	skips=$$(grep -aE '^[^ ]+ Test .*" skipped(:|$$)' .build/test.log || true); \
+	echo "skipped: $$(printf '%s' "$$skips" | grep -c . || true) test(s)"; \
+	[ -z "$$skips" ] || printf '%s\n' "$$skips" | sed 's/^[^ ]* Test /  /'; \
+	exit $$status
 
 bench: release images
 	@command -v containerd >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd >/dev/null; }
