@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(name: "fasco-realm"),
         .executableTarget(
             name: "fasco-bench",
-            dependencies: ["CRIAPI", "GRPCTransport"],
+            dependencies: ["CRIAPI", "GRPCTransport", "SoftwareRealms", "FascoCore"],
             swiftSettings: swift6),
 
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swift6),
