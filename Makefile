@@ -2,7 +2,7 @@
 #   make run          build and run Fasco on its embedded defaults (needs root)
 #   make test         everything CI runs
 #   make bench        benchmarks, with baselines measured in the same run
-#                     (BENCH=transport|pull|pod|pod-ops|pod-memory runs one; CRITEST=/path/to/critest)
+#                     (BENCH=transport|pull|pod|pod-ops|pod-memory|runtime runs one; CRITEST=/path/to/critest)
 #   make conformance  critest against Fasco (CRITEST=/path/to/critest); conformance-systemd
 #                     the same with the systemd cgroup driver, conformance-cgroupv2 on the
 #                     host's cgroup v2 hierarchy alone (Tests/cgroupv2/lab.sh)
@@ -76,7 +76,11 @@ run: release
 
 test: deps py-deps check-generated images
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@set -o pipefail; $(SWIFT) test --skip-build 2>&1 | tee .build/test.log; status=$$?; \
+	skips=$$(grep -aE '^[^ ]+ Test .*" skipped(:|$$)' .build/test.log || true); \
+	echo "skipped: $$(printf '%s' "$$skips" | grep -c . || true) test(s)"; \
+	[ -z "$$skips" ] || printf '%s\n' "$$skips" | sed 's/^[^ ]* Test /  /'; \
+	exit $$status
 
 bench: release images
 	@command -v containerd >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd >/dev/null; }

@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(name: "fasco-realm"),
         .executableTarget(
             name: "fasco-bench",
-            dependencies: ["CRIAPI", "GRPCTransport"],
+            dependencies: ["CRIAPI", "GRPCTransport", "SoftwareRealms", "FascoCore"],
             swiftSettings: swift6),
 
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swift6),
@@ -97,7 +97,7 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(
             name: "FascoDaemonTests",
-            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "ImageStore", "RealmAttestation"],
+            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "ImageStore", "RealmAttestation", "SoftwareRealms"],
             exclude: ["python_client.py"],
             swiftSettings: swift6),
     ]

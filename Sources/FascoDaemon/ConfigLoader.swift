@@ -6,11 +6,12 @@ extension FascoConfig {
     /// The default location of the configuration file.
     public static let defaultPath = "/etc/fasco/fasco.toml"
 
-    /// Embedded defaults, then the file (`path`, or the default path when it exists), then validation.
+    /// Embedded defaults, then the file (`path`, or `defaultFile` when it exists), then validation.
     /// An explicitly named file that is missing is an error; a missing default file is not.
-    public static func load(path: String?) throws(ConfigError) -> FascoConfig {
+    /// (`defaultFile` is `defaultPath` but for tests, which must not depend on the host's /etc.)
+    public static func load(path: String?, defaultFile: String = defaultPath) throws(ConfigError) -> FascoConfig {
         var config = FascoConfig()
-        let file = path ?? defaultPath
+        let file = path ?? defaultFile
         guard path != nil || access(file, F_OK) == 0 else { return config }
         let bytes = try readFile(file)
         guard let text = String(validating: bytes, as: UTF8.self) else {

@@ -6,10 +6,12 @@
 //                            vs containerd + runc, with bare unshare + chroot as the memory floor
 //   fasco-bench pod-ops      only the critest -benchmark part of `pod`
 //   fasco-bench pod-memory   only the memory part of `pod`
+//   fasco-bench runtime      crun and runc start-up (create + start + exit of echo) and the cost
+//                            of the wrapper that hides a hybrid host's cgroup v2 mount from crun
 import Foundation
 
 let which = CommandLine.arguments.dropFirst().first ?? "all"
-let known = ["all", "transport", "pull", "pod", "pod-ops", "pod-memory"]
+let known = ["all", "transport", "pull", "pod", "pod-ops", "pod-memory", "runtime"]
 guard known.contains(which) else {
     print("usage: fasco-bench [\(known.joined(separator: "|"))]")
     exit(2)
@@ -24,4 +26,8 @@ if which == "all" || which == "pull" {
 }
 if which == "all" || which.hasPrefix("pod") {
     try await podBenchmark(PodBenchOptions(operations: which != "pod-memory", memory: which != "pod-ops"))
+}
+if which == "all" || which == "runtime" {
+    if which == "all" { print("") }
+    try await runtimeBenchmark()
 }

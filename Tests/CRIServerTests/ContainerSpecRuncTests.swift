@@ -35,7 +35,7 @@ struct ContainerSpecRuncTests {
             echo "hostname-env=$HOSTNAME"
             grep -E '^(NoNewPrivs|Seccomp|CapBnd):' /proc/self/status
             echo "oom=$(cat /proc/self/oom_score_adj)"
-            echo "memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+            echo "memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"
             echo "resolv=$(cat /etc/resolv.conf)"
             echo "greeting=$(cat /data/greeting)"
             echo x > /dev/fasco-null && echo "device=ok"

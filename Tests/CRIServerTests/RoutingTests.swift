@@ -11,15 +11,16 @@ struct RoutingTests {
     static let unimplemented: Set = ["CheckpointContainer"]
 
     @Test("every CRI RPC is routed: 30 RuntimeService and 5 ImageService methods")
-    func everyRPCRouted() throws {
+    func everyRPCRouted() async throws {
         let server = try TestServer()
-        defer { Task { await server.stop() } }
-        let routes = CRIService(environment: .testDefault, images: server.images, logger: Logger(label: "test")).routes()
-        let paths = Set(routes.map(\.path).filter { $0.hasPrefix("/runtime.v1.") })
-        #expect(paths.count == 35)
-        #expect(paths.filter { $0.hasPrefix("/runtime.v1.RuntimeService/") }.count == 30)
-        #expect(paths.filter { $0.hasPrefix("/runtime.v1.ImageService/") }.count == 5)
-        #expect(paths.contains("/runtime.v1.ImageService/PullImage"))
+        try await withCleanUp({ await server.stop() }) {
+            let routes = CRIService(environment: .testDefault, images: server.images, logger: Logger(label: "test")).routes()
+            let paths = Set(routes.map(\.path).filter { $0.hasPrefix("/runtime.v1.") })
+            #expect(paths.count == 35)
+            #expect(paths.filter { $0.hasPrefix("/runtime.v1.RuntimeService/") }.count == 30)
+            #expect(paths.filter { $0.hasPrefix("/runtime.v1.ImageService/") }.count == 5)
+            #expect(paths.contains("/runtime.v1.ImageService/PullImage"))
+        }
     }
 
     @Test("RPCs not implemented yet answer UNIMPLEMENTED naming themselves")

@@ -69,3 +69,17 @@ func statusOf(_ body: () async throws -> Void) async -> GRPCStatus? {
         return GRPCStatus(.unknown, "not a GRPCStatus: \(error)")
     }
 }
+
+/// Runs `body`, then waits for `cleanUp`, whether `body` threw or not (a `defer` cannot await,
+/// and a clean-up left to an unawaited Task outlives the test).
+func withCleanUp<T>(_ cleanUp: () async -> Void, _ body: () async throws -> T) async rethrows -> T {
+    let value: T
+    do {
+        value = try await body()
+    } catch {
+        await cleanUp()
+        throw error
+    }
+    await cleanUp()
+    return value
+}

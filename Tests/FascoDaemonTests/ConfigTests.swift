@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CRIServer
+import Foundation
 @testable import FascoDaemon
 import Foundation
 @testable import ImageStore
@@ -153,9 +154,15 @@ struct ConfigTests {
     @Test("a missing explicit file is an error; the missing default file is not")
     func missingFile() throws {
         #expect(throws: ConfigError.self) { try FascoConfig.load(path: "/nonexistent/fasco.toml") }
-        if access(FascoConfig.defaultPath, F_OK) != 0 {
-            #expect(try FascoConfig.load(path: nil) == FascoConfig())
-        }
+        // The default file in a directory of the test's own, not the host's /etc/fasco.
+        let directory = try DaemonProcess.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let defaultFile = directory.appendingPathComponent("fasco.toml").path
+        #expect(try FascoConfig.load(path: nil, defaultFile: defaultFile) == FascoConfig(), "a missing default file gives the defaults")
+        try "log_level = \"warning\"\n".write(toFile: defaultFile, atomically: true, encoding: .utf8)
+        var expected = FascoConfig()
+        expected.logLevel = "warning"
+        #expect(try FascoConfig.load(path: nil, defaultFile: defaultFile) == expected, "an existing default file is read")
     }
 
     @Test("cgroup driver: as configured; auto is systemd where systemd is init, else cgroupfs; anything else is refused")

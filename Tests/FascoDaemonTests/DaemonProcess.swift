@@ -1,6 +1,7 @@
 import Foundation
 import CRIAPI
 import GRPCTransport
+import Testing
 
 /// The real `fasco` binary serving on a temporary socket, as a user starts it.
 ///
@@ -163,4 +164,32 @@ func poll<T>(timeout: Duration = .seconds(30), _ probe: () -> T?) async throws -
         guard ContinuousClock.now < deadline else { throw DaemonError("timed out") }
         try await Task.sleep(for: .milliseconds(20))
     }
+}
+
+/// Runs `body`, then waits for `cleanUp`, whether `body` threw or not (a `defer` cannot await,
+/// and a clean-up left to an unawaited Task outlives the test: its daemon keeps running and its
+/// directory stays).
+func withCleanUp<T>(_ cleanUp: () async -> Void, _ body: () async throws -> T) async rethrows -> T {
+    let value: T
+    do {
+        value = try await body()
+    } catch {
+        await cleanUp()
+        throw error
+    }
+    await cleanUp()
+    return value
+}
+
+/// What `make test` installs before it runs the tests. A bare `swift test` may lack it: the
+/// tests that need it are then skipped, with the reason. In CI (CI=true) they run anyway and
+/// fail on its absence, since make test must have provided it.
+enum Prerequisites {
+    static let inCI = ProcessInfo.processInfo.environment["CI"] == "true"
+    /// The Python grpcio venv (make py-deps): the independent CRI client.
+    static let python = repositoryRoot.appendingPathComponent(".build-py/bin/python").path
+    static var hasPython: Bool { FileManager.default.isExecutableFile(atPath: python) }
+    /// Whether a test needing the Python venv runs (it then requires it).
+    static var runsPython: Bool { hasPython || inCI }
+    static let noPython: Comment = "no Python venv at .build-py (make py-deps; make test installs it)"
 }

@@ -1,6 +1,7 @@
 import CRIAPI
 import Foundation
 import GRPCTransport
+import SoftwareRealms
 import Testing
 
 /// A real daemon with its own root, state and (empty unless given) CNI directory, the kit's
@@ -72,6 +73,35 @@ final class PodFixture: Sendable {
         }
     }
 
+    /// The realm's state directory: the software backend names it by the first 24 characters of
+    /// the ID (SoftwareBackend.directory(of:)); its supervisor runs `fasco-realm --dir` with it.
+    func realmDirectory(_ id: String) -> String { directory.path + "/state/realms/" + id.prefix(24) }
+
+    /// Pids of the supervisors of `id`'s realm.
+    func supervisors(_ id: String) -> [Int32] { processes(containing: "fasco-realm --dir " + realmDirectory(id) + " ") }
+
+    /// Where the backend puts `pod`'s cgroup (cgroupfs driver): its directory in every writable
+    /// hierarchy of this host's layout, as SoftwareRealms' PodCgroup places it (v1, v2 or both).
+    func podCgroupDirectories(_ podID: String) throws -> [String] {
+        let directories = try PodCgroup(host: HostCgroups.detect(), path: cgroupRoot + "/" + podID).directories
+        try #require(!directories.isEmpty, "this host has no writable cgroup hierarchy")
+        return directories
+    }
+
+    /// The pod's cgroup directory in the hierarchy that holds `controller`, and that hierarchy's version.
+    func podCgroupDirectory(_ podID: String, controller: String) throws -> (path: String, version: HostCgroups.Version) {
+        let pod = try PodCgroup(host: HostCgroups.detect(), path: cgroupRoot + "/" + podID)
+        let hierarchy = try #require(pod.hierarchies.first { $0.controllers.contains(controller) }, "no \(controller) controller on this host")
+        return (pod.directory(in: hierarchy), hierarchy.version)
+    }
+
+    /// The memory limit file of `container`'s cgroup in the hierarchy that holds the memory
+    /// controller: memory.limit_in_bytes (v1) or memory.max (v2).
+    func memoryLimitFile(pod podID: String, container: String) throws -> String {
+        let (directory, version) = try podCgroupDirectory(podID, controller: "memory")
+        return directory + "/" + container + (version == .v1 ? "/memory.limit_in_bytes" : "/memory.max")
+    }
+
     func podConfig(_ name: String, attempt: UInt32 = 0, hostNetwork: Bool = false) -> PodSandboxConfig {
         // kubelet's defaults: a PID namespace per container, the pod's network and IPC.
         PodSandboxConfig(
@@ -108,12 +138,16 @@ final class PodFixture: Sendable {
         try await runtime.containerStatus(ContainerStatusRequest(containerID: id, verbose: verbose))
     }
 
-    /// Polls until the container's state is `state` (or fails after `timeout`: a hang guard only).
+    /// Polls until the container's state is `state`; throws after `timeout` (never returns a
+    /// status in another state: a default status has exit code 0).
     func waitFor(_ id: String, state: ContainerState, timeout: Duration = .seconds(60)) async throws -> ContainerStatus {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let status = try await self.status(id).status ?? ContainerStatus()
-            if status.state == state || ContinuousClock.now > deadline { return status }
+            let status = try await self.status(id).status
+            if let status, status.state == state { return status }
+            guard ContinuousClock.now < deadline else {
+                throw DaemonError("container \(id) did not reach \(state) in \(timeout): last status \(String(describing: status))")
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
     }
@@ -128,12 +162,13 @@ final class PodFixture: Sendable {
         }
     }
 
-    /// Polls a log until `predicate` holds (hang guard only).
+    /// Polls a log until `predicate` holds; throws after `timeout`.
     func waitForLog(_ path: String, timeout: Duration = .seconds(30), _ predicate: ([String]) -> Bool) async throws -> [String] {
         let deadline = ContinuousClock.now + timeout
         while true {
             let lines = logLines(path)
-            if predicate(lines) || ContinuousClock.now > deadline { return lines }
+            if predicate(lines) { return lines }
+            guard ContinuousClock.now < deadline else { throw DaemonError("\(path) never matched in \(timeout): \(lines.suffix(20))") }
             try await Task.sleep(for: .milliseconds(50))
         }
     }
@@ -174,6 +209,15 @@ func processes(containing text: String) -> [Int32] {
     return entries.compactMap(Int32.init).filter { pid in
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
         return String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).contains(text)
+    }
+}
+
+extension TestBridgeNetwork {
+    /// The links enslaved to the bridge; fails when `ip` does (a missing bridge is not "no link").
+    func links() async throws -> [String] {
+        let (status, output, errors) = try await runCommandAsync("/usr/sbin/ip", ["-o", "link", "show", "master", bridge])
+        try #require(status == 0, "ip link show master \(bridge): \(errors)")
+        return output.split(separator: "\n").map(String.init).filter { !$0.allSatisfy(\.isWhitespace) }
     }
 }
 

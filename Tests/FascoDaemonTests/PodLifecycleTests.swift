@@ -19,7 +19,9 @@ struct PodLifecycleTests {
         #expect(podStatus.status?.metadata?.name == "web")
         let podInfo = try #require(podStatus.info["info"])
         #expect(podInfo.contains("\"realm\":\"system\""), "\(podInfo)")
-        #expect(!processes(containing: "fasco-realm --dir").isEmpty)
+        #expect(!fixture.supervisors(pod.id).isEmpty, "this pod's supervisor runs")
+        let podCgroups = try fixture.podCgroupDirectories(pod.id)
+        #expect(podCgroups.allSatisfy { FileManager.default.fileExists(atPath: $0) }, "the pod's cgroups exist: \(podCgroups)")
 
         // `sh` as PID 1 ignores SIGTERM: the stop below must escalate to SIGKILL.
         let id = try await fixture.runContainer(pod, "app", script: "echo hello; echo oops >&2; while true; do sleep 1; done")
@@ -45,8 +47,12 @@ struct PodLifecycleTests {
         #expect(exec.exitCode == 3)
         let timedOut = await statusOf { _ = try await runtime.execSync(ExecSyncRequest(containerID: id, cmd: ["sleep", "30"], timeout: 1)) }
         #expect(timedOut?.code == .deadlineExceeded, "\(String(describing: timedOut))")
-        let leftover = try await runtime.execSync(ExecSyncRequest(containerID: id, cmd: ["/bin/sh", "-c", "ps -o comm | grep -c '^sleep 30' || true"], timeout: 30))
-        #expect(!String(decoding: leftover.stdout, as: UTF8.self).contains("sleep 30"))
+        // The timed-out command is killed: no process of it is left in the container (by full
+        // command line: `comm` would only say "sleep", which the container's own loop runs too).
+        let leftover = try await runtime.execSync(ExecSyncRequest(containerID: id, cmd: ["ps", "-o", "pid,args"], timeout: 30))
+        let commandLines = String(decoding: leftover.stdout, as: UTF8.self).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(commandLines.contains { $0.hasSuffix(" ps -o pid,args") }, "ps lists full command lines: \(commandLines)")
+        #expect(!commandLines.contains { $0.hasSuffix(" sleep 30") }, "no exec process left: \(commandLines)")
 
         // Lists and filters.
         let listed = try await runtime.listContainers(ListContainersRequest(filter: ContainerFilter(podSandboxID: pod.id)))
@@ -97,10 +103,10 @@ struct PodLifecycleTests {
         #expect(try await runtime.podSandboxStatus(PodSandboxStatusRequest(podSandboxID: pod.id)).status?.state == .notready)
         _ = try await runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: pod.id))
         #expect(await statusOf { _ = try await runtime.podSandboxStatus(PodSandboxStatusRequest(podSandboxID: pod.id)) }?.code == .notFound)
-        #expect(processes(containing: fixture.directory.path + "/state/realms/" + pod.id).isEmpty, "no supervisor is left")
+        #expect(fixture.supervisors(pod.id).isEmpty, "no supervisor is left")
         #expect(mounts(containing: pod.id).isEmpty, "no mount is left")
-        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/fasco-test-\(fixture.directory.lastPathComponent)/\(pod.id)"),
-                "no cgroup is left")
+        let leftCgroups = podCgroups.filter { FileManager.default.fileExists(atPath: $0) }
+        #expect(leftCgroups.isEmpty, "no cgroup is left: \(leftCgroups)")
     }
 
     @Test("exit codes and reasons: Completed for 0, Error otherwise")

@@ -46,22 +46,23 @@ struct PullCrashTests {
             }
             // Restart on the same root and pull again.
             let again = try DaemonProcess(directory: daemon.directory)
-            defer { Task { await again.stop() } }
-            try await again.waitUntilServing()
-            let channel = GRPCChannel(target: again.endpoint)
-            defer { channel.close() }
-            let client = ImageServiceClient(channel: channel)
-            let response = try await client.pullImage(PullImageRequest(image: ImageSpec(image: Self.image)), timeout: .seconds(300))
-            #expect(response.imageRef.hasPrefix("sha256:"))
-            let status = try await client.imageStatus(ImageStatusRequest(image: ImageSpec(image: Self.image)))
-            #expect(status.image?.repoTags == [Self.image])
-            #expect(!Self.midPull(root), "no partial download or half-built snapshot is left")
-            // Every stored blob is whole: its content hashes to its name.
-            let blobs = root.path + "/images/content/blobs/sha256"
-            for name in try FileManager.default.contentsOfDirectory(atPath: blobs) {
-                let data = try Data(contentsOf: URL(fileURLWithPath: blobs + "/" + name))
-                let (status, output, _) = try runCommand("/usr/bin/sha256sum", [blobs + "/" + name])
-                #expect(status == 0 && output.hasPrefix(name), "blob \(name) (\(data.count) bytes) is corrupt")
+            try await withCleanUp({ await again.stop() }) {
+                try await again.waitUntilServing()
+                let channel = GRPCChannel(target: again.endpoint)
+                defer { channel.close() }
+                let client = ImageServiceClient(channel: channel)
+                let response = try await client.pullImage(PullImageRequest(image: ImageSpec(image: Self.image)), timeout: .seconds(300))
+                #expect(response.imageRef.hasPrefix("sha256:"))
+                let status = try await client.imageStatus(ImageStatusRequest(image: ImageSpec(image: Self.image)))
+                #expect(status.image?.repoTags == [Self.image])
+                #expect(!Self.midPull(root), "no partial download or half-built snapshot is left")
+                // Every stored blob is whole: its content hashes to its name.
+                let blobs = root.path + "/images/content/blobs/sha256"
+                for name in try FileManager.default.contentsOfDirectory(atPath: blobs) {
+                    let data = try Data(contentsOf: URL(fileURLWithPath: blobs + "/" + name))
+                    let (status, output, _) = try runCommand("/usr/bin/sha256sum", [blobs + "/" + name])
+                    #expect(status == 0 && output.hasPrefix(name), "blob \(name) (\(data.count) bytes) is corrupt")
+                }
             }
         }
         #expect(caught, "the pull was never caught midway in 8 attempts")

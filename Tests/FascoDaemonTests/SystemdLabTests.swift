@@ -23,13 +23,15 @@ struct SystemdLabTests {
             #expect(status == 0, "\(errors)")
             for directory in labDirectories {
                 let procs = directory + "/" + Self.slicePath + "/cgroup.procs"
-                let pids = try await poll { () -> [Int32]? in
+                // Host PIDs (we read from the host): the scope's process is the sleep. systemd-run
+                // is moved into the scope before it execs sleep: until then its comm is systemd-run.
+                var seen: [String] = []
+                let pids = try? await poll(timeout: .seconds(10)) { () -> [Int32]? in
                     let pids = ((try? String(contentsOfFile: procs, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
-                    return pids.isEmpty ? nil : pids
+                    seen = pids.map { (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8)) ?? "" }
+                    return seen == ["sleep\n"] ? pids : nil
                 }
-                // Host PIDs (we read from the host): the scope's process is the sleep.
-                #expect(pids.map { (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8)) ?? "" } == ["sleep\n"],
-                        "\(procs): \(pids)")
+                #expect(pids != nil, "\(procs): \(seen)")
             }
             // systemd inside sees the same unit, at the lab-relative path.
             let (_, cgroup, _) = try await lab.exec(["systemctl", "show", "-P", "ControlGroup", "fasco-smoke.scope"])

@@ -62,7 +62,9 @@ struct ShutdownTests {
             #expect(await f.probe.wait(for: "stubborn.started"))
             let started = ContinuousClock.now
             await f.server.shutdown(gracePeriod: .milliseconds(300))
-            #expect(ContinuousClock.now - started < .seconds(20))
+            // Shutdown does not wait for the handler: it returned while the handler still runs.
+            #expect(!f.probe.has("stubborn.finished"), "shutdown waited for a handler that ignores cancellation")
+            #expect(ContinuousClock.now - started < stubbornExtra)
             #expect(f.probe.has("stubborn.cancelled"))
             #expect(!exists(f.socketPath))
             let status = try await failure { try await call.value }

@@ -40,9 +40,11 @@ enum Path {
     static let forever = "/fasco.test.Test/Forever"
 }
 
-/// How long the stubborn handler keeps going after it was cancelled: longer than a shutdown
-/// with a 300 ms grace period waits for it (the grace period plus two seconds).
-let stubbornExtra: Duration = .seconds(4)
+/// How long the stubborn handler keeps going after it was cancelled: well beyond the longest a
+/// shutdown with a 300 ms grace period takes (the grace period, two seconds for cancelled
+/// handlers, then up to twice two seconds for the core's notification: about 6.3 s, more on a
+/// loaded machine), so that "shutdown returned while the handler still ran" cannot race.
+let stubbornExtra: Duration = .seconds(12)
 
 // MARK: Byte helpers
 

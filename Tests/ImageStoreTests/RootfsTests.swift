@@ -1,5 +1,6 @@
 import FascoCore
 @testable import ImageStore
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -106,12 +107,21 @@ struct CollectionDuringPullTests {
         let (store, root) = try Kit.store()
         defer { cleanup(root) }
         let small = try await store.pull("127.0.0.1:5000/fasco/busybox:latest")
-        let pulling = Task { try await store.pull("127.0.0.1:5000/fasco/big:latest") }
-        // Let the big pull get going, then remove the small image (which runs a collection).
-        while try store.content.allDigests().count <= 3 && !pulling.isCancelled {
+        let finished = PullFinished()
+        let pulling = Task {
+            defer { finished.set() }
+            return try await store.pull("127.0.0.1:5000/fasco/big:latest")
+        }
+        // Let the big pull get going (its first blob stored), then remove the small image (which runs a collection).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try store.content.allDigests().count <= 3 {
+            try #require(ContinuousClock.now < deadline, "the big pull stored nothing in 60 s")
+            try #require(!finished.value, "the big pull ended before it stored a blob")
             try await Task.sleep(for: .milliseconds(1))
         }
         try await store.remove(small.id.description)
+        // The collection ran while the pull was under way: otherwise this test proves nothing.
+        #expect(!finished.value, "the pull had already finished when the image was removed")
         let big = try await pulling.value
         for digest in [big.id, big.manifestDigest] + big.layers.compactMap({ try? Digest(parsing: $0.digest) }) {
             #expect(store.content.contains(digest), "\(digest) of the pulled image survived the collection")
@@ -119,4 +129,11 @@ struct CollectionDuringPullTests {
         for chainID in big.chainIDs { #expect(store.snapshots.contains(chainID)) }
         #expect(!store.content.contains(small.id), "the removed image's content went once the pull finished")
     }
+}
+
+/// Set once a pull task ended.
+final class PullFinished: Sendable {
+    private let state = Mutex(false)
+    func set() { state.withLock { $0 = true } }
+    var value: Bool { state.withLock { $0 } }
 }

@@ -67,12 +67,42 @@ struct RealmEventHubTests {
                     }
                 }
             }
-            // b's lock is free while a's holders queue.
-            group.addTask { try await locks.withLock(b) { } }
             try await group.waitForAll()
         }
         #expect(inside.most == 1)
+
+        // While a's lock is held, b's is free: taking it does not wait for a's holder, which
+        // holds on until b's was taken (or 10 s passed, so that a broken lock fails rather than hangs).
+        let aHeld = Flag()
+        let bTakenWhileAHeld = Flag()
+        let bTaken = Flag()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await locks.withLock(a) {
+                    aHeld.set(true)
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while !bTaken.value && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+                    aHeld.set(false)
+                }
+            }
+            while !aHeld.value { try await Task.sleep(for: .milliseconds(1)) }
+            try await locks.withLock(b) {
+                bTakenWhileAHeld.set(aHeld.value)
+                bTaken.set(true)
+            }
+            try await group.waitForAll()
+        }
+        #expect(bTakenWhileAHeld.value, "b's lock waited for a's holder")
+        // And a's lock is free again once its holder left.
+        try await locks.withLock(a) {}
     }
+}
+
+/// A boolean shared between tasks.
+final class Flag: Sendable {
+    private let state = Mutex(false)
+    func set(_ value: Bool) { state.withLock { $0 = value } }
+    var value: Bool { state.withLock { $0 } }
 }
 
 /// Counts how many holders are inside at once.

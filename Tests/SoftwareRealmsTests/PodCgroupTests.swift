@@ -88,34 +88,81 @@ struct PodCgroupPathTests {
         #expect(try PodCgroup.hostPath(forCgroupsPath: "/fasco//pod1/c1", driver: .cgroupfs) == "/fasco/pod1/c1")
         #expect(throws: FascoError.self) { try PodCgroup.hostPath(forCgroupsPath: "pod.slice:c1", driver: .systemd) }
     }
+}
 
-    @Test("unified layout (simulated in a plain directory): ancestors delegate what they offer, the pod does not")
+/// The kernel's cgroup v2 hierarchy, mounted for one test at a directory of its own (the host's
+/// v2 hierarchy, wherever the host has it mounted, or not at all): real cgroupfs files, not a
+/// plain directory with the text a test thinks they hold.
+struct CgroupV2Mount {
+    static let kernelHasIt = ((try? readText("/proc/filesystems")) ?? nil)?.contains("\tcgroup2\n") == true
+    let mountPoint: String
+
+    init() throws {
+        mountPoint = try makeTemporaryDirectory("fasco-cg2")
+        // The hierarchy's options belong to the whole hierarchy and every mount of it sets them:
+        // mount it with those it has already (as Tests/cgroupv2/lab.sh does).
+        let existing = try MountInfo.current().last { $0.fileSystemType == "cgroup2" }
+        let options = (existing?.superOptions ?? []).filter { $0 != "rw" && $0 != "ro" }.joined(separator: ",")
+        let status = options.isEmpty ? mount("cgroup2", mountPoint, "cgroup2", 0, nil) : mount("cgroup2", mountPoint, "cgroup2", 0, options)
+        guard status == 0 else {
+            let error = FascoError.internal("mount cgroup2 on \(mountPoint): \(FileSystem.errnoText)")
+            rmdir(mountPoint)
+            throw error
+        }
+    }
+
+    /// What `directory`'s cgroup.controllers or cgroup.subtree_control lists.
+    static func list(_ path: String) throws -> [String] {
+        (try readText(path) ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+    }
+
+    func unmount() {
+        umount2(mountPoint, Int32(MNT_DETACH))
+        rmdir(mountPoint)
+    }
+}
+
+@Suite("pod cgroups on a real cgroup v2 hierarchy", .serialized)
+struct PodCgroupV2Tests {
+    @Test("unified layout: ancestors delegate what they offer, the pod does not; removal takes children first",
+          .enabled(if: runningAsRoot, "needs root to mount cgroup2"),
+          .enabled(if: CgroupV2Mount.kernelHasIt, "this kernel has no cgroup2 file system"))
     func unifiedSubtreeControl() async throws {
-        let root = try makeTemporaryDirectory("fasco-cg")
-        defer { try? FileSystem.removeTree(root) }
-        try writeText("cpuset cpu io memory pids\n", to: root + "/cgroup.controllers")
-        try writeText("", to: root + "/cgroup.subtree_control")
-        try FileSystem.makeDirectories(root + "/fasco", mode: 0o755)
-        try writeText("cpu memory pids\n", to: root + "/fasco/cgroup.controllers")
-        try writeText("", to: root + "/fasco/cgroup.subtree_control")
-        let fake = HostCgroups(
-            root: root, mode: .unified, hierarchies: [.init(version: .v2, mountPoint: root, controllers: ["cpu", "memory", "pids"])],
+        let v2 = try CgroupV2Mount()
+        defer { v2.unmount() }
+        let root = v2.mountPoint
+        let offered = try CgroupV2Mount.list(root + "/cgroup.controllers")
+        let host = HostCgroups(
+            root: root, mode: .unified, hierarchies: [.init(version: .v2, mountPoint: root, controllers: offered)],
             kernelSupportsV1: false, kernelSupportsV2: true, kernelControllers: [], systemdRunning: false)
+        let top = uniqueCgroupRoot("v2")
+        let pod = try PodCgroup(host: host, path: top + "/pod1")
+        do {
+            try pod.create()
+            try pod.create()  // idempotent
+            #expect(FileSystem.isDirectory(root + top + "/pod1"))
+            // Every level above the pod hands its children what it has: the root what the
+            // kernel's v2 offers (others may have enabled them already), the top level exactly
+            // what it got; the pod itself delegates nothing (its containers' runtimes do).
+            #expect(Set(try CgroupV2Mount.list(root + "/cgroup.subtree_control")).isSuperset(of: offered))
+            let topOffers = try CgroupV2Mount.list(root + top + "/cgroup.controllers")
+            #expect(Set(topOffers) == Set(offered), "the top level gets every controller the root offers")
+            #expect(try CgroupV2Mount.list(root + top + "/cgroup.subtree_control").sorted() == topOffers.sorted())
+            #expect(try CgroupV2Mount.list(root + top + "/pod1/cgroup.controllers").sorted() == topOffers.sorted())
+            #expect(try CgroupV2Mount.list(root + top + "/pod1/cgroup.subtree_control").isEmpty)
 
-        let pod = try PodCgroup(host: fake, path: "/fasco/pod1")
-        try pod.create()
-        try pod.create()  // idempotent
-        #expect(FileSystem.isDirectory(root + "/fasco/pod1"))
-        #expect(try readText(root + "/cgroup.subtree_control") == "+cpuset +cpu +io +memory +pids")
-        #expect(try readText(root + "/fasco/cgroup.subtree_control") == "+cpu +memory +pids")
-        #expect(!FileSystem.exists(root + "/fasco/pod1/cgroup.subtree_control"))
-
-        // Children first; the pod's parent stays.
-        try FileSystem.makeDirectories(root + "/fasco/pod1/c1/nested", mode: 0o755)
-        try await pod.remove()
-        #expect(!FileSystem.exists(root + "/fasco/pod1"))
-        #expect(FileSystem.isDirectory(root + "/fasco"))
-        try await pod.remove()  // idempotent
+            // Children first; the pod's parent stays.
+            #expect(mkdir(root + top + "/pod1/c1", 0o755) == 0 && mkdir(root + top + "/pod1/c1/nested", 0o755) == 0)
+            try await pod.remove()
+            #expect(!FileSystem.exists(root + top + "/pod1"))
+            #expect(FileSystem.isDirectory(root + top))
+            try await pod.remove()  // idempotent
+        } catch {
+            try? await PodCgroup(host: host, path: top).remove()
+            throw error
+        }
+        try await PodCgroup(host: host, path: top).remove()
+        #expect(!FileSystem.exists(root + top))
     }
 }
 
