@@ -111,7 +111,7 @@ struct ImageServiceTests {
     func unreachableRegistry() async throws {
         // Port 1 on loopback: nothing listens there, so the connection is refused at once.
         let server = try TestServer(sources: RegistryHosts().source)
-        try await withCleanUp({ await server.stop() }) {
+        await withCleanUp({ await server.stop() }) {
             let unreachable = await statusOf {
                 _ = try await server.imageService.pullImage(PullImageRequest(image: ImageSpec(image: "127.0.0.1:1/fasco/busybox:latest")), timeout: .seconds(120))
             }
@@ -123,7 +123,7 @@ struct ImageServiceTests {
     @Test("bad requests: empty image names, bad names and bad import paths get clear statuses")
     func badRequests() async throws {
         let server = try TestServer()
-        try await withCleanUp({ await server.stop() }) {
+        await withCleanUp({ await server.stop() }) {
             let empty = await statusOf { _ = try await server.imageService.pullImage(PullImageRequest(image: ImageSpec(image: ""))) }
             #expect(empty?.code == .invalidArgument)
             let invalid = await statusOf { _ = try await server.imageService.pullImage(PullImageRequest(image: ImageSpec(image: "UPPER/case"))) }

@@ -13,7 +13,7 @@ struct RoutingTests {
     @Test("every CRI RPC is routed: 30 RuntimeService and 5 ImageService methods")
     func everyRPCRouted() async throws {
         let server = try TestServer()
-        try await withCleanUp({ await server.stop() }) {
+        await withCleanUp({ await server.stop() }) {
             let routes = CRIService(environment: .testDefault, images: server.images, logger: Logger(label: "test")).routes()
             let paths = Set(routes.map(\.path).filter { $0.hasPrefix("/runtime.v1.") })
             #expect(paths.count == 35)
