@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(name: "fasco-realm"),
         .executableTarget(
             name: "fasco-bench",
-            dependencies: ["CRIAPI", "GRPCTransport", "SoftwareRealms", "FascoCore"],
+            dependencies: ["CRIAPI", "GRPCTransport", "RealmAttestation", "OCISpec", "FascoCore", "SoftwareRealms"],
             swiftSettings: swift6),
 
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swift6),

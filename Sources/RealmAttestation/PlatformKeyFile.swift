@@ -24,3 +24,8 @@ public enum PlatformKeyFile {
         }
     }
 }
+
+/// A fresh P-384 private key's raw scalar.
+public enum P384Key {
+    public static func make() -> [UInt8] { Array(P384.Signing.PrivateKey().rawRepresentation) }
+}

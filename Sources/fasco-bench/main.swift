@@ -6,12 +6,13 @@
 //                            vs containerd + runc, with bare unshare + chroot as the memory floor
 //   fasco-bench pod-ops      only the critest -benchmark part of `pod`
 //   fasco-bench pod-memory   only the memory part of `pod`
+//   fasco-bench attestation  what measurement adds to CreateContainer and what a token costs
 //   fasco-bench runtime      crun and runc start-up (create + start + exit of echo) and the cost
 //                            of the wrapper that hides a hybrid host's cgroup v2 mount from crun
 import Foundation
 
 let which = CommandLine.arguments.dropFirst().first ?? "all"
-let known = ["all", "transport", "pull", "pod", "pod-ops", "pod-memory", "runtime"]
+let known = ["all", "transport", "pull", "pod", "pod-ops", "pod-memory", "runtime", "attestation"]
 guard known.contains(which) else {
     print("usage: fasco-bench [\(known.joined(separator: "|"))]")
     exit(2)
@@ -30,4 +31,8 @@ if which == "all" || which.hasPrefix("pod") {
 if which == "all" || which == "runtime" {
     if which == "all" { print("") }
     try await runtimeBenchmark()
+}
+if which == "all" || which == "attestation" {
+    if which == "all" { print("") }
+    try await attestationBenchmark()
 }

@@ -49,7 +49,11 @@ struct RuntimeInfoTests {
         let server = try TestServer()
         let response = try await server.runtime.status(StatusRequest(verbose: true))
         await server.stop()
-        #expect(response.info == ["runtime": #"{"name":"fasco"}"#])
+        #expect(response.info["runtime"] == #"{"name":"fasco"}"#)
+        // A server without a realm backend measures nothing, and says it protects no memory.
+        let attestation = try #require(response.info["attestation"])
+        #expect(attestation.contains(#""confidential":false"#) && attestation.contains(#""measures":false"#), "\(attestation)")
+        #expect(Set(response.info.keys) == ["runtime", "attestation"])
     }
 
     @Test("RuntimeConfig reports the cgroup driver", arguments: [RuntimeEnvironment.CgroupDriver.systemd, .cgroupfs])

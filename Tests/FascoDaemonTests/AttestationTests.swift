@@ -271,4 +271,26 @@ import Testing
             #expect(!names.contains("md5"))
         }
     }
+
+    @Test("a streaming Exec extends REM 1 with its command and stdin flag before it runs; the log replays")
+    func streamingExec() async throws {
+        try requireTools()
+        try await PodFixture.with { fixture in
+            let pod = try await fixture.runPod("streams")
+            let container = try await fixture.runContainer(pod, "app", script: "sleep 1000")
+            let before = try await Self.measurements(fixture, container)
+            let exec = try await fixture.runtime.exec(ExecRequest(containerID: container, cmd: ["cat"], stdin: true, stdout: true))
+            // The URL alone changes nothing: the session does.
+            let untouched = try await Self.measurements(fixture, container)
+            #expect(untouched["rems"] as? [String] == before["rems"] as? [String])
+            let echoed = try await StreamingTests.run(exec.url, roles: ["error", "stdin", "stdout"], input: "measured")
+            #expect(echoed["stdout"] == "measured")
+            let after = try await Self.measurements(fixture, container)
+            #expect((after["rems"] as? [String])?.first != (before["rems"] as? [String])?.first)
+            let last = try #require((after["log"] as? [[String: Any]])?.last)
+            #expect(last["what"] as? String == #"{"command":["cat"],"kind":"exec","stdin":true,"tty":false}"#)
+            #expect(last["index"] as? Int == 1)
+            #expect(try await Self.replay(fixture, after).0 == 0)
+        }
+    }
 }

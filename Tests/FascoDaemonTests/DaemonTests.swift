@@ -145,7 +145,7 @@ struct DaemonTests {
             #expect(answer?["runtime_name"] as? String == "fasco")
             #expect(answer?["runtime_api_version"] as? String == "v1")
             #expect((answer?["conditions"] as? [String: Bool])?.keys.sorted() == ["NetworkReady", "RuntimeReady"])
-            #expect(answer?["info_keys"] as? [String] == ["config", "runtime"])
+            #expect(answer?["info_keys"] as? [String] == ["attestation", "config", "runtime"])
             #expect(answer?["list_containers"] is NSNull, "ListContainers answers: \(String(describing: answer?["list_containers"]))")
         }
     }
