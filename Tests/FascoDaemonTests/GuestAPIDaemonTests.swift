@@ -168,7 +168,6 @@ import Testing
             }
             #expect((try await AttestationTests.measurements(fixture, app)["rems"] as? [String])?[1] == rems[1], "bad events measure nothing")
             #expect(try await Self.request(fixture, app, socket, "GET", "/aa/aael").0 == 405)
-            let beforeRestart = try #require(try await AttestationTests.measurements(fixture, app)["rems"] as? [String])
 
             // The host (the test process, not a container of the pod) is refused.
             let host = Self.socketPath(fixture, pod: pod.id)
@@ -177,6 +176,36 @@ import Testing
                 "/bin/sh", ["-c", "exec \"$0\" unix:\"$1\" GET /info", client + "/guest_client", host])
             #expect(hostStatus == 0 && hostOutput.hasPrefix("HTTP/1.1 403"), "\(hostOutput)")
 
+            // Requests are bounded before anything else: a huge head, a huge body, a chunked body, a
+            // client that sends nothing (closed with 408 after the 5 s request timeout).
+            let probe = """
+                import socket, sys, time
+                def ask(data, wait=False):
+                    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(15)
+                    start = time.time()
+                    if data: s.sendall(data)
+                    out = b""
+                    while True:
+                        try: chunk = s.recv(65536)
+                        except (ConnectionResetError, BrokenPipeError): break
+                        if not chunk: break
+                        out += chunk
+                    return out.split(b"\\r\\n")[0].decode(), round(time.time() - start)
+                print(ask(b"GET /info HTTP/1.1\\r\\nX-Big: " + b"a" * 20000 + b"\\r\\n\\r\\n")[0])
+                print(ask(b"POST /aa/aael HTTP/1.1\\r\\nContent-Length: 10000000\\r\\n\\r\\n")[0])
+                print(ask(b"POST /aa/aael HTTP/1.1\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n")[0])
+                print(ask(b"\\x00\\xff garbage\\r\\n\\r\\n")[0])
+                print("%s %d" % ask(b""))
+                """
+            let (probed, probeOutput, probeErrors) = try await runCommandAsync("/usr/bin/python3", ["-c", probe, host])
+            #expect(probed == 0, "\(probeErrors)")
+            let answers = probeOutput.split(separator: "\n").map(String.init)
+            #expect(answers.count == 5 && answers[0].hasPrefix("HTTP/1.1 431") && answers[1].hasPrefix("HTTP/1.1 413")
+                    && answers[2].hasPrefix("HTTP/1.1 400") && answers[3].hasPrefix("HTTP/1.1 400")
+                    && answers[4].hasPrefix("HTTP/1.1 408"), "\(answers) \(probeErrors)")
+            #expect(try await Self.request(fixture, app, socket, "GET", "/info").0 == 200, "still serving")
+
+            let beforeRestart = try #require(try await AttestationTests.measurements(fixture, app)["rems"] as? [String])
             // A restart: the socket is made again in the same directory, the event log kept.
             fixture.daemon.signal(SIGKILL)
             _ = await fixture.daemon.waitForExit()
