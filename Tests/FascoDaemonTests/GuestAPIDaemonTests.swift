@@ -142,6 +142,9 @@ import Testing
             let pod = try await fixture.runPod("guest-unix", hostNetwork: true)
             let app = try await Self.container(fixture, pod, "app", client: client)
             let socket = "unix:/run/fasco/guest/api.sock"
+            // And a pod with its own network namespace, whose TCP listener must come back too.
+            let networked = try await fixture.runPod("guest-net")
+            let other = try await Self.container(fixture, networked, "other", client: client)
 
             let (status, body) = try await Self.request(fixture, app, socket, "GET", "/aa/evidence?runtime_data=over-unix")
             #expect(status == 200)
@@ -216,6 +219,10 @@ import Testing
             let (again, againBody) = try await Self.request(second, app, socket, "GET", "/aa/evidence?runtime_data=again")
             #expect(again == 200)
             try await Self.expectEvidence(second, againBody, runtimeData: "again", of: app)
+            let (fetched, fetchErrors, overTCP) = try await Self.exec(
+                second, other, ["wget", "-qO-", "http://127.0.0.1:8006/aa/evidence?runtime_data=tcp-again"])
+            #expect(fetched == 0, "\(fetchErrors)")
+            try await Self.expectEvidence(second, String(decoding: overTCP, as: UTF8.self), runtimeData: "tcp-again", of: other)
 
             // Stopping the pod takes its guest API down.
             _ = try await second.runtime.stopPodSandbox(StopPodSandboxRequest(podSandboxID: pod.id))
