@@ -276,8 +276,3 @@ public final class GuestAPIServer: SystemRealmService, Sendable {
         return .success(request)
     }
 }
-
-/// Holds a value handed from a task to a waiting thread.
-final class ResultBox<T: Sendable>: Sendable {
-    let value = Mutex<T?>(nil)
-}
