@@ -18,12 +18,16 @@ extension RealmManager {
         }
     }
 
-    /// The running container of System Realm `pod` that all of `processes` (host PIDs) belong
+    /// The live container of System Realm `pod` that all of `processes` (host PIDs) belong
     /// to; nil when there are none, when one of them belongs to no running container of the pod
     /// (the pause process, the supervisor, another pod, the host), or when they belong to several.
+    /// The backend matches processes only against containers whose process exists.
     public func guestCaller(processes: [Int32], inSystemRealm pod: RealmID) async -> ContainerRealm? {
         guard !processes.isEmpty else { return nil }
-        let running = await registry.containers(of: pod).filter { $0.state == .running }
+        // Created ones too: a container's process runs its command as soon as the runtime starts
+        // it, a moment before its record says running; a created container that has not started
+        // has no process running anything, so none of its processes can call.
+        let running = await registry.containers(of: pod).filter { $0.state.isLive }
         guard !running.isEmpty else { return nil }
         var found: RealmID?
         for pid in processes {
@@ -34,10 +38,10 @@ extension RealmManager {
         return running.first { $0.id == found }
     }
 
-    /// A CCA token (`format`) for a running container's realm, with `challenge` (at most 64 bytes).
+    /// A CCA token (`format`) for a live container's realm, with `challenge` (at most 64 bytes).
     public func guestEvidence(_ container: ContainerRealm, challenge: [UInt8], format: CCAToken.Format) async throws(FascoError) -> [UInt8] {
         guard let monitor else { throw .failedPrecondition("this node does not attest realms") }
-        guard let current = try await registry.containerRealm(container.id.value), current.state == .running else {
+        guard let current = try await registry.containerRealm(container.id.value), current.state.isLive else {
             throw .failedPrecondition("container \(container.id) is not running")
         }
         guard let record = current.attestation else {
@@ -46,11 +50,11 @@ extension RealmManager {
         return try monitor.token(for: record, challenge: challenge, format: format)
     }
 
-    /// Extends a running container's REM `GuestAPIPolicy.eventLogIndex` with H(`text`) (an
+    /// Extends a live container's REM `GuestAPIPolicy.eventLogIndex` with H(`text`) (an
     /// AAEL event), the text in its log; on disk before it returns.
     public func recordGuestEvent(_ container: ContainerRealm, text: String) async throws(FascoError) -> RealmMeasurement {
         try await locks.withLock(container.id) { () throws(FascoError) -> RealmMeasurement in
-            guard let current = try await registry.containerRealm(container.id.value), current.state == .running else {
+            guard let current = try await registry.containerRealm(container.id.value), current.state.isLive else {
                 throw .failedPrecondition("container \(container.id) is not running")
             }
             guard let measurement = try await registry.extendMeasurement(of: current.id, index: GuestAPIPolicy.eventLogIndex, text: text) else {
