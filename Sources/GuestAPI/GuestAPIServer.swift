@@ -199,7 +199,8 @@ public final class GuestAPIServer: SystemRealmService, Sendable {
             }
         }
         metadata["status"] = "\(response.status)"
-        logger.debug("guest API", metadata: metadata)
+        // One line per request: debug when served, info for the caller's mistakes, error for Fasco's.
+        logger.log(level: response.status >= 500 ? .error : response.status >= 400 ? .info : .debug, "guest API", metadata: metadata)
         return response
     }
 

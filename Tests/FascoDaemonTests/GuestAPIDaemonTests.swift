@@ -233,6 +233,30 @@ import Testing
         await (restarted ?? fixture).tearDown()
     }
 
+    @Test("a pod with its own user namespace: both listeners, the caller still identified")
+    func userNamespacePod() async throws {
+        try AttestationTests().requireTools()
+        try await PodFixture.with { fixture in
+            let client = try await Self.buildClient(fixture)
+            let config = UserNamespaceTests.userNamespacePod(fixture, "guest-userns")
+            let response = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60))
+            let pod = (id: response.podSandboxID, config: config)
+            var container = fixture.containerConfig("app", script: "sleep 1000")
+            container.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
+                namespaceOptions: config.linux?.securityContext?.namespaceOptions))
+            container.mounts = [Mount(containerPath: "/guest-client", hostPath: client, readonly: true)]
+            let app = try await fixture.createContainer(pod, container)
+            _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: app), timeout: .seconds(60))
+            let (code, errors, overTCP) = try await Self.exec(
+                fixture, app, ["wget", "-qO-", "http://127.0.0.1:8006/aa/evidence?runtime_data=userns"])
+            #expect(code == 0, "\(errors)")
+            try await Self.expectEvidence(fixture, String(decoding: overTCP, as: UTF8.self), runtimeData: "userns", of: app)
+            let (status, body) = try await Self.request(fixture, app, "unix:/run/fasco/guest/api.sock", "GET", "/aa/evidence?runtime_data=userns2")
+            #expect(status == 200)
+            try await Self.expectEvidence(fixture, body, runtimeData: "userns2", of: app)
+        }
+    }
+
     @Test("the io.fasco.guest-api: off annotation: no mount, no listener")
     func annotationTurnsItOff() async throws {
         try await PodFixture.with { fixture in
