@@ -180,7 +180,8 @@ import Testing
             #expect(hostStatus == 0 && hostOutput.hasPrefix("HTTP/1.1 403"), "\(hostOutput)")
 
             // Requests are bounded before anything else: a huge head, a huge body, a chunked body, a
-            // client that sends nothing (closed with 408 after the 5 s request timeout).
+            // client that sends nothing (closed with 408 after the 5 s request timeout), a 17th
+            // connection while 16 are open (503).
             let probe = """
                 import socket, sys, time
                 def ask(data, wait=False):
@@ -199,11 +200,18 @@ import Testing
                 print(ask(b"POST /aa/aael HTTP/1.1\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n")[0])
                 print(ask(b"\\x00\\xff garbage\\r\\n\\r\\n")[0])
                 print("%s %d" % ask(b""))
+                idle = []
+                for _ in range(16):
+                    c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1]); idle.append(c)
+                time.sleep(0.3)
+                print(ask(b"GET /info HTTP/1.1\\r\\n\\r\\n")[0])
+                for c in idle: c.close()
                 """
             let (probed, probeOutput, probeErrors) = try await runCommandAsync("/usr/bin/python3", ["-c", probe, host])
             #expect(probed == 0, "\(probeErrors)")
             let answers = probeOutput.split(separator: "\n").map(String.init)
-            #expect(answers.count == 5 && answers[0].hasPrefix("HTTP/1.1 431") && answers[1].hasPrefix("HTTP/1.1 413")
+            #expect(answers.count == 6 && answers[5].hasPrefix("HTTP/1.1 503"), "at most 16 connections per pod: \(answers)")
+            #expect(answers.count >= 5 && answers[0].hasPrefix("HTTP/1.1 431") && answers[1].hasPrefix("HTTP/1.1 413")
                     && answers[2].hasPrefix("HTTP/1.1 400") && answers[3].hasPrefix("HTTP/1.1 400")
                     && answers[4].hasPrefix("HTTP/1.1 408"), "\(answers) \(probeErrors)")
             #expect(try await Self.request(fixture, app, socket, "GET", "/info").0 == 200, "still serving")
