@@ -52,10 +52,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
+        // The guest API in every pod (CoCo's api-server-rest): HTTP on the pod's loopback and a unix socket.
+        .target(
+            name: "GuestAPI",
+            dependencies: ["CLinux", "FascoCore", "RealmCore", "RealmAttestation", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swift6),
         .target(
             name: "FascoDaemon",
             dependencies: [
-                "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "FascoCore", "TOML", "ImageStore", "OCISpec", "RealmCore", "RealmAttestation", "SoftwareRealms",
+                "GuestAPI", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "FascoCore", "TOML", "ImageStore", "OCISpec", "RealmCore", "RealmAttestation", "SoftwareRealms",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
@@ -87,6 +92,7 @@ let package = Package(
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "OCISpec", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),
         .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: swift6),
+        .testTarget(name: "GuestAPITests", dependencies: ["GuestAPI"], swiftSettings: swift6),
         .testTarget(name: "CRIStreamingTests", dependencies: ["CRIStreaming", "FascoCore"], swiftSettings: swift6),
         .testTarget(
             name: "CRIServerTests",

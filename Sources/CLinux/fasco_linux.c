@@ -38,6 +38,17 @@ int fasco_setns(int fd, int nstype) { return setns(fd, nstype); }
 
 int fasco_clone_newnet(void) { return CLONE_NEWNET; }
 
+int fasco_peer_pid(int socket) {
+    struct ucred credentials;
+    socklen_t length = sizeof(credentials);
+    if (getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    if (credentials.pid <= 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    return credentials.pid;
+}
+
 int fasco_unshare(int flags) { return unshare(flags); }
 
 pid_t fasco_gettid(void) { return (pid_t)syscall(SYS_gettid); }

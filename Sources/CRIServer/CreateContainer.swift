@@ -77,7 +77,15 @@ extension CRIService {
             userNamespacePath: runtime.userNamespace,
             hostsPath: runtime.files["hosts"] ?? "", resolvConfPath: runtime.files["resolv.conf"] ?? "",
             hostnamePath: runtime.files["hostname"] ?? "", shmPath: runtime.shmPath, cgroupParent: runtime.cgroupParent,
-            systemdSlice: runtime.systemdSlice)
+            systemdSlice: runtime.systemdSlice, guestAPIDirectory: guestAPIDirectory(pod: pod, runtime: runtime))
+    }
+
+    /// The pod's guest API directory when the pod has the guest API (its annotation does not turn
+    /// it off) and the daemon serves one (it made the directory when the pod started).
+    static func guestAPIDirectory(pod: SystemRealm, runtime: SystemRealmRuntime) -> String? {
+        guard GuestAPIPolicy.isEnabled(annotations: pod.annotations) else { return nil }
+        let directory = GuestAPIPolicy.directory(ofRealmDirectory: runtime.directory)
+        return FileSystem.isDirectory(directory) ? directory : nil
     }
 
     /// The daemon's own oom_score_adj: the floor for containers' (a lower value needs CAP_SYS_RESOURCE).

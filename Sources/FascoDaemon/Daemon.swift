@@ -5,6 +5,7 @@ import FascoCore
 import Dispatch
 import FoundationEssentials
 import GRPCTransport
+import GuestAPI
 import ImageStore
 import Logging
 import Synchronization
@@ -25,6 +26,9 @@ public enum Daemon {
         let environment = makeEnvironment(config: config, driver: driver)
         let images = try ImageStore(root: config.imagesDirectory, layerLimits: config.image.layerLimits, sources: config.registry.registryHosts.source)
         let realms = try await makeRealms(config: config, driver: driver, images: images, logger: logger)
+        // Every pod's guest API (and those of the pods that outlived the previous daemon).
+        let guest = GuestAPIServer(realms: realms, version: FascoVersion.current, logger: logger)
+        await realms.register(guest)
         var streamingConfiguration = StreamingServer.Configuration()
         streamingConfiguration.address = config.streaming.address
         streamingConfiguration.port = UInt16(config.streaming.port)
@@ -47,6 +51,7 @@ public enum Daemon {
         logger.notice("shutting down", metadata: ["signal": "\(signal)", "running_calls": "\(server.runningCalls)"])
         await server.shutdown(gracePeriod: .milliseconds(Int64(config.grpc.shutdownGracePeriodSeconds * 1000)))
         await streaming.shutdown()
+        await guest.shutdown()
         // Pods and containers keep running: the next daemon re-attaches to them.
         realms.detach()
         // Removed containers' trees are deleted now rather than at the next start.

@@ -31,6 +31,9 @@ public protocol RealmBackend: Sendable {
     func containerProcess(_ container: ContainerRealm) async -> ContainerProcess
     /// The pid of the container's process while it exists (cheaper than `containerProcess`).
     func containerPID(_ container: ContainerRealm) async -> Int32?
+    /// Which of `containers` (running, of one System Realm) the host process `pid` belongs to
+    /// (its main process, an exec'd command or a descendant), as the kernel says; nil for none.
+    func container(ofProcess pid: Int32, among containers: [ContainerRealm]) async -> RealmID?
     /// Frees what the runtime holds of a container whose process exited (its cgroup, its
     /// runtime state), off the RPC path; the container's record and exit stay. Best effort.
     func releaseExited(_ container: ContainerRealm) async

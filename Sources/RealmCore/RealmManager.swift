@@ -20,6 +20,8 @@ public final class RealmManager: Sendable {
     public let monitor: (any RealmMonitor)?
     /// Fasco's root and state directories, left out of measurements (`RealmInstance`).
     let directories: (root: String, state: String)
+    /// What runs beside each ready System Realm (the guest API), told of starts and stops.
+    let services = Mutex<[any SystemRealmService]>([])
 
     public init(registry: RealmRegistry, backend: any RealmBackend, storage: any ContainerStorage,
                 events: RealmEventHub = RealmEventHub(), killGrace: Duration = .seconds(30),
@@ -50,13 +52,15 @@ public final class RealmManager: Sendable {
         }
         try await registry.add(realm)
         return try await locks.withLock(realm.id) { () throws(FascoError) -> SystemRealm in
+            let runtime: SystemRealmRuntime
             do throws(FascoError) {
-                _ = try await backend.startSystemRealm(realm, request: request)
+                runtime = try await backend.startSystemRealm(realm, request: request)
             } catch {
                 try? await backend.removeSystemRealm(realm)
                 _ = try? await registry.transition(realm.id, to: .removed)
                 throw error
             }
+            for service in services.withLock({ $0 }) { await service.systemRealmStarted(realm, runtime: runtime) }
             publish(.created, realm: realm.id, in: realm.id)
             publish(.started, realm: realm.id, in: realm.id)
             return realm
@@ -86,6 +90,7 @@ public final class RealmManager: Sendable {
             try await stopContainer(container.id.value, timeout: .zero, signal: 9)
         }
         try await locks.withLock(realm.id) { () throws(FascoError) in
+            for service in services.withLock({ $0 }) { await service.systemRealmStopping(realm.id) }
             try await backend.stopSystemRealm(realm)
             let before = try await registry.systemRealm(realm.id.value)
             try await registry.transition(realm.id, to: .notReady)

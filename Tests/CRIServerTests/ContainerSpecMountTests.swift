@@ -55,6 +55,26 @@ struct ContainerSpecMountTests {
         #expect(mounts.first { $0.destination == "/dev/shm" }?.options?.last == "rw")
     }
 
+    @Test("the pod's guest API directory is a read-only bind at /run/fasco/guest; none without one; a CRI mount there wins")
+    func guestAPIDirectory() throws {
+        let fixture = try SpecFixture()
+        defer { fixture.remove() }
+        let guest = try volume(fixture, "guest")
+        var input = fixture.input()
+        input.pod.guestAPIDirectory = guest
+        let mounts = try ContainerSpecBuilder.build(input).mounts ?? []
+        #expect(mounts.last == .init(destination: "/run/fasco/guest", type: "bind", source: guest,
+                                     options: ["rbind", "rprivate", "ro", "nosuid", "nodev", "noexec"]))
+        #expect(!(try build(fixture).mounts ?? []).contains { $0.destination == "/run/fasco/guest" })
+        input.pod.guestAPIDirectory = guest + "-missing"
+        #expect(specError { _ = try ContainerSpecBuilder.build(input) }?.code == .failedPrecondition)
+        let other = try volume(fixture, "other")
+        var replaced = fixture.input { $0.mounts = [Mount(containerPath: "/run/fasco/guest", hostPath: other)] }
+        replaced.pod.guestAPIDirectory = guest
+        let sources = (try ContainerSpecBuilder.build(replaced).mounts ?? []).filter { $0.destination == "/run/fasco/guest" }.map(\.source)
+        #expect(sources == [other])
+    }
+
     @Test("a missing pod file is FAILED_PRECONDITION")
     func missingPodFile() throws {
         let fixture = try SpecFixture()

@@ -22,6 +22,9 @@ int fasco_set_child_subreaper(void);
 int fasco_setns(int fd, int nstype);
 // CLONE_NEWNET.
 int fasco_clone_newnet(void);
+// SO_PEERCRED: the pid of the process at the other end of a connected unix socket (as
+// of its connect), in the caller's PID namespace; -1 and errno on failure.
+int fasco_peer_pid(int socket);
 // unshare(2).
 int fasco_unshare(int flags);
 // gettid(2): the calling thread's ID.

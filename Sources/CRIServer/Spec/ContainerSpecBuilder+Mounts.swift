@@ -1,6 +1,7 @@
 import CRIAPI
 import FascoCore
 import OCISpec
+import RealmCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +14,8 @@ extension ContainerSpecBuilder {
     ///    replaces everything under /dev);
     /// 2. the pod's /etc/hostname, /etc/hosts, /etc/resolv.conf (read-only with a read-only
     ///    rootfs) and /dev/shm (the host's with host IPC), unless a CRI mount targets them, and the
-    ///    CRI mounts: stably sorted by depth, so a parent is mounted before its children.
+    ///    pod's guest API directory at /run/fasco/guest (read-only; `GuestAPIPolicy`), and the
+///    CRI mounts: stably sorted by depth, so a parent is mounted before its children.
     ///
     /// A CRI mount is an `rbind` of its host path (symlinks resolved; a missing path is created as
     /// a directory, as containerd does) with `rprivate`, `rslave` (HOST_TO_CONTAINER, which needs
@@ -103,6 +105,16 @@ extension ContainerSpecBuilder {
             }
             podMounts.append(RuntimeSpec.Mount(destination: file.destination, type: "bind", source: file.source,
                                                options: ["rbind", "rprivate", file.readonly ? "ro" : "rw"]))
+        }
+
+        // The guest API's directory (its socket is re-created there after a daemon restart).
+        if let guest = pod.guestAPIDirectory, !extra.contains(where: { $0.destination == GuestAPIPolicy.mountPath }) {
+            try requireAbsolute(guest, "guest API directory")
+            guard FileSystem.isDirectory(guest) else {
+                throw .failedPrecondition("the pod's guest API directory \(guest) does not exist")
+            }
+            podMounts.append(RuntimeSpec.Mount(destination: GuestAPIPolicy.mountPath, type: "bind", source: guest,
+                                               options: ["rbind", "rprivate", "ro", "nosuid", "nodev", "noexec"]))
         }
 
         let replaced = Set(extra.map(\.destination))

@@ -32,13 +32,16 @@ public struct PodSandboxContext: Sendable, Equatable {
     /// With the systemd cgroup driver, the pod's slice unit; a container's `cgroupsPath` is then
     /// `<slice>:fasco:<containerID>` (a scope the runtime asks systemd for).
     public var systemdSlice: String?
+    /// The pod's guest API directory (holding the unix socket `api.sock`), bind-mounted
+    /// read-only at `GuestAPIPolicy.mountPath`; nil when the pod has no guest API.
+    public var guestAPIDirectory: String?
 
     public init(podID: String, config: PodSandboxConfig,
                 networkNamespacePath: String? = nil, ipcNamespacePath: String? = nil,
                 utsNamespacePath: String? = nil, pidNamespacePath: String? = nil,
                 userNamespacePath: String? = nil,
                 hostsPath: String, resolvConfPath: String, hostnamePath: String, shmPath: String,
-                cgroupParent: String, systemdSlice: String? = nil) {
+                cgroupParent: String, systemdSlice: String? = nil, guestAPIDirectory: String? = nil) {
         self.podID = podID
         self.config = config
         self.networkNamespacePath = networkNamespacePath
@@ -52,6 +55,7 @@ public struct PodSandboxContext: Sendable, Equatable {
         self.shmPath = shmPath
         self.cgroupParent = cgroupParent
         self.systemdSlice = systemdSlice
+        self.guestAPIDirectory = guestAPIDirectory
     }
 
     /// The pod's namespace options (all POD when the pod config has none).

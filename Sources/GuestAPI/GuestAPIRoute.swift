@@ -1,0 +1,139 @@
+import FoundationEssentials
+
+/// What a guest API request asks for, decided from the request alone (CoCo's api-server-rest
+/// paths, `docs/architecture.md` "Guest API"): the server then answers it for the caller.
+enum GuestAPIRoute: Sendable, Equatable {
+    /// `GET /info`.
+    case info
+    /// `GET /aa/evidence?runtime_data=X[&encoding=base64]`: a token whose challenge is these bytes.
+    case evidence(runtimeData: [UInt8])
+    /// `POST /aa/aael`: extend the event log with this event text (`<domain> <operation> <content>`).
+    case event(text: String)
+    /// Answered as it is (errors, features not offered).
+    case answer(GuestHTTPResponse)
+
+    /// The most runtime data a realm challenge holds.
+    static let maxRuntimeData = 64
+
+    static func badRequest(_ reason: String) -> GuestAPIRoute {
+        .answer(.text(400, "BAD REQUEST: \(reason)"))
+    }
+
+    static let methodNotAllowed = GuestAPIRoute.answer(.text(405, "METHOD NOT ALLOWED"))
+
+    static func route(_ request: GuestHTTPRequest) -> GuestAPIRoute {
+        let path = request.path
+        switch path {
+        case "/info":
+            return request.method == "GET" ? .info : methodNotAllowed
+        case "/aa/evidence":
+            guard request.method == "GET" else { return methodNotAllowed }
+            return evidence(query: request.query)
+        case "/aa/aael":
+            guard request.method == "POST" else { return methodNotAllowed }
+            return event(body: request.body)
+        default:
+            break
+        }
+        if path == "/aa/token" || path.hasPrefix("/aa/token/") {
+            // Key release (Trustee's KBS) is not offered yet: what api-server-rest answers when its
+            // attestation feature is off.
+            return request.method == "GET" ? .answer(.text(404, "Attestation Feature Not Enabled")) : methodNotAllowed
+        }
+        if path.hasPrefix("/cdh/") {
+            return request.method == "GET" ? .answer(.text(404, "Resource Feature Not Enabled")) : methodNotAllowed
+        }
+        return .answer(.text(404, "URL NOT FOUND"))
+    }
+
+    /// `runtime_data` (required) as UTF-8 bytes, or with `encoding=base64` as URL-safe base64
+    /// without padding; at most 64 bytes.
+    static func evidence(query: String) -> GuestAPIRoute {
+        guard let parameters = GuestHTTPRequest.parameters(query) else { return badRequest("malformed percent-encoding in the query") }
+        guard let text = parameters.first(where: { $0.name == "runtime_data" })?.value else {
+            return badRequest("runtime_data is required")
+        }
+        let data: [UInt8]
+        switch parameters.first(where: { $0.name == "encoding" })?.value {
+        case nil:
+            data = Array(text.utf8)
+        case "base64":
+            guard let decoded = base64URLDecode(text) else {
+                return badRequest("runtime_data is not URL-safe base64 without padding")
+            }
+            data = decoded
+        case let other?:
+            return badRequest("encoding \(String(other.prefix(32)).debugDescription) is not supported (only base64)")
+        }
+        guard data.count <= maxRuntimeData else {
+            return badRequest("runtime_data has \(data.count) bytes; a realm challenge holds at most \(maxRuntimeData)")
+        }
+        return .evidence(runtimeData: data)
+    }
+
+    /// An AAEL event `{"domain", "operation", "content"}`: domain and operation non-empty and
+    /// without whitespace, content without LF (Trustee's event log text form).
+    static func event(body: [UInt8]) -> GuestAPIRoute {
+        struct Event: Decodable {
+            var domain: String
+            var operation: String
+            var content: String
+        }
+        let event: Event
+        do { event = try JSONDecoder().decode(Event.self, from: Data(body)) } catch {
+            return badRequest("the body must be JSON {\"domain\", \"operation\", \"content\"} (strings): \(describe(error))")
+        }
+        for (name, value) in [("domain", event.domain), ("operation", event.operation)] {
+            guard !value.isEmpty else { return badRequest("\(name) is empty") }
+            guard !value.unicodeScalars.contains(where: { $0.properties.isWhitespace }) else {
+                return badRequest("\(name) contains whitespace")
+            }
+        }
+        guard !event.content.unicodeScalars.contains("\n") else { return badRequest("content contains a line feed") }
+        return .event(text: "\(event.domain) \(event.operation) \(event.content)")
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "\(key.stringValue) is missing"
+        case DecodingError.typeMismatch(_, let context): "\(context.codingPath.map(\.stringValue).joined(separator: ".")) is not a string"
+        case DecodingError.valueNotFound(_, let context): "\(context.codingPath.map(\.stringValue).joined(separator: ".")) is null"
+        default: "not JSON"
+        }
+    }
+
+    /// RFC 4648 section 5 (URL-safe alphabet) without padding; nil for anything else, including
+    /// non-zero trailing bits (as Rust's base64 URL_SAFE_NO_PAD decoder refuses them).
+    static func base64URLDecode(_ text: String) -> [UInt8]? {
+        var values: [UInt8] = []
+        values.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case 65...90: values.append(byte - 65)
+            case 97...122: values.append(byte - 71)
+            case 48...57: values.append(byte + 4)
+            case UInt8(ascii: "-"): values.append(62)
+            case UInt8(ascii: "_"): values.append(63)
+            default: return nil
+            }
+        }
+        guard values.count % 4 != 1 else { return nil }
+        var output: [UInt8] = []
+        var index = 0
+        while index + 4 <= values.count {
+            let v = values[index..<index + 4].reduce(UInt32(0)) { $0 << 6 | UInt32($1) }
+            output += [UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)]
+            index += 4
+        }
+        let rest = values.count - index
+        if rest == 2 {
+            guard values[index + 1] & 0x0f == 0 else { return nil }
+            output.append(values[index] << 2 | values[index + 1] >> 4)
+        } else if rest == 3 {
+            guard values[index + 2] & 0x03 == 0 else { return nil }
+            output.append(values[index] << 2 | values[index + 1] >> 4)
+            output.append((values[index + 1] & 0x0f) << 4 | values[index + 2] >> 2)
+        }
+        return output
+    }
+}
