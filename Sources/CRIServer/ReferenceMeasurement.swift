@@ -47,6 +47,10 @@ public struct ReferenceMeasurement: Sendable {
         let directory = scratch + "/realm"
         try FileSystem.makeDirectories(directory + "/shm", mode: 0o700)
         let runtime = plannedRuntime(request, directory)
+        // A node serves the guest API to every pod that does not turn it off: its directory is mounted.
+        if GuestAPIPolicy.isEnabled(annotations: pod.annotations) {
+            try FileSystem.makeDirectories(GuestAPIPolicy.directory(ofRealmDirectory: directory), mode: 0o755)
+        }
         for (name, path) in runtime.files {
             try FileSystem.writeAtomically(Array((request.files[name] ?? "").utf8), to: path, mode: 0o644, durable: false)
         }
