@@ -76,9 +76,11 @@ let package = Package(
             swiftSettings: swift6),
 
         .executableTarget(name: "fasco-realm"),
+        // The wire-level fuzzer of the short fuzz run in make test and the long one in make bench.
+        .target(name: "WireFuzz", dependencies: ["GRPCTransport"], swiftSettings: swift6),
         .executableTarget(
             name: "fasco-bench",
-            dependencies: ["CRIAPI", "GRPCTransport", "RealmAttestation", "OCISpec", "FascoCore", "SoftwareRealms"],
+            dependencies: ["CRIAPI", "GRPCTransport", "RealmAttestation", "OCISpec", "FascoCore", "SoftwareRealms", "WireFuzz"],
             swiftSettings: swift6),
 
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swift6),
@@ -103,7 +105,7 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(
             name: "FascoDaemonTests",
-            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "ImageStore", "RealmAttestation", "SoftwareRealms"],
+            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "ImageStore", "RealmAttestation", "SoftwareRealms", "WireFuzz"],
             exclude: ["python_client.py"],
             swiftSettings: swift6),
     ]
