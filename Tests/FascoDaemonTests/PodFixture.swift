@@ -147,8 +147,8 @@ extension PodFixture {
     /// Runs `body` against a fresh fixture and tears it down; a failure records the daemon's log.
     static func with(ociRuntime: String = "crun", cniConfig: String? = nil, runtimeConfig: String = "", cgroupRoot: String? = nil,
                      extraConfig: String = "", launcher: [String] = [], cniSettings: String = "default_network = false",
-                     _ body: (PodFixture) async throws -> Void) async throws {
-        let fixture = try await PodFixture(ociRuntime: ociRuntime, cniConfig: cniConfig, runtimeConfig: runtimeConfig,
+                     directory: URL? = nil, _ body: (PodFixture) async throws -> Void) async throws {
+        let fixture = try await PodFixture(ociRuntime: ociRuntime, cniConfig: cniConfig, directory: directory, runtimeConfig: runtimeConfig,
                                            cgroupRoot: cgroupRoot, extraConfig: extraConfig, launcher: launcher, cniSettings: cniSettings)
         do {
             try await body(fixture)
