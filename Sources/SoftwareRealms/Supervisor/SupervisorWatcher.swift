@@ -111,9 +111,20 @@ final class SupervisorWatcher: Sendable {
     /// Records the end of the watched supervisor (reaping it when it is this process's child)
     /// and answers its waiters.
     private func finish(directory: String, watch: Watch) {
-        var status: Int32 = 0
-        var reaped: pid_t = -1
-        repeat { reaped = waitpid(watch.pid, &status, WNOHANG) } while reaped < 0 && errno == EINTR
+        // Through the pidfd when there is one: by pid, a supervisor reaped meanwhile (by
+        // `waitForExit`) could have its pid reused by another child, whose exit this would steal.
+        var info = siginfo_t()
+        var result: Int32 = -1
+        repeat {
+            result = watch.pidfd >= 0
+                ? waitid(idtype_t(rawValue: 3) /* P_PIDFD */, id_t(watch.pidfd), &info, WEXITED | WNOHANG)
+                : waitid(P_PID, id_t(watch.pid), &info, WEXITED | WNOHANG)
+        } while result < 0 && errno == EINTR
+        let reaped: pid_t = result == 0 && info.si_signo == SIGCHLD ? watch.pid : -1
+        // si_status: the exit status (CLD_EXITED) or the signal (CLD_KILLED, CLD_DUMPED).
+        let code = info._sifields._sigchld.si_status
+        let exited = info.si_code == 1 /* CLD_EXITED */
+        let status: Int32 = exited ? (code & 0xFF) << 8 : code & 0x7F
         var oomKilled = false
         if let counter = watch.oomCounter, let before = watch.oomBaseline, let after = Self.readOOMCount(counter) {
             oomKilled = after > before
