@@ -32,6 +32,13 @@ extension Daemon {
             kind: kind, stateRoot: config.state + "/runtime/" + kind.rawValue, cgroupDriver: driver == .systemd ? .systemd : .cgroupfs,
             host: cgroups)
         let supervisor = try supervisorPath(config)
+        if let network = try defaultNetwork(config) {
+            try network.install(in: defaultNetworkDirectory(config))
+            logger.notice("default pod network", metadata: [
+                "used": "\(((try? CNINetwork.hasConfiguration(config.cni.confDir)) ?? false) ? "no: \(config.cni.confDir) has a configuration" : "yes")",
+                "bridge": "\(network.bridge)", "subnet": "\(network.subnet)", "config": "\(defaultNetworkDirectory(config))",
+            ])
+        }
         let backend = try SoftwareBackend(configuration: .init(
             directory: config.state + "/realms", supervisorBinary: supervisor, runtime: runtime, cgroups: cgroups,
             cgroupRoot: config.runtime.cgroupRoot, network: network(config)))
@@ -64,8 +71,23 @@ extension Daemon {
             version: FascoVersion.current)
     }
 
+    /// The pod network: cni.conf_dir's configuration, else (cni.default_network) Fasco's default one.
     static func network(_ config: FascoConfig) -> CNINetwork {
-        CNINetwork(configDirectory: config.cni.confDir, pluginDirectories: config.cni.binDirs, cacheDirectory: config.state + "/cni")
+        CNINetwork(configDirectory: config.cni.confDir, pluginDirectories: config.cni.binDirs, cacheDirectory: config.state + "/cni",
+                   defaultDirectory: config.cni.defaultNetwork ? defaultNetworkDirectory(config) : nil)
+    }
+
+    /// Where the default network's configuration is written: Fasco's own, not the host's CNI directory.
+    static func defaultNetworkDirectory(_ config: FascoConfig) -> String { config.state + "/cni/net.d" }
+
+    /// The default network as configured (nil when cni.default_network is false).
+    static func defaultNetwork(_ config: FascoConfig) throws(ConfigError) -> CNIDefaultNetwork? {
+        guard config.cni.defaultNetwork else { return nil }
+        do throws(FascoError) {
+            return try CNIDefaultNetwork(bridge: config.cni.defaultBridge, subnet: config.cni.defaultSubnet)
+        } catch {
+            throw ConfigError("cni.default_bridge or cni.default_subnet: \(error.message)")
+        }
     }
 
     /// `runtime.supervisor_path`, or fasco-realm beside the running executable.

@@ -18,6 +18,9 @@ public enum Daemon {
     /// Serves CRI on the configured socket until SIGTERM or SIGINT, then shuts down gracefully.
     public static func serve(config: FascoConfig, logger: Logger) async throws {
         try config.validate()
+        // Pods with user namespaces must reach their root filesystems (and realm files) as unprivileged IDs.
+        try HostChecks.checkTraversable(config.root, key: "root")
+        try HostChecks.checkTraversable(config.state, key: "state")
         try FileSystem.makeDirectories(config.root, mode: 0o711)
         try FileSystem.makeDirectories(config.state, mode: 0o711)
         try FileSystem.makeDirectories(config.imagesDirectory, mode: 0o700)

@@ -42,6 +42,9 @@ extension FascoConfig {
                     switch key {
                     case "conf_dir": cni.confDir = try reader.string("cni." + key, value, line)
                     case "bin_dirs": cni.binDirs = try reader.strings("cni." + key, value, line)
+                    case "default_network": cni.defaultNetwork = try reader.boolean("cni." + key, value, line)
+                    case "default_bridge": cni.defaultBridge = try reader.string("cni." + key, value, line)
+                    case "default_subnet": cni.defaultSubnet = try reader.string("cni." + key, value, line)
                     default: throw reader.unknown("cni." + key, line)
                     }
                 }

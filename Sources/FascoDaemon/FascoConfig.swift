@@ -45,6 +45,13 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     public struct CNI: Sendable, Equatable, Codable {
         public var confDir = "/etc/cni/net.d"
         public var binDirs = ["/usr/lib/cni", "/opt/cni/bin"]
+        /// Whether pods join Fasco's embedded default network (deploy/cni/10-fasco.conflist's
+        /// bridge) while `confDir` holds no configuration. Its configuration is written to
+        /// `<state>/cni/net.d`, never to `confDir`.
+        public var defaultNetwork = true
+        /// The default network's bridge and subnet.
+        public var defaultBridge = "fasco0"
+        public var defaultSubnet = "10.88.0.0/16"
     }
 
     /// The CRI streaming server (Exec, Attach, PortForward URLs).

@@ -19,6 +19,27 @@ enum HostChecks {
         }
     }
 
+    /// A pod with a user namespace reaches its root filesystem under `--root` as the host IDs
+    /// its root maps to, which have no privilege over the host's directories: every directory
+    /// above `directory` must let others search it (its `x` bit for others), or each such pod
+    /// fails in its runtime ("make rootfs private: Permission denied"). Refused at start-up,
+    /// naming the directory and the fix. (Fasco makes `directory` itself 0711.)
+    static func checkTraversable(_ directory: String, key: String) throws(ConfigError) {
+        var path = directory
+        while let slash = path.lastIndex(of: "/"), path != "/" {
+            let parent = slash == path.startIndex ? "/" : String(path[..<slash])
+            var info = stat()
+            if stat(parent, &info) == 0, info.st_mode & 0o001 == 0 {
+                let mode = String(info.st_mode & 0o7777, radix: 8)
+                throw ConfigError(
+                    "\(key) \(directory) lies under \(parent) (mode \(mode)), which the unprivileged host IDs of a pod with a user "
+                    + "namespace cannot traverse, so such pods would fail; allow it (chmod o+x \(parent), e.g. mode 0711, which lists "
+                    + "nothing to others) or choose a \(key) whose parent directories all allow it")
+            }
+            path = parent
+        }
+    }
+
     /// The runtime is ready when its directories are writable and its OCI runtime is installed.
     static func runtimeReadiness(config: FascoConfig) -> RuntimeEnvironment.Readiness {
         for directory in [config.root, config.state] where access(directory, W_OK | X_OK) != 0 {

@@ -16,6 +16,10 @@ public protocol RealmBackend: Sendable {
     func systemRealmRuntime(_ id: RealmID) async -> SystemRealmRuntime?
     /// Whether the realm's supervisor still runs.
     func isRunning(_ realm: SystemRealm) async -> Bool
+    /// Returns once the realm's supervisor (whatever holds it up) has ended, with how, however it
+    /// ended (a stop too); at once when it has already. Nil when the backend cannot tell, the
+    /// realm was stopped before, or the waiting task is cancelled.
+    func waitSystemRealm(_ realm: SystemRealm) async -> SystemRealmEnd?
 
     /// Prepares a Container Realm from an OCI runtime spec whose bundle directory is `bundle`
     /// (`bundle/config.json` is written by the backend). Its process is made when it starts,
@@ -201,6 +205,37 @@ public struct SystemRealmRuntime: Sendable, Equatable, Codable {
         self.shmPath = shmPath
         self.cgroupParent = cgroupParent
         self.addresses = addresses
+    }
+}
+
+extension RealmBackend {
+    /// A backend that cannot watch its realms never reports an end.
+    public func waitSystemRealm(_ realm: SystemRealm) async -> SystemRealmEnd? { nil }
+}
+
+/// How a System Realm's supervisor ended.
+public struct SystemRealmEnd: Sendable, Equatable {
+    /// Its exit status when it exited, nil when killed or not known (not the daemon's child).
+    public var exitStatus: Int32?
+    /// The signal that killed it, when known.
+    public var signal: Int32?
+    /// Whether the kernel's OOM killer killed it.
+    public var oomKilled: Bool
+
+    public init(exitStatus: Int32? = nil, signal: Int32? = nil, oomKilled: Bool = false) {
+        self.exitStatus = exitStatus
+        self.signal = signal
+        self.oomKilled = oomKilled
+    }
+
+    /// "the System Realm supervisor was killed by signal 9" (by the OOM killer, exited with
+    /// status N, ended: what is known of it).
+    public var description: String {
+        let subject = "the System Realm supervisor"
+        if oomKilled { return "\(subject) was killed by the OOM killer" }
+        if let signal { return "\(subject) was killed by signal \(signal)" }
+        if let exitStatus { return "\(subject) exited with status \(exitStatus)" }
+        return "\(subject) ended"
     }
 }
 

@@ -63,6 +63,7 @@ public final class RealmManager: Sendable {
             for service in services.withLock({ $0 }) { await service.systemRealmStarted(realm, runtime: runtime) }
             publish(.created, realm: realm.id, in: realm.id)
             publish(.started, realm: realm.id, in: realm.id)
+            watchSystemRealm(realm)
             return realm
         }
     }
@@ -109,8 +110,57 @@ public final class RealmManager: Sendable {
             guard try await registry.systemRealm(realm.id.value) != nil else { return }
             try await backend.removeSystemRealm(realm)
             try await registry.transition(realm.id, to: .removed)
+            watchers.withLock { $0.removeValue(forKey: realm.id)?.cancel() }
             publish(.deleted, realm: realm.id, in: realm.id)
         }
+    }
+
+    /// Watches a ready System Realm: should its supervisor end without a stop (killed, by the
+    /// OOM killer too, or crashed), the realm ends at once (`systemRealmEnded`).
+    func watchSystemRealm(_ realm: SystemRealm) {
+        let task = Task { [weak self] in
+            guard let self, let end = await backend.waitSystemRealm(realm), !Task.isCancelled else { return }
+            await systemRealmEnded(realm.id, reason: end.description)
+        }
+        watchers.withLock { watchers in
+            watchers[realm.id]?.cancel()
+            watchers[realm.id] = task
+        }
+    }
+
+    /// A ready System Realm whose supervisor is gone: its live containers are killed (what
+    /// outlived the supervisor) and exited with `reason`, then the realm becomes not ready
+    /// (kubelet then stops, removes and makes the pod again); then the events. Does nothing
+    /// when the realm was stopped (a stop holds the realm's lock until it is not ready) or its
+    /// supervisor still runs.
+    func systemRealmEnded(_ id: RealmID, reason: String) async {
+        var stopped: [RealmID] = []
+        let ended = (try? await locks.withLock(id) { () throws(FascoError) -> Bool in
+            guard let current = try await registry.systemRealm(id.value), current.state == .ready,
+                  !(await backend.isRunning(current)) else { return false }
+            for container in await registry.containers(of: id) where container.state.isLive || container.state == .unknown {
+                try? await locks.withLock(container.id) { () throws(FascoError) in
+                    guard let current = try await registry.containerRealm(container.id.value),
+                          current.state.isLive || current.state == .unknown else { return }
+                    try? await backend.signalContainer(current, signal: 9)
+                    var exit = ContainerExit(code: 137, finishedAt: Self.now(), oomKilled: false)
+                    if case .exited(let persisted) = await backend.containerProcess(current) { exit = persisted }
+                    _ = try? await registry.update(current.id) { realm in
+                        realm.recordExit(code: exit.code, at: exit.finishedAt, oomKilled: exit.oomKilled)
+                        realm.message = "pod sandbox \(id.short) ended: \(reason)"
+                    }
+                    stopped.append(current.id)
+                    // What the exit watcher does after an exit it saw.
+                    await backend.releaseExited(current)
+                    await storage.unmount(current)
+                }
+            }
+            try await registry.transition(id, to: .notReady)
+            return true
+        }) ?? false
+        guard ended else { return }
+        for container in stopped { publish(.stopped, realm: container, in: id) }
+        publish(.stopped, realm: id, in: id)
     }
 
     public func usage(of realm: SystemRealm) async throws(FascoError) -> RealmUsage {
@@ -220,7 +270,17 @@ public final class RealmManager: Sendable {
                 switch await backend.containerProcess(container) {
                 case .exited(let persisted): exit = persisted
                 case .running, .created: return
-                case .missing: exit = ContainerExit(code: 137, finishedAt: Self.now(), oomKilled: false)
+                case .missing:
+                    // Gone with its pod's supervisor: the pod's end records this exit, with why
+                    // (and kills what outlived the supervisor), whoever noticed first.
+                    if let pod = try? await registry.systemRealm(container.systemRealm.value), !(await backend.isRunning(pod)) {
+                        if pod.state == .ready {
+                            let end = await backend.waitSystemRealm(pod)
+                            await systemRealmEnded(pod.id, reason: (end ?? SystemRealmEnd()).description)
+                        }
+                        return
+                    }
+                    exit = ContainerExit(code: 137, finishedAt: Self.now(), oomKilled: false)
                 }
             }
             await recordExit(container.id, exit)
@@ -419,8 +479,10 @@ public final class RealmManager: Sendable {
         let loaded = try await registry.load()
         var report = RecoveryReport(registry: loaded, lostSystemRealms: [], exitedWhileAway: [], reattached: [], sweptBundles: [])
         for pod in await registry.allSystemRealms where pod.state == .ready {
-            if !(await backend.isRunning(pod)) {
-                try await registry.transition(pod.id, to: .notReady)
+            if await backend.isRunning(pod) {
+                watchSystemRealm(pod)
+            } else {
+                await systemRealmEnded(pod.id, reason: "the System Realm supervisor was gone when Fasco started")
                 report.lostSystemRealms.append(pod.id)
             }
         }

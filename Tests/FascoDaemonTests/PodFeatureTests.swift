@@ -79,6 +79,41 @@ struct PodFeatureTests {
         _ = try? await runCommandAsync("/usr/sbin/ip", ["link", "del", bridge])
     }
 
+    @Test("without a CNI configuration pods join the embedded default network, written to Fasco's state and never to conf_dir; one that appears there takes over for new pods")
+    func defaultNetwork() async throws {
+        // The default network's bridge and subnet made the test's own (the defaults, fasco0 and
+        // 10.88.0.0/16, may be another daemon's on this host); the configuration is otherwise the embedded one.
+        let bridge = "fdef" + String(UInt32.random(in: 0...0xffff), radix: 16)
+        let prefix = "10.\(Int.random(in: 100...250)).9."
+        let host = TestBridgeNetwork(name: "fasco-host", bridgePrefix: "fhost", thirdOctet: 11)
+        try await PodFixture.with(cniSettings: "default_bridge = \"\(bridge)\"\ndefault_subnet = \"\(prefix)0/24\"") { fixture in
+            let confDir = fixture.directory.appendingPathComponent("cni").path
+            let status = try await fixture.runtime.status(StatusRequest())
+            #expect(status.status?.conditions.first { $0.type == "NetworkReady" }?.status == true)
+            let pod = try await fixture.runPod("dflt")
+            let ip = try await fixture.runtime.podSandboxStatus(PodSandboxStatusRequest(podSandboxID: pod.id)).status?.network?.ip ?? ""
+            #expect(ip.hasPrefix(prefix), "pod IP \(ip)")
+            let id = try await fixture.runContainer(pod, "c", script: "while true; do sleep 1; done")
+            let shown = try await fixture.runtime.execSync(ExecSyncRequest(containerID: id, cmd: ["ip", "-4", "addr", "show", "eth0"], timeout: 30))
+            #expect(String(decoding: shown.stdout, as: UTF8.self).contains(ip))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: confDir) == [], "conf_dir is left alone")
+            let written = fixture.directory.appendingPathComponent("state/cni/net.d/10-fasco.conflist").path
+            #expect(FileManager.default.fileExists(atPath: written))
+
+            // The host's configuration, once there, is used for new pods; the first pod keeps (and tears down) its own.
+            try host.conflist.write(toFile: confDir + "/10-host.conflist", atomically: true, encoding: .utf8)
+            let second = try await fixture.runPod("hostnet")
+            let secondIP = try await fixture.runtime.podSandboxStatus(PodSandboxStatusRequest(podSandboxID: second.id)).status?.network?.ip ?? ""
+            #expect(secondIP.hasPrefix(host.prefix), "pod IP \(secondIP)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: confDir) == ["10-host.conflist"])
+            _ = try await fixture.runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: pod.id))
+            let (_, links, _) = try await runCommandAsync("/usr/sbin/ip", ["-o", "link", "show", "master", bridge])
+            #expect(links.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "the pod's veth is gone: \(links)")
+        }
+        _ = try? await runCommandAsync("/usr/sbin/ip", ["link", "del", bridge])
+        _ = try? await runCommandAsync("/usr/sbin/ip", ["link", "del", host.bridge])
+    }
+
     @Test("ReopenContainerLog: after the log is renamed away, new lines go to a new file")
     func reopenLog() async throws {
         try await PodFixture.with { fixture in

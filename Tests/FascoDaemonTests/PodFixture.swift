@@ -8,7 +8,9 @@ import Testing
 /// busybox image imported, and a CRI client: what the pod tests run against.
 ///
 /// `runtimeConfig` is TOML added to the fixture's `[runtime]` table (e.g.
-/// `cgroup_driver = "systemd"`), `cgroupRoot` replaces its cgroup_root, `extraConfig` is TOML
+/// `cgroup_driver = "systemd"`), `cgroupRoot` replaces its cgroup_root, `cniSettings` is TOML
+/// added to its `[cni]` table (by default the embedded default network is off, so that pods
+/// without `cniConfig` get a loopback only), `extraConfig` is TOML
 /// appended after its tables (new tables only: TOML refuses a second `[runtime]`). `launcher`
 /// runs the daemon through a command prefix, e.g. `SystemdLab.launcher` to run it inside a
 /// private systemd; its directory is then under /var/tmp.
@@ -23,7 +25,8 @@ final class PodFixture: Sendable {
     let cgroupRoot: String
 
     init(ociRuntime: String = "crun", cniConfig: String? = nil, directory: URL? = nil, importImage: Bool = true,
-         runtimeConfig: String = "", cgroupRoot: String? = nil, extraConfig: String = "", launcher: [String] = []) async throws {
+         runtimeConfig: String = "", cgroupRoot: String? = nil, extraConfig: String = "", launcher: [String] = [],
+         cniSettings: String = "default_network = false") async throws {
         guard FileManager.default.fileExists(atPath: Self.layout + "/index.json") else {
             throw DaemonError("the test-image kit has not built \(Self.layout) (Tests/images/kit.sh all; make test runs it)")
         }
@@ -42,6 +45,7 @@ final class PodFixture: Sendable {
         \(runtimeConfig)
         [cni]
         conf_dir = "\(cni.path)"
+        \(cniSettings)
         \(extraConfig)
         """.write(to: config, atomically: true, encoding: .utf8)
         daemon = try DaemonProcess(extraArguments: ["--config", config.path], directory: directory, launcher: launcher)
@@ -177,9 +181,10 @@ final class PodFixture: Sendable {
 extension PodFixture {
     /// Runs `body` against a fresh fixture and tears it down; a failure records the daemon's log.
     static func with(ociRuntime: String = "crun", cniConfig: String? = nil, runtimeConfig: String = "", cgroupRoot: String? = nil,
-                     extraConfig: String = "", launcher: [String] = [], _ body: (PodFixture) async throws -> Void) async throws {
-        let fixture = try await PodFixture(ociRuntime: ociRuntime, cniConfig: cniConfig, runtimeConfig: runtimeConfig,
-                                           cgroupRoot: cgroupRoot, extraConfig: extraConfig, launcher: launcher)
+                     extraConfig: String = "", launcher: [String] = [], cniSettings: String = "default_network = false",
+                     directory: URL? = nil, _ body: (PodFixture) async throws -> Void) async throws {
+        let fixture = try await PodFixture(ociRuntime: ociRuntime, cniConfig: cniConfig, directory: directory, runtimeConfig: runtimeConfig,
+                                           cgroupRoot: cgroupRoot, extraConfig: extraConfig, launcher: launcher, cniSettings: cniSettings)
         do {
             try await body(fixture)
         } catch {

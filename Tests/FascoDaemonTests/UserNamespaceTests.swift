@@ -211,6 +211,30 @@ struct UserNamespaceTests {
         }
     }
 
+    @Test("a root and state under a directory others cannot traverse (like /root, 0700): refused at start-up naming it and the fix, which works")
+    func untraversableParent() async throws {
+        let locked = try DaemonProcess.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: locked) }
+        #expect(chmod(locked.path, 0o700) == 0)
+        let directory = try DaemonProcess.makeDirectory(in: locked.path)
+        do {
+            let fixture = try await PodFixture(directory: directory)
+            await fixture.tearDown()
+            Issue.record("the daemon started with its root under \(locked.path) (0700)")
+        } catch {}
+        let log = (try? String(contentsOf: directory.appendingPathComponent("stderr.log"), encoding: .utf8)) ?? ""
+        #expect(log.contains("lies under \(locked.path) (mode 700)") && log.contains("chmod o+x \(locked.path)"), "\(log.suffix(2000))")
+
+        // The fix it names: the same directories then serve a user namespace pod.
+        #expect(chmod(locked.path, 0o711) == 0)
+        try await PodFixture.with(directory: directory) { fixture in
+            let config = Self.userNamespacePod(fixture, "fixed")
+            let pod = try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60)).podSandboxID
+            let id = try await fixture.runContainer((pod, config), "c", script: "echo ok; sleep 1000")
+            #expect(try await fixture.waitFor(id, state: .running).state == .running)
+        }
+    }
+
     @Test("mode NODE: the container shares the host's user namespace")
     func nodeMode() async throws {
         try await PodFixture.with { fixture in

@@ -61,14 +61,26 @@ struct HostCgroupsTests {
         #expect(host.mountsHidingHybridFromCrun == ["/sys/fs/cgroup/unified"])
     }
 
-    @Test("hybrid with a controller-less v2 mount is something crun accepts as is")
+    @Test("hybrid with a controller-less v2 mount, every v2-capable controller bound to v1, is something crun accepts as is")
     func hybridWithoutV2Controllers() {
+        // Every explicit v2 controller the kernel has is in a v1 hierarchy: none can appear in v2.
+        let allInV1 = procCgroups.split(separator: "\n").filter { !$0.hasPrefix("hugetlb") }.joined(separator: "\n")
         let host = HostCgroups.classify(
-            mounts: MountInfo.parse(hybridMountInfo), filesystems: filesystems, procCgroups: procCgroups,
+            mounts: MountInfo.parse(hybridMountInfo), filesystems: filesystems, procCgroups: allInV1,
             systemdRunning: true, v2Controllers: { _ in [] })
         #expect(host.mode == .hybrid)
         #expect(host.mountsHidingHybridFromCrun.isEmpty)
         #expect(host.preferredDriver == .systemd)
+    }
+
+    @Test("hybrid whose v2 mount offers nothing yet, while hugetlb is bound to no v1 hierarchy: hidden from crun, as another runtime may enable it in v2 later")
+    func hybridWithControllerThatMayAppear() {
+        let host = HostCgroups.classify(
+            mounts: MountInfo.parse(hybridMountInfo), filesystems: filesystems, procCgroups: procCgroups,
+            systemdRunning: true, v2Controllers: { _ in [] })
+        #expect(host.mode == .hybrid)
+        #expect(host.unplacedControllers.contains("hugetlb"))
+        #expect(host.mountsHidingHybridFromCrun == ["/sys/fs/cgroup/unified"])
     }
 
     @Test("cgroup2 at /sys/fs/cgroup alone is unified")

@@ -185,6 +185,7 @@ extension SoftwareBackend {
         }
         try await removePodCgroup(of: realm, runtime: runtime)
         try FileSystem.removeTree(directory)
+        supervisorWatcher.forget(directory: directory)
     }
 
     public func usage(of realm: SystemRealm) async throws(FascoError) -> RealmUsage {

@@ -37,6 +37,8 @@ public struct SoftwareBackend: RealmBackend {
     var runtime: OCIRuntime { configuration.runtime }
     /// Stopped pods' network namespaces, let go in batches.
     let namespaceReaper = NamespaceReaper()
+    /// Learns of supervisors' deaths (pidfds polled by one thread) and reaps its own.
+    let supervisorWatcher = SupervisorWatcher()
 
     public init(configuration: Configuration) throws(FascoError) {
         self.configuration = configuration
@@ -70,5 +72,14 @@ public struct SoftwareBackend: RealmBackend {
     public func isRunning(_ realm: SystemRealm) async -> Bool {
         guard loadRuntime(realm.id)?.complete ?? true else { return false }
         return (try? SupervisorProcess.attach(directory: directory(of: realm.id))) != nil
+    }
+
+    /// Returns once the realm's supervisor has ended, however it ends: killed, crashed, or shut
+    /// down by a stop. Nil when it was stopped before, or the task is cancelled.
+    public func waitSystemRealm(_ realm: SystemRealm) async -> SystemRealmEnd? {
+        let directory = directory(of: realm.id)
+        if let end = supervisorWatcher.end(of: directory) { return end }
+        guard let runtime = loadRuntime(realm.id), runtime.supervisorPID > 0 else { return nil }
+        return await supervisorWatcher.wait(directory: directory, pid: runtime.supervisorPID, cgroups: configuration.cgroups)
     }
 }

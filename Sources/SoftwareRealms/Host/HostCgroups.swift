@@ -106,10 +106,23 @@ public struct HostCgroups: Sendable, Equatable {
     /// controller ("cgroups in hybrid mode not supported, drop all controllers from cgroupv2").
     /// It works when the v2 mounts are absent from its mount namespace; these are the mounts
     /// to take away (empty when crun runs as is).
+    ///
+    /// Decided once, at start, yet what the v2 mount offers can change afterwards: where it is
+    /// rooted below the hierarchy's root (a cgroup namespace, a container, Fasco's systemd lab),
+    /// its controllers are those its parent enables, and another runtime may enable one later
+    /// (runc enabled `hugetlb` in the root's cgroup.subtree_control here after containerd ran).
+    /// So the mounts are hidden as soon as any explicit v2 controller is bound to no v1
+    /// hierarchy, offered now or not.
     public var mountsHidingHybridFromCrun: [String] {
-        guard mode == .hybrid, !v2Controllers.isEmpty else { return [] }
+        guard mode == .hybrid else { return [] }
+        let couldAppearInV2 = unplacedControllers.contains { Self.explicitV2Controllers.contains($0) }
+        guard !v2Controllers.isEmpty || couldAppearInV2 else { return [] }
         return v2Hierarchies.map(\.mountPoint)
     }
+
+    /// The controllers cgroup v2 enables through cgroup.subtree_control (perf_event and
+    /// freezer are implicit there; net_cls, net_prio, devices are v1 only).
+    static let explicitV2Controllers: Set<String> = ["cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc"]
 
     // MARK: detection
 

@@ -4,7 +4,8 @@ import FascoCore
 /// real CNI plugins (bridge, host-local, portmap, firewall, ...) against a pod's network namespace.
 ///
 /// The configuration is the first `*.conflist`, `*.conf` or `*.json` file of `configDirectory`
-/// in lexical order, as kubelet's runtimes pick it; it is read afresh for each ADD. Each
+/// in lexical order, as kubelet's runtimes pick it (else that of `defaultDirectory`, Fasco's
+/// embedded default network); it is read afresh for each ADD. Each
 /// attachment's configuration, arguments and result are kept in `cacheDirectory`, so DEL and
 /// CHECK run exactly what the ADD ran even after the configuration directory changes.
 ///
@@ -12,6 +13,10 @@ import FascoCore
 /// be set up concurrently (the plugins lock what they share).
 public struct CNINetwork: Sendable {
     public var configDirectory: String
+    /// Where the embedded default network's configuration lies (`CNIDefaultNetwork.install`),
+    /// used for ADDs while `configDirectory` holds no configuration (or cannot be listed, e.g.
+    /// does not exist); nil: pods then get a loopback only.
+    public var defaultDirectory: String?
     /// Searched in order for plugin executables; also passed to plugins as CNI_PATH.
     public var pluginDirectories: [String]
     /// Where attachment records are kept (created on first use, mode 0700).
@@ -23,9 +28,10 @@ public struct CNINetwork: Sendable {
 
     public init(
         configDirectory: String, pluginDirectories: [String], cacheDirectory: String,
-        pluginTimeout: Duration = .seconds(60), outputLimit: Int = 1 << 20
+        pluginTimeout: Duration = .seconds(60), outputLimit: Int = 1 << 20, defaultDirectory: String? = nil
     ) {
         self.configDirectory = configDirectory
+        self.defaultDirectory = defaultDirectory
         self.pluginDirectories = pluginDirectories
         self.cacheDirectory = cacheDirectory
         self.pluginTimeout = pluginTimeout
@@ -62,7 +68,7 @@ public struct CNINetwork: Sendable {
     /// The current configuration and the path of each plugin executable in chain order;
     /// `failedPrecondition` saying what is missing otherwise.
     func resolvedNetwork() throws(FascoError) -> (network: CNINetworkConfig, paths: [String]) {
-        let network = try CNINetworkConfig.load(directory: configDirectory)
+        let network = try CNINetworkConfig.load(directory: effectiveDirectory)
         var paths: [String] = []
         var missing: [String] = []
         for type in network.requiredExecutables where pluginPath(type) == nil { missing.append(type) }
@@ -79,6 +85,18 @@ public struct CNINetwork: Sendable {
                 + "\(missing.joined(separator: ", ")), not found in \(pluginDirectories.joined(separator: ":"))")
         }
         return (network, paths)
+    }
+
+    /// Whether `directory` holds a network configuration file.
+    public static func hasConfiguration(_ directory: String) throws(FascoError) -> Bool {
+        try CNINetworkConfig.firstFile(in: directory) != nil
+    }
+
+    /// The directory whose configuration an ADD uses now: `configDirectory`, unless it holds
+    /// none and there is a default network.
+    public var effectiveDirectory: String {
+        guard let defaultDirectory, ((try? CNINetworkConfig.firstFile(in: configDirectory)) ?? nil) == nil else { return configDirectory }
+        return defaultDirectory
     }
 
     /// The executable for a plugin type: the first executable regular file of that name in

@@ -196,6 +196,14 @@ public struct SupervisorProcess: Sendable, Equatable {
         return state != UInt8(ascii: "Z") && state != UInt8(ascii: "X")
     }
 
+    /// Whether `pid` is the fasco-realm of `directory` (its command line says `--dir DIRECTORY`),
+    /// not a process that took over a dead supervisor's pid, nor another realm's supervisor.
+    static func serves(directory: String, pid: pid_t) -> Bool {
+        guard isSupervisor(pid), let bytes = try? FileSystem.read("/proc/\(pid)/cmdline", limit: 65536) else { return false }
+        let arguments = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        return zip(arguments, arguments.dropFirst()).contains { $0 == "--dir" && $1 == directory }
+    }
+
     /// Whether `pid` runs a fasco-realm binary (so that a reused pid is not mistaken for it).
     static func isSupervisor(_ pid: pid_t) -> Bool {
         var buffer = [CChar](repeating: 0, count: 4096)
