@@ -6,13 +6,15 @@
 //                            vs containerd + runc, with bare unshare + chroot as the memory floor
 //   fasco-bench pod-ops      only the critest -benchmark part of `pod`
 //   fasco-bench pod-memory   only the memory part of `pod`
+//   fasco-bench fuzz         the wire-level fuzzer for FUZZ_MINUTES (10): daemon RSS over the run
+//                            and after a quiet minute, and calls answered INTERNAL
 //   fasco-bench attestation  what measurement adds to CreateContainer and what a token costs
 //   fasco-bench runtime      crun and runc start-up (create + start + exit of echo) and the cost
 //                            of the wrapper that hides a hybrid host's cgroup v2 mount from crun
 import Foundation
 
 let which = CommandLine.arguments.dropFirst().first ?? "all"
-let known = ["all", "transport", "pull", "pod", "pod-ops", "pod-memory", "runtime", "attestation"]
+let known = ["all", "transport", "pull", "pod", "pod-ops", "pod-memory", "runtime", "attestation", "fuzz"]
 guard known.contains(which) else {
     print("usage: fasco-bench [\(known.joined(separator: "|"))]")
     exit(2)
@@ -35,4 +37,8 @@ if which == "all" || which == "runtime" {
 if which == "all" || which == "attestation" {
     if which == "all" { print("") }
     try await attestationBenchmark()
+}
+if which == "all" || which == "fuzz" {
+    if which == "all" { print("") }
+    try await fuzzBenchmark()
 }

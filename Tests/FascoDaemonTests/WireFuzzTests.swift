@@ -17,8 +17,8 @@ import WireFuzz
             let seeds = WireFuzzSeeds.make(pod: pod, container: container, fixture: fixture)
             var report = FuzzCampaign.Report()
             let campaign = FuzzCampaign(seed: 0x5eed_0001, seeds: seeds, skipped: ["/runtime.v1.ImageService/PullImage"])
-            await campaign.run(fixture.channel, rounds: 12, report: &report)
-            #expect(report.calls == 12 * (FuzzCampaign.methods.count - 1))
+            await campaign.run(fixture.channel, rounds: 40, report: &report)
+            #expect(report.calls == 40 * (FuzzCampaign.methods.count - 1))
             let internals = report.internalErrors.map { "\($0.method) #\($0.index): \($0.message) [\($0.request.count) bytes]" }
             #expect(internals.isEmpty, "\(internals.prefix(20).joined(separator: "\n"))")
             // Still serving, and the pod it started with is still there and ready.
