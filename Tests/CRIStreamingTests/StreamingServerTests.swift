@@ -240,11 +240,16 @@ struct StreamingServerTests {
             }
             if wire.count != 10 { #expect(received.closed && received.goAway != nil) }
         }
-        // Sessions are bounded: idle connections beyond the limit are turned away.
-        let idle = try await blocking { () -> [Int32] in (0..<4).compactMap { _ in try? StreamingClient.connect(host: "127.0.0.1", port: port) } }
-        try await Task.sleep(for: .milliseconds(100))
+        // Sessions are bounded: idle connections beyond the limit are turned away. (A server of
+        // its own, whose handshake timeout outlasts the check: on a loaded host the 500 ms one
+        // above could time an idle session out first and free its slot.)
+        let bounded = try Self.makeServer { $0.maxSessions = 4; $0.handshakeTimeout = .seconds(60) }
+        let boundedPort = bounded.port
+        let idle = try await blocking { () -> [Int32] in (0..<4).compactMap { _ in try? StreamingClient.connect(host: "127.0.0.1", port: boundedPort) } }
+        #expect(idle.count == 4)
+        #expect(await waitFor { bounded.activeSessions == 4 })
         let turnedAway = try await blocking { () -> String in
-            let fd = try StreamingClient.connect(host: "127.0.0.1", port: port)
+            let fd = try StreamingClient.connect(host: "127.0.0.1", port: boundedPort)
             defer { close(fd) }
             guard SocketIO.wait(fd, events: Int16(POLLIN), until: ContinuousClock.now + .seconds(2)),
                   case .bytes(let reply) = SocketIO.read(fd, limit: 4096) else { return "" }
@@ -252,6 +257,8 @@ struct StreamingServerTests {
         }
         #expect(turnedAway == "HTTP/1.1 503 Service Unavailable")
         for fd in idle { close(fd) }
+        #expect(await waitFor { bounded.activeSessions == 0 })
+        await bounded.shutdown()
         // Still serving.
         #expect(await waitFor { server.activeSessions == 0 })
         let url = try Self.exec(server, "echo")
