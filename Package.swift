@@ -55,7 +55,7 @@ let package = Package(
         // The guest API in every pod (CoCo's api-server-rest): HTTP on the pod's loopback and a unix socket.
         .target(
             name: "GuestAPI",
-            dependencies: ["CLinux", "FascoCore", "RealmCore", "RealmAttestation", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CLinux", "CRIStreaming", "FascoCore", "RealmCore", "RealmAttestation", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swift6),
         .target(
             name: "FascoDaemon",

@@ -1,4 +1,5 @@
 import CLinux
+import CRIStreaming
 import Dispatch
 import FascoCore
 import Logging

@@ -1,4 +1,5 @@
 import CLinux
+import CRIStreaming
 import FascoCore
 import RealmCore
 import Synchronization
@@ -43,7 +44,7 @@ final class PodListener: Sendable {
     /// The listener thread's body: `ready` is called once, when the listeners exist (or cannot).
     func run(server: GuestAPIServer, ready: (Started) -> Void) {
         var problems: [String] = []
-        guard let wake = SocketIO.makePipe() else {
+        guard let wake = try? SocketIO.makePipe() else {
             ready(Started(problems: ["cannot make a pipe: \(FileSystem.errnoText)"], serving: false))
             return
         }

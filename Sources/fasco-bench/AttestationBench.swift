@@ -13,16 +13,8 @@ func attestationBenchmark() async throws {
     let fasco = try startFasco()
     defer { stop(fasco) }
     try await waitUntilAnswering(fasco)
-    let channel = GRPCChannel(target: fasco.endpoint)
-    defer { channel.close() }
-    let runtime = RuntimeServiceClient(channel: channel)
-    _ = try await channel.unary("/fasco.v1.Admin/ImportImages", request: Array(
-        #"{"path": "/var/tmp/fasco-images/busybox", "name": "fasco.local/busybox"}"#.utf8))
-
-    let podConfig = PodSandboxConfig(
-        metadata: PodSandboxMetadata(name: "attest-bench", uid: "attest-bench-uid", namespace: "bench"),
-        hostname: "attest-bench", logDirectory: fasco.directory.appendingPathComponent("logs").path)
-    let pod = try await runtime.runPodSandbox(RunPodSandboxRequest(config: podConfig), timeout: .seconds(60)).podSandboxID
+    let bench = try await BenchPod(fasco, name: "attest-bench", start: false)
+    let (channel, runtime, pod, podConfig) = (bench.channel, bench.runtime, bench.pod, bench.podConfig)
     var creates: [Duration] = []
     var containers: [String] = []
     for index in 0..<21 {
@@ -79,7 +71,7 @@ func attestationBenchmark() async throws {
         _ = try await channel.unary("/fasco.v1.Admin/Attest", request: request)
         rpcs.append(ContinuousClock.now - began)
     }
-    _ = try? await runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: pod), timeout: .seconds(60))
+    await bench.remove()
 
     let added = median(measures) + median(writes)
     print("attestation (software RMM), medians           this run    target    ratio to target")

@@ -4,7 +4,9 @@ import GRPCTransport
 import WireFuzz
 
 /// The long run of the wire-level fuzzer: every unary CRI method of a release daemon gets
-/// fuzzed requests for FUZZ_MINUTES (default 10), then a quiet minute. Prints the daemon's
+/// fuzzed requests for FUZZ_MINUTES (default 10), then a quiet minute. Pods and containers that
+/// mutated-but-valid requests create are removed after each batch (as kubelet collects them),
+/// so that what the daemon keeps is not their state. Prints the daemon's
 /// RSS idle, over the run, and after the quiet minute (the goal: within 2x of idle, and no
 /// growth between the 5th and the 10th minute), and the calls answered INTERNAL.
 func fuzzBenchmark() async throws {
@@ -12,21 +14,9 @@ func fuzzBenchmark() async throws {
     let fasco = try startFasco()
     defer { stop(fasco) }
     try await waitUntilAnswering(fasco)
-    let channel = GRPCChannel(target: fasco.endpoint)
-    defer { channel.close() }
-    let runtime = RuntimeServiceClient(channel: channel)
-    _ = try await channel.unary("/fasco.v1.Admin/ImportImages", request: Array(
-        #"{"path": "/var/tmp/fasco-images/busybox", "name": "fasco.local/busybox"}"#.utf8))
-    let podConfig = PodSandboxConfig(
-        metadata: PodSandboxMetadata(name: "fuzz", uid: "fuzz-uid", namespace: "bench"),
-        hostname: "fuzz", logDirectory: fasco.directory.appendingPathComponent("logs").path)
-    let pod = try await runtime.runPodSandbox(RunPodSandboxRequest(config: podConfig), timeout: .seconds(60)).podSandboxID
-    let containerConfig = ContainerConfig(
-        metadata: ContainerMetadata(name: "app"), image: ImageSpec(image: "fasco.local/busybox:latest"),
-        command: ["/bin/sh", "-c", "sleep 100000"], logPath: "app.log")
-    let container = try await runtime.createContainer(
-        CreateContainerRequest(podSandboxID: pod, config: containerConfig, sandboxConfig: podConfig), timeout: .seconds(60)).containerID
-    _ = try await runtime.startContainer(StartContainerRequest(containerID: container), timeout: .seconds(60))
+    let bench = try await BenchPod(fasco, name: "fuzz", start: true)
+    let (channel, runtime, pod, container) = (bench.channel, bench.runtime, bench.pod, bench.container)
+    let (podConfig, containerConfig) = (bench.podConfig, bench.containerConfig)
     let base = "/runtime.v1.RuntimeService/"
     let seeds: [String: [[UInt8]]] = [
         base + "RunPodSandbox": [RunPodSandboxRequest(config: podConfig).encode()],
@@ -47,6 +37,14 @@ func fuzzBenchmark() async throws {
         round += 1
         let campaign = FuzzCampaign(seed: 0xF0CC_0000 + round, seeds: seeds, timeout: .seconds(10))
         await campaign.run(channel, rounds: 20, report: &report, until: end)
+        // What the fuzz made (pods and containers from mutated but valid requests) is removed,
+        // as kubelet's garbage collection would: what stays in memory is then not state.
+        for item in (try? await runtime.listPodSandbox().items) ?? [] where item.id != pod {
+            _ = try? await runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: item.id), timeout: .seconds(60))
+        }
+        for item in (try? await runtime.listContainers().containers) ?? [] where item.id != container {
+            _ = try? await runtime.removeContainer(RemoveContainerRequest(containerID: item.id), timeout: .seconds(60))
+        }
         let elapsed = ContinuousClock.now - began
         samples.append((Double(elapsed.components.seconds) / 60, rssKiB(fasco.process.processIdentifier)))
     }
@@ -64,5 +62,5 @@ func fuzzBenchmark() async throws {
     for failure in report.internalErrors.prefix(10) {
         print("    \(failure.method) #\(failure.index): \(failure.message)")
     }
-    _ = try? await runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: pod), timeout: .seconds(60))
+    await bench.remove()
 }

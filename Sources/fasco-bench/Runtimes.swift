@@ -81,3 +81,36 @@ func stop(_ runtime: Runtime) {
     runtime.process.waitUntilExit()
     try? FileManager.default.removeItem(at: runtime.directory)
 }
+
+/// A Fasco with the kit's busybox imported, one pod and one `sleep` container in it (started
+/// when `start`): what the attestation and fuzz benchmarks run against.
+struct BenchPod {
+    let channel: GRPCChannel
+    let runtime: RuntimeServiceClient
+    let podConfig: PodSandboxConfig
+    let containerConfig: ContainerConfig
+    let pod: String
+    let container: String
+
+    init(_ fasco: Runtime, name: String, start: Bool) async throws {
+        channel = GRPCChannel(target: fasco.endpoint)
+        runtime = RuntimeServiceClient(channel: channel)
+        _ = try await channel.unary("/fasco.v1.Admin/ImportImages", request: Array(
+            #"{"path": "/var/tmp/fasco-images/busybox", "name": "fasco.local/busybox"}"#.utf8))
+        podConfig = PodSandboxConfig(
+            metadata: PodSandboxMetadata(name: name, uid: name + "-uid", namespace: "bench"),
+            hostname: name, logDirectory: fasco.directory.appendingPathComponent("logs").path)
+        pod = try await runtime.runPodSandbox(RunPodSandboxRequest(config: podConfig), timeout: .seconds(60)).podSandboxID
+        containerConfig = ContainerConfig(
+            metadata: ContainerMetadata(name: "app"), image: ImageSpec(image: "fasco.local/busybox:latest"),
+            command: ["/bin/sh", "-c", "sleep 100000"], logPath: "app.log")
+        container = try await runtime.createContainer(
+            CreateContainerRequest(podSandboxID: pod, config: containerConfig, sandboxConfig: podConfig), timeout: .seconds(60)).containerID
+        if start { _ = try await runtime.startContainer(StartContainerRequest(containerID: container), timeout: .seconds(60)) }
+    }
+
+    func remove() async {
+        _ = try? await runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: pod), timeout: .seconds(60))
+        channel.close()
+    }
+}

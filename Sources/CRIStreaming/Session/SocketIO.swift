@@ -3,9 +3,9 @@ import FascoCore
 import Glibc
 #endif
 
-/// Non-blocking descriptor I/O for the session threads.
-enum SocketIO {
-    enum ReadResult: Equatable {
+/// Non-blocking descriptor I/O for the session threads (and the guest API's).
+public enum SocketIO {
+    public enum ReadResult: Equatable, Sendable {
         case bytes([UInt8])
         case wouldBlock
         case endOfFile
@@ -18,18 +18,18 @@ enum SocketIO {
         case failed(Int32)
     }
 
-    static func setNonBlocking(_ fd: Int32) {
+    public static func setNonBlocking(_ fd: Int32) {
         let flags = fcntl(fd, F_GETFL)
         if flags >= 0 { _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
     }
 
-    static func setCloseOnExec(_ fd: Int32) {
+    public static func setCloseOnExec(_ fd: Int32) {
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
     }
 
     /// One read(2) of at most `limit` bytes.
-    static func read(_ fd: Int32, limit: Int) -> ReadResult {
-        var buffer = [UInt8](repeating: 0, count: limit)
+    public static func read(_ fd: Int32, limit: Int) -> ReadResult {
+        var buffer = [UInt8](repeating: 0, count: max(limit, 1))
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if count > 0 { return .bytes(Array(buffer[..<count])) }
@@ -60,7 +60,7 @@ enum SocketIO {
     }
 
     /// Writes all of `bytes` to a non-blocking socket before `deadline`; false when it could not.
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], deadline: ContinuousClock.Instant) -> Bool {
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], deadline: ContinuousClock.Instant) -> Bool {
         var queue = ByteQueue(bytes)
         while !queue.isEmpty {
             switch write(fd, queue, isSocket: true) {
@@ -74,7 +74,7 @@ enum SocketIO {
     }
 
     /// Blocks until `fd` is ready for `events` or `deadline` passes.
-    static func wait(_ fd: Int32, events: Int16, until deadline: ContinuousClock.Instant) -> Bool {
+    public static func wait(_ fd: Int32, events: Int16, until deadline: ContinuousClock.Instant) -> Bool {
         while true {
             let remaining = milliseconds(until: deadline)
             var entry = pollfd(fd: fd, events: events, revents: 0)
@@ -86,7 +86,7 @@ enum SocketIO {
     }
 
     /// Whole milliseconds until `deadline` (rounded up, 0 ... Int32.max).
-    static func milliseconds(until deadline: ContinuousClock.Instant) -> Int32 {
+    public static func milliseconds(until deadline: ContinuousClock.Instant) -> Int32 {
         let left = ContinuousClock.now.duration(to: deadline)
         guard left > .zero else { return 0 }
         let (seconds, attoseconds) = left.components
@@ -94,7 +94,7 @@ enum SocketIO {
     }
 
     /// A pipe, both ends non-blocking and close-on-exec.
-    static func makePipe() throws(FascoError) -> (read: Int32, write: Int32) {
+    public static func makePipe() throws(FascoError) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw .resourceExhausted("cannot create a pipe: \(FileSystem.errnoText)") }
         for fd in fds {
