@@ -11,7 +11,8 @@ import WireFuzz
 /// growth between the 5th and the 10th minute), and the calls answered INTERNAL.
 func fuzzBenchmark() async throws {
     let minutes = Double(ProcessInfo.processInfo.environment["FUZZ_MINUTES"] ?? "") ?? 10
-    let fasco = try startFasco()
+    // No pod network: fuzzed pods would otherwise each get a veth, an address and NAT rules.
+    let fasco = try startFasco(config: "[cni]\ndefault_network = false\n")
     defer { stop(fasco) }
     try await waitUntilAnswering(fasco)
     let bench = try await BenchPod(fasco, name: "fuzz", start: true)
@@ -61,6 +62,9 @@ func fuzzBenchmark() async throws {
     print("  answered INTERNAL: \(report.internalErrors.count)")
     for failure in report.internalErrors.prefix(10) {
         print("    \(failure.method) #\(failure.index): \(failure.message)")
+    }
+    for item in (try? await runtime.listPodSandbox().items) ?? [] {
+        _ = try? await runtime.removePodSandbox(RemovePodSandboxRequest(podSandboxID: item.id), timeout: .seconds(60))
     }
     await bench.remove()
 }
