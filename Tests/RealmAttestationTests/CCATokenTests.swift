@@ -99,6 +99,26 @@ import Testing
         #expect(claims[265]?.textValue == "tag:arm.com,2023:cca_platform#1.0.0")
     }
 
+    @Test func oneRealmsTokenDoesNotVerifyUnderAnothersKey() throws {
+        let (measurement, rakA, platform) = try sample()
+        let rakB = P384.Signing.PrivateKey()
+        let token = try CCAToken.make(measurement: measurement, rak: rakA, challenge: [1], platform: platform, format: .legacy)
+        guard case .tagged(399, let map) = try CBOR.decode(token), let realmToken = map[44241]?.bytesValue else {
+            Issue.record("not a legacy collection")
+            return
+        }
+        _ = try COSESign1.verify(realmToken, key: rakA.publicKey)
+        #expect(throws: FascoError.self) { _ = try COSESign1.verify(realmToken, key: rakB.publicKey) }
+        // Nor does a realm token of B pass as A's: the platform token binds A's key.
+        let tokenB = try CCAToken.make(measurement: measurement, rak: rakB, challenge: [1], platform: platform, format: .legacy)
+        guard case .tagged(399, let mapB) = try CBOR.decode(tokenB), let platformB = mapB[44234]?.bytesValue else {
+            Issue.record("not a legacy collection")
+            return
+        }
+        let claimsB = try CBOR.decode(try COSESign1.verify(platformB, key: try platform.signingKey().publicKey))
+        #expect(claimsB[10]?.bytesValue != Array(SHA256.hash(data: rakA.publicKey.coseKey)))
+    }
+
     @Test func tamperedOrForeignTokensFail() throws {
         let (measurement, rak, platform) = try sample()
         let token = try CCAToken.make(measurement: measurement, rak: rak, challenge: [9], platform: platform, format: .legacy)
