@@ -81,7 +81,7 @@ let package = Package(
             name: "RealmAttestationTests",
             dependencies: ["RealmAttestation", "OCISpec", "FascoCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swift6),
-        .testTarget(name: "RealmCoreTests", dependencies: ["RealmCore", "FascoCore"], swiftSettings: swift6),
+        .testTarget(name: "RealmCoreTests", dependencies: ["RealmCore", "FascoCore", "OCISpec", "RealmAttestation"], swiftSettings: swift6),
         .testTarget(name: "SoftwareRealmsTests", dependencies: ["SoftwareRealms", "RealmCore", "OCISpec", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"], swiftSettings: swift6),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "OCISpec", "FascoCore"], swiftSettings: swift6),
