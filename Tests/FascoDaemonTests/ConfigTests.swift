@@ -123,6 +123,18 @@ struct ConfigTests {
         }
     }
 
+    @Test("key lines are found for dotted keys, inline tables and past multi-line strings; a NUL is refused", arguments: [
+        ("root = \"\"\"\n[grpc]\nx = 1\n\"\"\"\n[grpc]\nlisten_on = 1", "f.toml:6: unknown key grpc.listen_on"),
+        ("log_level = \"info\"\nruntime.hypervisor = \"qemu\"", "f.toml:2: unknown key runtime.hypervisor"),
+        ("root = \"/x\"\ncni = { conf_dir = 3 }", "f.toml:2: cni.conf_dir must be a string, got a integer"),
+        ("[registry.hosts.'b.io']\n\nplain_http = 1", "f.toml:3: registry.hosts.\"b.io\".plain_http must be true or false"),
+        ("root = \"/a\"\n\u{0}", "f.toml: line 2: a NUL character"),
+    ])
+    func keyLines(text: String, fragment: String) {
+        var config = FascoConfig()
+        #expect { try config.apply(toml: text, source: "f.toml") } throws: { String(describing: $0).contains(fragment) }
+    }
+
     @Test("TOML syntax errors name the file and position")
     func syntaxError() {
         var config = FascoConfig()

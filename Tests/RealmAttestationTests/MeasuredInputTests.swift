@@ -29,6 +29,9 @@ import Testing
         [RealmOptions.initDataAnnotation: "H4sIAAAA"],  // truncated gzip
         [RealmOptions.initDataAnnotation: "dmVyc2lvbiA9ICIwLjEuMCIK"],  // version only: no algorithm
         [RealmOptions.initDataAnnotation: "YWxnb3JpdGhtID0gIm1kNSIKdmVyc2lvbiA9ICIwLjEuMCIK"],  // algorithm md5
+        [RealmOptions.initDataAnnotation: "YWxnb3JpdGhtID0gInNoYTI1NiIKdmVyc2lvbiA9ICIwLjEuMCIKAGp1bms="],  // a NUL, then more
+        [RealmOptions.initDataAnnotation: "YWxnb3JpdGhtID0gCg=="],  // not TOML
+        [RealmOptions.initDataAnnotation: "YWxnb3JpdGhtID0gMjU2CnZlcnNpb24gPSAiMC4xLjAiCg=="],  // algorithm not a string
     ])
     func badAnnotationsAreInvalidArgument(annotations: [String: String]) {
         #expect {
