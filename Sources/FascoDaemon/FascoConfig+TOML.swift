@@ -1,3 +1,4 @@
+import FascoCore
 import TOMLKit
 
 extension FascoConfig {
@@ -85,10 +86,8 @@ extension FascoConfig {
 
     /// The document's root table; a syntax error names the file, line and column.
     static func parse(_ text: String, source: String) throws(ConfigError) -> TOMLTable {
-        // toml++ reads a C string: a NUL would silently end the document early.
-        if let nul = text.utf8.firstIndex(of: 0) {
-            let line = text.utf8[..<nul].count { $0 == UInt8(ascii: "\n") } + 1
-            throw ConfigError("\(source): line \(line): a NUL character is not allowed in TOML")
+        if let violation = TOMLLimits.violation(in: text) {
+            throw ConfigError("\(source): line \(violation.line): \(violation.reason)")
         }
         do {
             return try TOMLTable(string: text)

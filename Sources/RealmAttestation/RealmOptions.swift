@@ -49,8 +49,10 @@ public struct RealmOptions: Sendable, Equatable {
         if bytes.starts(with: [0x1f, 0x8b]) { bytes = try gunzip(bytes, what: what) }
         guard bytes.count <= maxInitData else { throw .invalidArgument("\(what) is larger than 1 MiB") }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalidArgument("\(what) is not UTF-8 text") }
-        // toml++ reads a C string: a NUL would end the document early while the digest covers it all.
-        guard !bytes.contains(0) else { throw .invalidArgument("\(what) holds a NUL character: not TOML") }
+        // Within what toml++ can take (a NUL would also end the document early while the digest covers it all).
+        if let violation = TOMLLimits.violation(in: text) {
+            throw .invalidArgument("\(what) is not TOML that Fasco reads: line \(violation.line): \(violation.reason)")
+        }
         let algorithm: String
         do {
             let table = try TOMLTable(string: text)

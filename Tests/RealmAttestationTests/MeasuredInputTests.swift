@@ -1,5 +1,6 @@
 import Crypto
 import FascoCore
+import FoundationEssentials
 import OCISpec
 import Testing
 @testable import RealmAttestation
@@ -38,6 +39,22 @@ import Testing
             _ = try RealmOptions(annotations: annotations)
         } throws: { error in
             (error as? FascoError)?.code == .invalidArgument
+        }
+    }
+
+    @Test("hostile initdata (deep nesting, long keys, stray bytes) is INVALID_ARGUMENT, never a crash")
+    func hostileInitData() {
+        let documents = [
+            "algorithm = \"sha256\"\nversion = \"0.1.0\"\nx = " + String(repeating: "[", count: 100_000),
+            "algorithm = \"sha256\"\nversion = \"0.1.0\"\nx = " + String(repeating: "{a=", count: 50_000),
+            String(repeating: "a.", count: 200_000) + "b = 1",
+            "[" + String(repeating: "a.", count: 200_000) + "b]",
+            "x = \"\"\"\n\"\"\"\n" + String(repeating: "a . ", count: 100_000) + "b = 1",
+            "algorithm = \"sha256\"\n\u{7f}\u{1}version = 1",
+        ]
+        for document in documents {
+            let encoded = Data(document.utf8).base64EncodedString()
+            #expect(throws: FascoError.self) { _ = try RealmOptions(annotations: [RealmOptions.initDataAnnotation: encoded]) }
         }
     }
 }
