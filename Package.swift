@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C-facing targets.
@@ -30,12 +31,14 @@ let package = Package(
 
         // Swift layers.
         .target(name: "FascoCore", swiftSettings: swift6),
-        .target(name: "TOML", swiftSettings: swift6),
         .target(name: "OCISpec", swiftSettings: swift6),
         // The software RMM: realm measurement (RIM, REMs, replayable log), CBOR/COSE, CCA tokens.
         .target(
             name: "RealmAttestation",
-            dependencies: ["FascoCore", "OCISpec", "TOML", "CStreaming", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "FascoCore", "OCISpec", "CStreaming", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
             swiftSettings: swift6),
         .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec", "RealmAttestation"], swiftSettings: swift6),
         .target(name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux", "CSystemdBus"], swiftSettings: swift6),
@@ -60,8 +63,8 @@ let package = Package(
         .target(
             name: "FascoDaemon",
             dependencies: [
-                "GuestAPI", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "FascoCore", "TOML", "ImageStore", "OCISpec", "RealmCore", "RealmAttestation", "SoftwareRealms",
-                .product(name: "Logging", package: "swift-log"),
+                "GuestAPI", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore", "RealmAttestation", "SoftwareRealms",
+                .product(name: "Logging", package: "swift-log"), .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: swift6),
         .executableTarget(
@@ -83,12 +86,11 @@ let package = Package(
             dependencies: ["CRIAPI", "GRPCTransport", "RealmAttestation", "OCISpec", "FascoCore", "SoftwareRealms", "WireFuzz"],
             swiftSettings: swift6),
 
-        .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: swift6),
         .testTarget(
             name: "RealmAttestationTests",
             dependencies: ["RealmAttestation", "OCISpec", "FascoCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swift6),
-        .testTarget(name: "RealmCoreTests", dependencies: ["RealmCore", "FascoCore"], swiftSettings: swift6),
+        .testTarget(name: "RealmCoreTests", dependencies: ["RealmCore", "FascoCore", "OCISpec", "RealmAttestation"], swiftSettings: swift6),
         .testTarget(name: "SoftwareRealmsTests", dependencies: ["SoftwareRealms", "RealmCore", "OCISpec", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"], swiftSettings: swift6),
         .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "OCISpec", "FascoCore"], swiftSettings: swift6),

@@ -33,17 +33,42 @@ extension CRIService {
             image: imageName, imageID: image.id.description, createdAt: UnixTime.nanoseconds(), logPath: logPath,
             labels: config.labels, annotations: config.annotations, attachment: config.encode(),
             stdin: config.stdin ? (config.stdinOnce ? .once : .open) : nil)
+        let targetNamespace = try await Self.targetPIDNamespace(config: config, podConfig: podConfig, pod: pod, realms: realms)
         let imageConfig = image.config
         let floor = Self.daemonOOMScoreAdj()
         let created = try await realms.createContainer(container, image: image.measured) { bundle, runtime throws(FascoError) -> RuntimeSpec in
             let spec = try ContainerSpecBuilder.build(ContainerSpecInput(
                 containerID: container.id.value, config: config,
                 pod: Self.podContext(pod: pod, config: podConfig, runtime: runtime),
-                image: imageConfig, rootfs: bundle.rootfs, minimumOOMScoreAdj: floor))
+                image: imageConfig, rootfs: bundle.rootfs, minimumOOMScoreAdj: floor,
+                targetPIDNamespacePath: targetNamespace))
             try Self.makeMountPoints(spec, rootfs: bundle.rootfs)
             return spec
         }
         return CreateContainerResponse(containerID: created.id.value)
+    }
+
+    /// For PID namespace mode TARGET (what `kubectl debug --target` sends): the PID namespace of
+    /// the target container, found as containerd finds it. The target must be a container of the
+    /// same pod (else INVALID_ARGUMENT) that exists (else NOT_FOUND) and runs (else
+    /// FAILED_PRECONDITION). Nil for every other mode.
+    static func targetPIDNamespace(config: ContainerConfig, podConfig: PodSandboxConfig, pod: SystemRealm,
+                                   realms: RealmManager) async throws(FascoError) -> String? {
+        guard let options = config.linux?.securityContext?.namespaceOptions ?? podConfig.linux?.securityContext?.namespaceOptions,
+              options.pid == .target else { return nil }
+        guard !options.targetID.isEmpty else {
+            throw .invalidArgument("PID namespace mode TARGET needs namespace_options.target_id")
+        }
+        guard let target = try await realms.container(options.targetID) else {
+            throw .notFound("target container \(options.targetID) of PID namespace mode TARGET not found")
+        }
+        guard target.systemRealm == pod.id else {
+            throw .invalidArgument("target container \(target.id) of PID namespace mode TARGET is not in pod sandbox \(pod.id)")
+        }
+        guard target.state == .running, let pid = await realms.pid(of: target) else {
+            throw .failedPrecondition("PID namespace mode TARGET needs the target container \(target.id) to be running; it is \(target.state.rawValue)")
+        }
+        return "/proc/\(pid)/ns/pid"
     }
 
     /// In a user namespace the container's root (an unprivileged host ID) cannot create mount

@@ -8,15 +8,14 @@ extension CRIService {
         var resources = try ContainerSpecBuilder.resources(linux, deviceRules: [])
         resources.devices = nil
         let realms = try self.realms
-        try await realms.updateResources(request.containerID, resources: resources)
-        // ContainerStatus reports the resources now in force.
-        if let container = try await realms.container(request.containerID) {
-            var config = (try? ContainerConfig.decode(container.attachment)) ?? ContainerConfig()
+        // ContainerStatus reports the resources now in force: the request's, recorded in the
+        // container's CRI config in the same transition as the update (a failure to record is the RPC's).
+        try await realms.updateResources(request.containerID, resources: resources) { attachment in
+            var config = (try? ContainerConfig.decode(attachment)) ?? ContainerConfig()
             var updated = config.linux ?? LinuxContainerConfig()
             updated.resources = linux
             config.linux = updated
-            let encoded = config.encode()
-            _ = try? await realms.registry.update(container.id) { $0.attachment = encoded }
+            return config.encode()
         }
         return UpdateContainerResourcesResponse()
     }

@@ -92,37 +92,6 @@ int fasco_systemd_stop_unit(const char *name, char *error, size_t size) {
     return result < 0 ? result : 0;
 }
 
-int fasco_systemd_unit_state(const char *name, char *state, size_t state_size, char *error, size_t size) {
-    sd_bus *bus = NULL;
-    sd_bus_message *reply = NULL;
-    sd_bus_error bus_error = SD_BUS_ERROR_NULL;
-    char *value = NULL;
-    const char *path = NULL;
-    int result = open_manager(&bus, error, size);
-    if (result < 0) return result;
-    // GetUnit answers only for loaded units (LoadUnit would load one from disk).
-    result = sd_bus_call_method(bus, destination, manager_path, manager_interface, "GetUnit", &bus_error, &reply, "s", name);
-    if (result < 0) {
-        if (sd_bus_error_has_name(&bus_error, "org.freedesktop.systemd1.NoSuchUnit")) result = -ENOENT;
-        else describe(error, size, result, "GetUnit", &bus_error);
-    } else {
-        result = sd_bus_message_read(reply, "o", &path);
-        if (result < 0) {
-            describe(error, size, result, "GetUnit reply", NULL);
-        } else {
-            result = sd_bus_get_property_string(bus, destination, path, "org.freedesktop.systemd1.Unit", "ActiveState",
-                                                &bus_error, &value);
-            if (result < 0) describe(error, size, result, "ActiveState", &bus_error);
-            else snprintf(state, state_size, "%s", value);
-        }
-    }
-    free(value);
-    sd_bus_error_free(&bus_error);
-    sd_bus_message_unref(reply);
-    sd_bus_flush_close_unref(bus);
-    return result < 0 ? result : 0;
-}
-
 int fasco_systemd_version(char *version, size_t version_size, char *error, size_t size) {
     sd_bus *bus = NULL;
     sd_bus_error bus_error = SD_BUS_ERROR_NULL;

@@ -2,7 +2,7 @@ import CStreaming
 import Crypto
 import FascoCore
 import FoundationEssentials
-import TOML
+import TOMLKit
 
 /// What a pod chooses about its realms' measurement, from its annotations: the hash
 /// algorithm and the personalization value (the digest of its initdata). Every realm of the
@@ -49,12 +49,25 @@ public struct RealmOptions: Sendable, Equatable {
         if bytes.starts(with: [0x1f, 0x8b]) { bytes = try gunzip(bytes, what: what) }
         guard bytes.count <= maxInitData else { throw .invalidArgument("\(what) is larger than 1 MiB") }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalidArgument("\(what) is not UTF-8 text") }
-        let table: TOMLTable
-        do { table = try TOML.parse(text) } catch { throw .invalidArgument("\(what) is not TOML: \(error)") }
-        guard case .string(let algorithm)? = table["algorithm"] else {
-            throw .invalidArgument("\(what) has no algorithm (sha256, sha384 or sha512)")
+        // Within what toml++ can take (a NUL would also end the document early while the digest covers it all).
+        if let violation = TOMLLimits.violation(in: text) {
+            throw .invalidArgument("\(what) is not TOML that Fasco reads: line \(violation.line): \(violation.reason)")
         }
-        guard case .string? = table["version"] else { throw .invalidArgument("\(what) has no version") }
+        let algorithm: String
+        do {
+            let table = try TOMLTable(string: text)
+            guard let named = table["algorithm"]?.string else {
+                throw FascoError.invalidArgument("\(what) has no algorithm (sha256, sha384 or sha512)")
+            }
+            guard table["version"]?.string != nil else { throw FascoError.invalidArgument("\(what) has no version") }
+            algorithm = named
+        } catch let error as FascoError {
+            throw error
+        } catch let error as TOMLParseError {
+            throw .invalidArgument("\(what) is not TOML: line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+        } catch {
+            throw .invalidArgument("\(what) is not TOML: \(error)")
+        }
         let digest: [UInt8]
         switch algorithm {
         case "sha256": digest = Array(SHA256.hash(data: bytes))

@@ -425,7 +425,11 @@ public final class RealmManager: Sendable {
         return try await backend.connect(realm, port: port)
     }
 
-    public func updateResources(_ id: String, resources: RuntimeSpec.Linux.Resources) async throws(FascoError) {
+    /// Changes a created or running container's resource limits and, in the same transition
+    /// (under the container's lock, on disk before it returns), its attachment by `attachment`
+    /// (the layer above keeps the resources now in force there). A failure of either is thrown.
+    public func updateResources(_ id: String, resources: RuntimeSpec.Linux.Resources,
+                                attachment: (@Sendable ([UInt8]) -> [UInt8])? = nil) async throws(FascoError) {
         let container = try await existingContainer(id)
         try await locks.withLock(container.id) { () throws(FascoError) in
             let current = try await existingContainer(container.id.value)
@@ -433,6 +437,9 @@ public final class RealmManager: Sendable {
                 throw .failedPrecondition("container \(current.id) is \(current.state.rawValue); only created or running containers are updated")
             }
             try await backend.updateResources(current, bundle: storage.bundleDirectory(of: current), resources: resources)
+            if let attachment {
+                try await registry.update(current.id) { $0.attachment = attachment($0.attachment) }
+            }
         }
     }
 

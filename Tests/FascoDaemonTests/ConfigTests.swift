@@ -123,6 +123,35 @@ struct ConfigTests {
         }
     }
 
+    @Test("key lines are found for dotted keys, inline tables and past multi-line strings; a NUL is refused", arguments: [
+        ("root = \"\"\"\n[grpc]\nx = 1\n\"\"\"\n[grpc]\nlisten_on = 1", "f.toml:6: unknown key grpc.listen_on"),
+        ("log_level = \"info\"\nruntime.hypervisor = \"qemu\"", "f.toml:2: unknown key runtime.hypervisor"),
+        ("root = \"/x\"\ncni = { conf_dir = 3 }", "f.toml:2: cni.conf_dir must be a string, got a integer"),
+        ("[registry.hosts.'b.io']\n\nplain_http = 1", "f.toml:3: registry.hosts.\"b.io\".plain_http must be true or false"),
+        ("root = \"/a\"\n\u{0}", "f.toml: line 2: a NUL character"),
+        ("root = \"/a\"\n" + String(repeating: "a.", count: 200_000) + "b = 1", "f.toml: line 2: a key of more than 64 dotted parts"),
+    ])
+    func keyLines(text: String, fragment: String) {
+        var config = FascoConfig()
+        #expect { try config.apply(toml: text, source: "f.toml") } throws: { String(describing: $0).contains(fragment) }
+    }
+
+    @Test("dots in strings, comments and numbers do not count as key parts")
+    func dotsElsewhere() throws {
+        var config = FascoConfig()
+        let dots = String(repeating: ".", count: 200)
+        try config.apply(toml: """
+            root = "/\(dots)" # \(dots)
+            [grpc]
+            shutdown_grace_period_seconds = 1.5
+            [cni]
+            bin_dirs = ['/\(dots)', \"\"\"
+            /\(dots)\"\"\"]
+            """, source: "f.toml")
+        #expect(config.root == "/" + dots)
+        #expect(config.cni.binDirs == ["/" + dots, "/" + dots])
+    }
+
     @Test("TOML syntax errors name the file and position")
     func syntaxError() {
         var config = FascoConfig()

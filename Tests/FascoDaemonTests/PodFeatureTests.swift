@@ -266,6 +266,28 @@ struct PodFeatureTests {
         }
     }
 
+    @Test("UpdateContainerResources whose record cannot be written fails, and the status keeps the limits recorded before")
+    func updateResourcesRecordFailure() async throws {
+        try await PodFixture.with { fixture in
+            let pod = try await fixture.runPod("unrecorded")
+            let id = try await fixture.runContainer(pod, "c", script: "while true; do sleep 1; done")
+            _ = try await fixture.runtime.updateContainerResources(UpdateContainerResourcesRequest(
+                containerID: id, linux: LinuxContainerResources(memoryLimitInBytes: 64 << 20)))
+            // The container's record becomes a directory: the next write of it (a rename over it) fails.
+            let record = fixture.directory.path + "/root/realms/containers/\(id).json"
+            #expect(FileManager.default.fileExists(atPath: record))
+            try FileManager.default.removeItem(atPath: record)
+            try FileManager.default.createDirectory(atPath: record + "/blocker", withIntermediateDirectories: true)
+            let failed = await statusOf {
+                _ = try await fixture.runtime.updateContainerResources(UpdateContainerResourcesRequest(
+                    containerID: id, linux: LinuxContainerResources(memoryLimitInBytes: 96 << 20)))
+            }
+            #expect(failed?.code == .internal, "the failed write reaches the client: \(String(describing: failed))")
+            #expect(try await fixture.status(id).status?.resources?.linux?.memoryLimitInBytes == 64 << 20)
+            try FileManager.default.removeItem(atPath: record)
+        }
+    }
+
     @Test("a created container has no process until it starts: limits set meanwhile apply when it starts, stopping it changes nothing")
     func createdContainer() async throws {
         try await PodFixture.with { fixture in

@@ -1,5 +1,6 @@
 import Crypto
 import FascoCore
+import FoundationEssentials
 import OCISpec
 import Testing
 @testable import RealmAttestation
@@ -29,12 +30,31 @@ import Testing
         [RealmOptions.initDataAnnotation: "H4sIAAAA"],  // truncated gzip
         [RealmOptions.initDataAnnotation: "dmVyc2lvbiA9ICIwLjEuMCIK"],  // version only: no algorithm
         [RealmOptions.initDataAnnotation: "YWxnb3JpdGhtID0gIm1kNSIKdmVyc2lvbiA9ICIwLjEuMCIK"],  // algorithm md5
+        [RealmOptions.initDataAnnotation: "YWxnb3JpdGhtID0gInNoYTI1NiIKdmVyc2lvbiA9ICIwLjEuMCIKAGp1bms="],  // a NUL, then more
+        [RealmOptions.initDataAnnotation: "YWxnb3JpdGhtID0gCg=="],  // not TOML
+        [RealmOptions.initDataAnnotation: "YWxnb3JpdGhtID0gMjU2CnZlcnNpb24gPSAiMC4xLjAiCg=="],  // algorithm not a string
     ])
     func badAnnotationsAreInvalidArgument(annotations: [String: String]) {
         #expect {
             _ = try RealmOptions(annotations: annotations)
         } throws: { error in
             (error as? FascoError)?.code == .invalidArgument
+        }
+    }
+
+    @Test("hostile initdata (deep nesting, long keys, stray bytes) is INVALID_ARGUMENT, never a crash")
+    func hostileInitData() {
+        let documents = [
+            "algorithm = \"sha256\"\nversion = \"0.1.0\"\nx = " + String(repeating: "[", count: 100_000),
+            "algorithm = \"sha256\"\nversion = \"0.1.0\"\nx = " + String(repeating: "{a=", count: 50_000),
+            String(repeating: "a.", count: 200_000) + "b = 1",
+            "[" + String(repeating: "a.", count: 200_000) + "b]",
+            "x = \"\"\"\n\"\"\"\n" + String(repeating: "a . ", count: 100_000) + "b = 1",
+            "algorithm = \"sha256\"\n\u{7f}\u{1}version = 1",
+        ]
+        for document in documents {
+            let encoded = Data(document.utf8).base64EncodedString()
+            #expect(throws: FascoError.self) { _ = try RealmOptions(annotations: [RealmOptions.initDataAnnotation: encoded]) }
         }
     }
 }

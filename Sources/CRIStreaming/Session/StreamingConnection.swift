@@ -90,8 +90,6 @@ final class StreamingConnection {
         send(framing.reset(stream, status: status))
     }
 
-    func isOpen(_ stream: UInt32) -> Bool { streams[stream] != nil }
-
     func add(_ relay: Relay) { relays.append(relay) }
 
     /// Bytes queued for local descriptors (the client is read only below the high-water mark).

@@ -20,10 +20,6 @@ int fasco_systemd_start_scope(const char *name, const char *slice, const char *d
 // negative errno and the message in `error`.
 int fasco_systemd_stop_unit(const char *name, char *error, size_t size);
 
-// The unit's ActiveState ("active", "inactive", ...) into `state`: 0; -ENOENT when no such
-// unit is loaded; else a negative errno and the message in `error`.
-int fasco_systemd_unit_state(const char *name, char *state, size_t state_size, char *error, size_t size);
-
 // 0 when a systemd manager answers (its Version property is read into `version`).
 int fasco_systemd_version(char *version, size_t version_size, char *error, size_t size);
 

@@ -43,20 +43,6 @@ public struct SystemdManager: Sendable {
         }
     }
 
-    /// The unit's ActiveState ("active", "inactive", "failed", ...); nil when none is loaded.
-    public func activeState(of name: String) async throws(FascoError) -> String? {
-        try await BlockingWork.run { () throws(FascoError) -> String? in
-            var state = [CChar](repeating: 0, count: 64)
-            var missing = false
-            try Self.call("cannot read the state of \(name)") { error, size in
-                let result = fasco_systemd_unit_state(name, &state, state.count, error, size)
-                if result == -ENOENT { missing = true; return 0 }
-                return result
-            }
-            return missing ? nil : Self.text(state)
-        }
-    }
-
     /// The manager's version; throws when no systemd answers.
     public func version() async throws(FascoError) -> String {
         try await BlockingWork.run { () throws(FascoError) -> String in
