@@ -63,6 +63,7 @@ extension FascoConfig {
                     case "max_layer_ratio": image.maxLayerRatio = Int64(try reader.integer("image." + key, value, line))
                     case "layer_ratio_floor_bytes": image.layerRatioFloorBytes = Int64(try reader.integer("image." + key, value, line))
                     case "max_layer_entries": image.maxLayerEntries = try reader.integer("image." + key, value, line)
+                    case "signature_policy": image.signaturePolicy = try reader.string("image." + key, value, line)
                     default: throw reader.unknown("image." + key, line)
                     }
                 }
