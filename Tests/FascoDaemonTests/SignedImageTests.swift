@@ -5,14 +5,16 @@ import Testing
 
 /// The signature policy through the real daemon and the kit's registry: images copied into
 /// a namespace of their own and signed as cosign signs (Tests/images/cosign.py, Python's
-/// `cryptography`, independent of Fasco's code), pulled and run under a containers-policy.json.
+/// `cryptography` from the test venv, independent of Fasco's code), pulled and run under a containers-policy.json.
 @Suite("Signed-image policy", .serialized)
 struct SignedImageTests {
     static let tool = repositoryRoot.appendingPathComponent("Tests/images/cosign.py").path
+    /// The test venv (make py-deps) has `cryptography`.
+    static let python = repositoryRoot.appendingPathComponent(".build-py/bin/python").path
     static let registry = "127.0.0.1:5000"
 
     static func cosign(_ arguments: [String]) async throws -> String {
-        let (status, output, errors) = try await runCommandAsync("/usr/bin/python3", [tool] + arguments)
+        let (status, output, errors) = try await runCommandAsync(python, [tool] + arguments)
         guard status == 0 else { throw DaemonError("cosign.py \(arguments) failed: \(errors)") }
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
