@@ -42,7 +42,10 @@ let package = Package(
             swiftSettings: swift6),
         .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec", "RealmAttestation"], swiftSettings: swift6),
         .target(name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux", "CSystemdBus"], swiftSettings: swift6),
-        .target(name: "ImageStore", dependencies: ["OCISpec", "FascoCore", "CImageLibs", "CLinux"], swiftSettings: swift6),
+        .target(
+            name: "ImageStore",
+            dependencies: ["OCISpec", "FascoCore", "CImageLibs", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swift6),
         .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
         .target(
             name: "CRIStreaming",
@@ -93,7 +96,9 @@ let package = Package(
         .testTarget(name: "RealmCoreTests", dependencies: ["RealmCore", "FascoCore", "OCISpec", "RealmAttestation"], swiftSettings: swift6),
         .testTarget(name: "SoftwareRealmsTests", dependencies: ["SoftwareRealms", "RealmCore", "OCISpec", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"], swiftSettings: swift6),
-        .testTarget(name: "ImageStoreTests", dependencies: ["ImageStore", "OCISpec", "FascoCore"], swiftSettings: swift6),
+        .testTarget(
+            name: "ImageStoreTests", dependencies: ["ImageStore", "OCISpec", "FascoCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swift6),
         .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),
         .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: swift6),
         .testTarget(name: "GuestAPITests", dependencies: ["GuestAPI"], swiftSettings: swift6),

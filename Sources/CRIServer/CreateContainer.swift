@@ -20,6 +20,8 @@ extension CRIService {
         guard let image = await images.image(imageName) else {
             throw FascoError.notFound("image \(imageName) not found: pull it first")
         }
+        // The digest that runs is held to the policy in force now, whenever it was pulled or imported.
+        try images.admitToRun(image, name: imageName)
         let podConfig = request.sandboxConfig ?? (try? PodSandboxConfig.decode(pod.attachment)) ?? PodSandboxConfig()
         var logPath = ""
         if !config.logPath.isEmpty {

@@ -18,6 +18,8 @@ public enum Daemon {
     /// Serves CRI on the configured socket until SIGTERM or SIGINT, then shuts down gracefully.
     public static func serve(config: FascoConfig, logger: Logger) async throws {
         try config.validate()
+        // A policy that cannot be read or holds anything Fasco cannot enforce stops the start.
+        let policy = config.image.signaturePolicy.isEmpty ? nil : try SignaturePolicy.load(path: config.image.signaturePolicy)
         // Pods with user namespaces must reach their root filesystems (and realm files) as unprivileged IDs.
         try HostChecks.checkTraversable(config.root, key: "root")
         try HostChecks.checkTraversable(config.state, key: "state")
@@ -27,7 +29,8 @@ public enum Daemon {
 
         let driver = HostChecks.detectCgroupDriver(config.runtime.cgroupDriver)
         let environment = makeEnvironment(config: config, driver: driver)
-        let images = try ImageStore(root: config.imagesDirectory, layerLimits: config.image.layerLimits, sources: config.registry.registryHosts.source)
+        let images = try ImageStore(root: config.imagesDirectory, layerLimits: config.image.layerLimits, signaturePolicy: policy,
+                                    sources: config.registry.registryHosts.source)
         let realms = try await makeRealms(config: config, driver: driver, images: images, logger: logger)
         // Every pod's guest API (and those of the pods that outlived the previous daemon).
         let guest = GuestAPIServer(realms: realms, version: FascoVersion.current, logger: logger)

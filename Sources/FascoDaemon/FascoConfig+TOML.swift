@@ -60,6 +60,7 @@ extension FascoConfig {
                     case "max_layer_ratio": image.maxLayerRatio = Int64(try reader.integer(key, value))
                     case "layer_ratio_floor_bytes": image.layerRatioFloorBytes = Int64(try reader.integer(key, value))
                     case "max_layer_entries": image.maxLayerEntries = try reader.integer(key, value)
+                    case "signature_policy": image.signaturePolicy = try reader.string(key, value)
                     default: throw reader.unknown(key)
                     }
                 }

@@ -73,6 +73,9 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         public var layerRatioFloorBytes = LayerLimits().ratioFloorBytes
         /// Tar entries of one layer.
         public var maxLayerEntries = LayerLimits().maxEntries
+        /// A containers-policy.json(5) file PullImage and CreateContainer hold images to;
+        /// empty: no policy, every image is admitted.
+        public var signaturePolicy = ""
 
         public var layerLimits: LayerLimits {
             LayerLimits(maxBytes: maxLayerBytes, maxRatio: maxLayerRatio, ratioFloorBytes: layerRatioFloorBytes,
@@ -130,6 +133,9 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     public func validate() throws(ConfigError) {
         guard Self.logLevels.contains(logLevel) else {
             throw ConfigError("log_level must be one of \(Self.logLevels.joined(separator: ", ")), got \(logLevel)")
+        }
+        if !image.signaturePolicy.isEmpty && !image.signaturePolicy.hasPrefix("/") {
+            throw ConfigError("image.signature_policy must be an absolute path (or empty: no policy), got \(image.signaturePolicy)")
         }
         for (key, path) in [("root", root), ("state", state), ("cni.conf_dir", cni.confDir)] where !path.hasPrefix("/") {
             throw ConfigError("\(key) must be an absolute path, got \(path)")

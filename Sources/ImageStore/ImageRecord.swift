@@ -20,6 +20,9 @@ public struct ImageRecord: Codable, Sendable, Equatable {
     /// Unix nanoseconds of the pull or import.
     public var createdAt: Int64
     public var pinned: Bool
+    /// The cosign signatures found for the image's repo digests when it was pulled under a
+    /// signature policy (the evidence CreateContainer verifies again); nil when none were.
+    public var signatures: [CosignSignature]? = nil
 
     /// The snapshots this image's root filesystem is built from, bottom first.
     public var chainIDs: [Digest] {

@@ -8,6 +8,14 @@ public protocol ImageSource: Sendable {
     func manifest(repository: String, reference: String) async throws(FascoError) -> FetchedManifest
     /// Streams blob `digest` into `writer`, continuing from `writer.written` when the source can.
     func blob(repository: String, digest: Digest, size: Int64, into writer: BlobWriter) async throws(FascoError)
+    /// The whole of a small blob `digest` (at most `size` bytes, verified), in memory: signature payloads.
+    func smallBlob(repository: String, digest: Digest, size: Int64) async throws(FascoError) -> [UInt8]
+}
+
+extension ImageSource {
+    public func smallBlob(repository: String, digest: Digest, size: Int64) async throws(FascoError) -> [UInt8] {
+        throw .unimplemented("this image source does not serve signature payloads")
+    }
 }
 
 public struct FetchedManifest: Sendable {

@@ -31,18 +31,24 @@ public actor ImageStore {
     public nonisolated let cleanupDelay: Duration
     /// How far one layer may expand when it is unpacked (fasco.toml `[image]`).
     public nonisolated let layerLimits: LayerLimits
+    /// The signature policy pulls and container creation are held to (fasco.toml
+    /// `[image] signature_policy`); nil admits anything and looks up no signatures.
+    public nonisolated let signaturePolicy: SignaturePolicy?
 
     /// - Parameter sources: makes the source a reference is pulled from (its registry, with mirrors).
     /// - Parameter cleanupDelay: how long removed containers' trees and the content they kept
     ///   alive wait, gathered, before a background clean-up deletes them.
     /// - Parameter layerLimits: how far one layer may expand; a layer past them is refused
     ///   (RESOURCE_EXHAUSTED) while it unpacks, and its partial snapshot removed.
+    /// - Parameter signaturePolicy: what a pull must satisfy before anything of the image is
+    ///   stored, and what an image must still satisfy when a container is created from it.
     public init(root: String, platform: Platform = .host, cleanupDelay: Duration = .milliseconds(500),
-                layerLimits: LayerLimits = LayerLimits(),
+                layerLimits: LayerLimits = LayerLimits(), signaturePolicy: SignaturePolicy? = nil,
                 sources: @escaping @Sendable (ImageReference, RegistryCredentials?) -> any ImageSource) throws(FascoError) {
         self.root = root
         self.cleanupDelay = cleanupDelay
         self.layerLimits = layerLimits
+        self.signaturePolicy = signaturePolicy
         self.platform = platform
         self.sources = sources
         try FileSystem.makeDirectories(root, mode: 0o700)
@@ -92,7 +98,7 @@ public actor ImageStore {
             task = running
         } else {
             let source = sources(reference, credentials)
-            task = Task { try await self.fetch(reference, from: source) }
+            task = Task { try await self.fetch(reference, from: source, verifying: true) }
             pulls[key] = task
         }
         defer { if pulls[key] == task { pulls[key] = nil } }
@@ -106,13 +112,23 @@ public actor ImageStore {
     }
 
     /// Reads the manifest chain, the config and every layer, unpacks, and records the image.
-    func fetch(_ reference: ImageReference, from source: any ImageSource) async throws(FascoError) -> ImageRecord {
+    ///
+    /// - Parameter verifying: hold the image to the signature policy (a registry pull): its
+    ///   cosign signatures are read and checked once the top manifest's digest is known,
+    ///   before anything of the image is stored, and kept in the record for CreateContainer.
+    ///   Imports (an operator's action) are not checked here; CreateContainer still is.
+    func fetch(_ reference: ImageReference, from source: any ImageSource, verifying: Bool = false) async throws(FascoError) -> ImageRecord {
         activeFetches += 1
         defer {
             activeFetches -= 1
             if collectionPending && activeFetches == 0 { try? garbageCollect() }
         }
         let top = try await source.manifest(repository: reference.path, reference: reference.registryReference)
+        var signatures: [CosignSignature] = []
+        if verifying, let policy = signaturePolicy {
+            signatures = try await cosignSignatures(of: reference, digest: top.digest, from: source, required: policy.needsSignatures(reference))
+            try policy.admit(reference, digest: top.digest, signatures: signatures)
+        }
         try content.write(top.bytes, as: top.digest)
         var manifestBytes = top.bytes
         var manifestDigest = top.digest
@@ -152,7 +168,8 @@ public actor ImageStore {
         return try record(ImageRecord(
             id: configDigest, repoTags: reference.taggedName.map { [$0] } ?? [],
             repoDigests: [reference.repoDigest(top.digest)], manifestDigest: manifestDigest,
-            config: config, layers: manifest.layers, size: size, createdAt: Self.nowNanos(), pinned: false))
+            config: config, layers: manifest.layers, size: size, createdAt: Self.nowNanos(), pinned: false,
+            signatures: signatures.isEmpty ? nil : signatures))
     }
 
     static func looksLikeIndex(_ bytes: [UInt8]) -> Bool {
@@ -239,6 +256,9 @@ public actor ImageStore {
         if records[new.id] != nil {
             merged.repoTags = Self.union(merged.repoTags, new.repoTags)
             merged.repoDigests = Self.union(merged.repoDigests, new.repoDigests)
+            let kept = merged.signatures ?? []
+            let added = (new.signatures ?? []).filter { !kept.contains($0) }
+            if !added.isEmpty { merged.signatures = kept + added }
         }
         records[new.id] = merged
         try index.commit(records)

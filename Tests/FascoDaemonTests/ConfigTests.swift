@@ -49,6 +49,7 @@ struct ConfigTests {
             max_layer_ratio = 20
             layer_ratio_floor_bytes = 5000
             max_layer_entries = 300
+            signature_policy = "/etc/fasco/policy.json"
             """, source: "t.toml")
         try config.validate()
         #expect(config.root == "/srv/fasco")
@@ -65,6 +66,7 @@ struct ConfigTests {
         #expect(config.streaming.address == "::1")
         #expect(config.streaming.port == 10010)
         #expect(config.image.layerLimits == LayerLimits(maxBytes: 1_000_000, maxRatio: 20, ratioFloorBytes: 5000, maxEntries: 300))
+        #expect(config.image.signaturePolicy == "/etc/fasco/policy.json")
     }
 
     @Test("deploy/fasco.toml states the embedded defaults")
@@ -173,6 +175,7 @@ struct ConfigTests {
         ("[image]\nmax_layer_ratio = -1", "image.max_layer_ratio"),
         ("[image]\nlayer_ratio_floor_bytes = 0", "image.layer_ratio_floor_bytes"),
         ("[image]\nmax_layer_entries = 0", "image.max_layer_entries"),
+        ("[image]\nsignature_policy = \"policy.json\"", "image.signature_policy"),
     ])
     func badValues(text: String, key: String) throws {
         var config = FascoConfig()

@@ -147,6 +147,16 @@ public final class RegistryClient: ImageSource {
         }, verify: {})
     }
 
+    /// The whole of blob `digest` in memory, verified against its digest and `size`.
+    public func smallBlob(repository: String, digest: Digest, size: Int64) async throws(FascoError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        try await fetchBlob(repository: repository, digest: digest, size: size) { chunk, offset in
+            if offset == 0 { bytes.removeAll() }
+            bytes.append(contentsOf: chunk)
+        }
+        return bytes
+    }
+
     /// Streams blob `digest` to `sink`, verifying its size as bytes arrive (more than
     /// `size` ends the transfer at once) and its digest at the end.
     ///
