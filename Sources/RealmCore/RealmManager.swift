@@ -190,7 +190,7 @@ public final class RealmManager: Sendable {
                 let spec = try await makeSpec(prepared, runtime)
                 if let monitor {
                     let record = try measure(container, of: pod, realmDirectory: runtime.directory, spec: spec, image: image, monitor: monitor)
-                    try await registry.update(container.id) { $0.attestation = record }
+                    try await registry.recordMeasurement(of: container.id, record)
                 }
                 try await backend.createContainer(container, spec: spec, bundle: prepared.directory)
             } catch {

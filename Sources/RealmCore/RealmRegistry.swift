@@ -156,6 +156,18 @@ public actor RealmRegistry {
         return after
     }
 
+    /// Records a new Container Realm's measurements (made after its spec, before it is
+    /// created). Written atomically but without fsync: it survives the daemon's death (the
+    /// page cache keeps it), and what a host crash could lose belongs to a container that the
+    /// crash ended anyway (such a record reads back whole, unmeasured: its attestation is
+    /// then FAILED_PRECONDITION). Saves CreateContainer one synchronous disk flush.
+    public func recordMeasurement(of id: RealmID, _ record: RealmAttestationRecord) throws(FascoError) {
+        guard var realm = containerRealms[id] else { throw .notFound("container \(id) not found") }
+        realm.attestation = record
+        try store.save(realm, durable: false)
+        containerRealms[id] = realm
+    }
+
     /// Extends a Container Realm's REM `index` with H(`text`) (the text goes into its log), on
     /// disk before it returns; a realm without measurements is left as it is.
     @discardableResult

@@ -18,8 +18,10 @@ struct RealmStore: Sendable {
         try write(realm, to: "\(systemDirectory)/\(realm.id).json")
     }
 
-    func save(_ realm: ContainerRealm) throws(FascoError) {
-        try write(realm, to: "\(containerDirectory)/\(realm.id).json")
+    /// `durable` false skips the fsyncs: the rename stays atomic and survives the daemon's
+    /// death, not the host's (see `RealmRegistry.recordMeasurement`).
+    func save(_ realm: ContainerRealm, durable: Bool = true) throws(FascoError) {
+        try write(realm, to: "\(containerDirectory)/\(realm.id).json", durable: durable)
     }
 
     func deleteSystemRealm(_ id: RealmID) throws(FascoError) {
@@ -53,11 +55,11 @@ struct RealmStore: Sendable {
         return (records, unreadable)
     }
 
-    private func write<T: Encodable>(_ value: T, to path: String) throws(FascoError) {
+    private func write<T: Encodable>(_ value: T, to path: String, durable: Bool = true) throws(FascoError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data: Data
         do { data = try encoder.encode(value) } catch { throw .internal("cannot encode \(path)", cause: error) }
-        try FileSystem.writeAtomically(Array(data), to: path, mode: 0o600)
+        try FileSystem.writeAtomically(Array(data), to: path, mode: 0o600, durable: durable)
     }
 }

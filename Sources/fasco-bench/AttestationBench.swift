@@ -31,8 +31,10 @@ func attestationBenchmark() async throws {
     // The measured spec of a real container, as the daemon built it.
     let status = try await runtime.containerStatus(ContainerStatusRequest(containerID: containers[0], verbose: true))
     let info = try JSONSerialization.jsonObject(with: Data((status.info["info"] ?? "{}").utf8)) as? [String: Any]
-    let specText = info?["runtimeSpec"] as? String ?? ""
-    let spec = try JSONDecoder().decode(RuntimeSpec.self, from: Data(specText.utf8))
+    // crictl inspect's form: the spec as a JSON object (a string in older renderings).
+    let specData = try (info?["runtimeSpec"] as? String).map { Data($0.utf8) }
+        ?? JSONSerialization.data(withJSONObject: info?["runtimeSpec"] ?? [:])
+    let spec = try JSONDecoder().decode(RuntimeSpec.self, from: specData)
     let image = MeasuredImage(manifest: "sha256:" + String(repeating: "a", count: 64), config: "sha256:" + String(repeating: "b", count: 64),
                               layers: ["sha256:" + String(repeating: "c", count: 64)])
     let instance = RealmInstance(root: fasco.directory.path + "/root", state: fasco.directory.path + "/state",
@@ -44,14 +46,15 @@ func attestationBenchmark() async throws {
         record = try SoftwareRMM.measureContainerRealm(ContainerRealmDocument(spec: spec, image: image, instance: instance), options: RealmOptions())
         measures.append(ContinuousClock.now - began)
     }
-    // The record write measurement adds (the realm record is written once more, durably).
+    // The record write measurement adds (the container's record written once more, atomically
+    // but without fsync: RealmRegistry.recordMeasurement).
     let encoded = try JSONEncoder().encode(record)
     let scratch = try makeDirectory("attest-writes")
     defer { try? FileManager.default.removeItem(at: scratch) }
     var writes: [Duration] = []
     for index in 0..<51 {
         let began = ContinuousClock.now
-        try FileSystem.writeAtomically(Array(encoded), to: scratch.path + "/record-\(index % 4).json", mode: 0o600)
+        try FileSystem.writeAtomically(Array(encoded), to: scratch.path + "/record-\(index % 4).json", mode: 0o600, durable: false)
         writes.append(ContinuousClock.now - began)
     }
 
@@ -76,7 +79,7 @@ func attestationBenchmark() async throws {
     let added = median(measures) + median(writes)
     print("attestation (software RMM), medians           this run    target    ratio to target")
     print("  measure a Container Realm (in process)      \(ms(median(measures)))")
-    print("  + its durable record write                  \(ms(median(writes)))")
+    print("  + its record write (atomic, no fsync)       \(ms(median(writes)))")
     print("  = added to CreateContainer                  \(ms(added))     <= 2 ms   \(ratio(added, .milliseconds(2)))")
     print("  CreateContainer, whole RPC (for scale)      \(ms(median(creates)))")
     print("  token, in process                           \(ms(median(tokens)))     <= 5 ms   \(ratio(median(tokens), .milliseconds(5)))")
