@@ -63,8 +63,8 @@ struct ShutdownTests {
             let started = ContinuousClock.now
             await f.server.shutdown(gracePeriod: .milliseconds(300))
             // Shutdown does not wait for the handler: it returned while the handler still runs.
-            #expect(!f.probe.has("stubborn.finished"), "shutdown waited for a handler that ignores cancellation")
-            #expect(ContinuousClock.now - started < stubbornExtra)
+            // (The flag, not a clock: on a loaded host shutdown itself may take longer than the handler's extra time.)
+            #expect(!f.probe.has("stubborn.finished"), "shutdown waited for a handler that ignores cancellation (after \(ContinuousClock.now - started))")
             #expect(f.probe.has("stubborn.cancelled"))
             #expect(!exists(f.socketPath))
             let status = try await failure { try await call.value }

@@ -148,11 +148,14 @@ struct ProcessSpawnerTests {
         kill(child.pid, SIGTERM)
         #expect(try await ProcessSpawner.wait(child.pid, timeout: .seconds(5)) == .signaled(SIGTERM))
 
-        // A grandchild: not ours to reap once its parent (sh) has gone.
-        let output = try await ProcessSpawner.run(.init("/bin/sh", arguments: ["-c", "sleep 3 >/dev/null 2>&1 & echo $!"], stdout: .pipe), timeout: .seconds(5))
+        // A grandchild: not ours to reap once its parent (sh) has gone. It lives until it is
+        // killed (a loaded host may take seconds to get here), then waitForExit sees it end.
+        let output = try await ProcessSpawner.run(.init("/bin/sh", arguments: ["-c", "sleep 300 >/dev/null 2>&1 & echo $!"], stdout: .pipe), timeout: .seconds(30))
         let grandchild = try #require(Int32(output.stdoutText.trimmingCharacters()))
         #expect(ProcessSpawner.isAlive(grandchild))
-        #expect(await ProcessSpawner.waitForExit(ofProcess: grandchild, timeout: .seconds(10)))
+        #expect(await ProcessSpawner.waitForExit(ofProcess: grandchild, timeout: .milliseconds(200)) == false, "it still runs")
+        kill(grandchild, SIGKILL)
+        #expect(await ProcessSpawner.waitForExit(ofProcess: grandchild, timeout: .seconds(30)))
         #expect(!ProcessSpawner.isAlive(grandchild))
     }
 
