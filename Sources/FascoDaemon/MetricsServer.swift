@@ -82,6 +82,8 @@ final class MetricsServer: Sendable {
             let ready = poll(&entries, nfds_t(entries.count), timeout)
             if ready < 0 && errno != EINTR { break }
             if entries[0].revents != 0 { break loop }
+            // The connections polled this round; those accepted below wait for the next.
+            let polled = connections.count
             if entries[1].revents & Int16(POLLIN) != 0 {
                 while true {
                     let fd = accept(listener, nil, nil)
@@ -95,8 +97,8 @@ final class MetricsServer: Sendable {
                     connections.append(Connection(fd: fd, deadline: .now + Self.requestTimeout))
                 }
             }
-            var kept: [Connection] = []
-            for (index, var connection) in connections.enumerated() {
+            var kept = Array(connections[polled...])
+            for (index, var connection) in connections[..<polled].enumerated() {
                 let events = entries[index + 2].revents
                 if events == 0 {
                     if ContinuousClock.now >= connection.deadline { close(connection.fd) } else { kept.append(connection) }
