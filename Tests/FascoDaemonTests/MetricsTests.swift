@@ -98,6 +98,8 @@ struct MetricsTests {
                 #expect(scrape.value("fasco_oci_runtime_duration_seconds_count", ["runtime": "crun", "operation": operation]) == 1, "\(operation)")
             }
             #expect(scrape.value("fasco_cni_plugin_duration_seconds_count", ["command": "ADD", "plugin": "bridge"]) == 1)
+            #expect(scrape.value("fasco_cni_plugin_duration_seconds_sum", ["command": "ADD", "plugin": "bridge"]).map { $0 > 0 } == true)
+            #expect(scrape.value("fasco_oci_runtime_duration_seconds_sum", ["runtime": "crun", "operation": "start"]).map { $0 > 0 } == true)
             #expect(scrape.value("fasco_cni_plugin_duration_seconds_count", ["command": "DEL", "plugin": "bridge"]) == nil)
             #expect(scrape.realms == ["system/ready": 1, "system/notReady": 0, "container/created": 0, "container/running": 1,
                                       "container/exited": 0, "container/unknown": 0])
