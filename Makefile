@@ -2,7 +2,7 @@
 #   make run          build and run Fasco on its embedded defaults (needs root)
 #   make test         everything CI runs
 #   make bench        benchmarks, with baselines measured in the same run
-#                     (BENCH=transport|pull|pod|pod-ops|pod-memory|runtime|attestation|fuzz runs one;
+#                     (BENCH=transport|pull|pod|pod-ops|pod-memory|runtime|attestation|share|fuzz runs one;
 #                     CRITEST=/path/to/critest; FUZZ_MINUTES for fuzz, default 10)
 #   make conformance  critest against Fasco (CRITEST=/path/to/critest); conformance-systemd
 #                     the same with the systemd cgroup driver, conformance-cgroupv2 on the

@@ -15,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // Metrics: libraries record through swift-metrics' API; only FascoDaemon bootstraps
+        // swift-prometheus's factory and serves its registry's text.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C-facing targets.
@@ -40,11 +44,13 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: swift6),
-        .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec", "RealmAttestation"], swiftSettings: swift6),
-        .target(name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux", "CSystemdBus"], swiftSettings: swift6),
+        .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec", "RealmAttestation", .product(name: "Metrics", package: "swift-metrics")], swiftSettings: swift6),
+        .target(
+            name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux", "CSystemdBus", .product(name: "Metrics", package: "swift-metrics")],
+            swiftSettings: swift6),
         .target(
             name: "ImageStore",
-            dependencies: ["OCISpec", "FascoCore", "CImageLibs", "CLinux", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["OCISpec", "FascoCore", "CImageLibs", "CLinux", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: swift6),
         .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
         .target(
@@ -55,7 +61,7 @@ let package = Package(
             name: "CRIServer",
             dependencies: [
                 "CRIAPI", "CRIStreaming", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore", "RealmAttestation",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swift6),
         // The guest API in every pod (CoCo's api-server-rest): HTTP on the pod's loopback and a unix socket.
@@ -68,6 +74,7 @@ let package = Package(
             dependencies: [
                 "GuestAPI", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore", "RealmAttestation", "SoftwareRealms",
                 .product(name: "Logging", package: "swift-log"), .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swift6),
         .executableTarget(

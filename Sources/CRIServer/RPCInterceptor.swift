@@ -1,9 +1,14 @@
 import CRIAPI
 import GRPCTransport
 import Logging
+import Metrics
 
-/// Every CRI call passes through here once: the error mapping and the one log line per RPC.
+/// Every CRI call passes through here once: the error mapping, the one log line per RPC and
+/// its latency (`fasco_rpc_duration_seconds{method, code}`, with the final gRPC code).
 struct RPCInterceptor: CRICallInterceptor {
+    /// The RPC latency histogram (swift-metrics Timer; a Prometheus histogram in seconds when served).
+    static let durationMetric = "fasco_rpc_duration_seconds"
+
     let logger: Logger
 
     func intercept<Response: Sendable>(rpc: String, context: ServerContext, _ body: () async throws -> Response) async throws -> Response {
@@ -21,6 +26,7 @@ struct RPCInterceptor: CRICallInterceptor {
 
     private func log(rpc: String, status: GRPCStatus, since start: ContinuousClock.Instant, cause: String? = nil) {
         let elapsed = ContinuousClock.now - start
+        Metrics.Timer(label: Self.durationMetric, dimensions: [("method", rpc), ("code", status.code.name)]).record(duration: elapsed)
         let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         var metadata: Logger.Metadata = [
             "rpc": "\(rpc)",

@@ -26,6 +26,8 @@ public enum Daemon {
         try FileSystem.makeDirectories(config.root, mode: 0o711)
         try FileSystem.makeDirectories(config.state, mode: 0o711)
         try FileSystem.makeDirectories(config.imagesDirectory, mode: 0o700)
+        // Before anything makes a metric: the layers record through whatever was bootstrapped.
+        let metrics = try startMetrics(config: config)
 
         let driver = HostChecks.detectCgroupDriver(config.runtime.cgroupDriver)
         let environment = makeEnvironment(config: config, driver: driver)
@@ -52,12 +54,14 @@ public enum Daemon {
         logger.notice("serving", metadata: [
             "listen": "\(config.grpc.listen)", "streaming": "\(streaming.baseURL)", "root": "\(config.root)", "state": "\(config.state)",
             "backend": "\(config.runtime.backend)", "version": "\(FascoVersion.current)",
+            "metrics": "\(metrics.map { "http://\($0.address)/metrics" } ?? "off")",
         ])
         let signal = await stop.wait()
         logger.notice("shutting down", metadata: ["signal": "\(signal)", "running_calls": "\(server.runningCalls)"])
         await server.shutdown(gracePeriod: .milliseconds(Int64(config.grpc.shutdownGracePeriodSeconds * 1000)))
         await streaming.shutdown()
         await guest.shutdown()
+        await metrics?.stop()
         // Pods and containers keep running: the next daemon re-attaches to them.
         realms.detach()
         // Removed containers' trees are deleted now rather than at the next start.

@@ -64,6 +64,13 @@ extension FascoConfig {
                     default: throw reader.unknown(key)
                     }
                 }
+            case "metrics":
+                try reader.table(try reader.subtable(key, value), path: key) { key, value throws(ConfigError) in
+                    switch key.last {
+                    case "address": metrics.address = try reader.string(key, value)
+                    default: throw reader.unknown(key)
+                    }
+                }
             case "registry":
                 try reader.table(try reader.subtable(key, value), path: key) { key, value throws(ConfigError) in
                     guard key.last == "hosts" else { throw reader.unknown(key) }

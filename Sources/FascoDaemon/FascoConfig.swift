@@ -18,6 +18,7 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     public var registry = Registry()
     public var streaming = Streaming()
     public var image = Image()
+    public var metrics = Metrics()
 
     public struct GRPC: Sendable, Equatable, Codable {
         /// `unix:///path/to.sock`: where kubelet, crictl and critest connect.
@@ -81,6 +82,14 @@ public struct FascoConfig: Sendable, Equatable, Codable {
             LayerLimits(maxBytes: maxLayerBytes, maxRatio: maxLayerRatio, ratioFloorBytes: layerRatioFloorBytes,
                         maxEntries: maxLayerEntries)
         }
+    }
+
+    /// The Prometheus endpoint.
+    public struct Metrics: Sendable, Equatable, Codable {
+        /// `host:port` (`[v6]:port` for IPv6) where `GET /metrics` answers in Prometheus text
+        /// format; empty: no endpoint, and nothing is recorded. Loopback is recommended: the
+        /// endpoint has no authentication.
+        public var address = ""
     }
 
     /// Per-registry settings, keyed by registry host as image names spell it
@@ -173,6 +182,9 @@ public struct FascoConfig: Sendable, Equatable, Codable {
                              (LayerLimits.ratioFloorBytesKey, image.layerRatioFloorBytes),
                              (LayerLimits.maxEntriesKey, Int64(image.maxLayerEntries))] where value < 1 {
             throw ConfigError("\(key) must be at least 1, got \(value)")
+        }
+        if !metrics.address.isEmpty, MetricsAddress(metrics.address) == nil {
+            throw ConfigError("metrics.address must be host:port with an IP address host ([v6]:port for IPv6) and a port from 1 to 65535 (or empty: off), got \(metrics.address)")
         }
         guard ["auto", "cgroupfs", "systemd"].contains(runtime.cgroupDriver) else {
             throw ConfigError("runtime.cgroup_driver must be auto, cgroupfs or systemd, got \(runtime.cgroupDriver)")

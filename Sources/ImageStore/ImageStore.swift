@@ -1,5 +1,6 @@
 import FascoCore
 import FoundationEssentials
+import Metrics
 import OCISpec
 #if canImport(Glibc)
 import Glibc
@@ -89,6 +90,9 @@ public actor ImageStore {
 
     // MARK: Pull
 
+    /// How long registry pulls take, by result (ok, error): a Timer, a histogram when served.
+    public static let pullDurationMetric = "fasco_image_pull_duration_seconds"
+
     /// Pulls `name` and returns its record; concurrent pulls of one reference share one download.
     public func pull(_ name: String, credentials: RegistryCredentials? = nil) async throws(FascoError) -> ImageRecord {
         let reference = try ImageReference(parsing: name)
@@ -98,7 +102,17 @@ public actor ImageStore {
             task = running
         } else {
             let source = sources(reference, credentials)
-            task = Task { try await self.fetch(reference, from: source, verifying: true) }
+            task = Task {
+                // One sample per download, however many callers share it.
+                let start = ContinuousClock.now
+                var result = "error"
+                defer {
+                    Metrics.Timer(label: Self.pullDurationMetric, dimensions: [("result", result)]).record(duration: ContinuousClock.now - start)
+                }
+                let record = try await self.fetch(reference, from: source, verifying: true)
+                result = "ok"
+                return record
+            }
             pulls[key] = task
         }
         defer { if pulls[key] == task { pulls[key] = nil } }

@@ -145,10 +145,11 @@ public final class RealmManager: Sendable {
                     try? await backend.signalContainer(current, signal: 9)
                     var exit = ContainerExit(code: 137, finishedAt: Self.now(), oomKilled: false)
                     if case .exited(let persisted) = await backend.containerProcess(current) { exit = persisted }
-                    _ = try? await registry.update(current.id) { realm in
+                    let recorded = try? await registry.update(current.id) { realm in
                         realm.recordExit(code: exit.code, at: exit.finishedAt, oomKilled: exit.oomKilled)
                         realm.message = "pod sandbox \(id.short) ended: \(reason)"
                     }
+                    if recorded != nil, exit.oomKilled { RealmMetrics.countOOMKill() }
                     stopped.append(current.id)
                     // What the exit watcher does after an exit it saw.
                     await backend.releaseExited(current)
@@ -159,6 +160,7 @@ public final class RealmManager: Sendable {
             return true
         }) ?? false
         guard ended else { return }
+        RealmMetrics.countSupervisorDeath()
         for container in stopped { publish(.stopped, realm: container, in: id) }
         publish(.stopped, realm: id, in: id)
     }
@@ -309,6 +311,7 @@ public final class RealmManager: Sendable {
             changed = true
             pod = realm.systemRealm
         }
+        if changed, exit.oomKilled { RealmMetrics.countOOMKill() }
         if changed, let pod { publish(.stopped, realm: id, in: pod) }
     }
 

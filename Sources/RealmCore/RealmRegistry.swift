@@ -12,6 +12,8 @@ public actor RealmRegistry {
     private var containerIDs = IDIndex()
     private var reservedSystemNames: [String: RealmID] = [:]
     private var reservedContainerNames: [String: RealmID] = [:]
+    /// Realms by state, as gauges (`RealmMetrics.realms`), set after every change.
+    private let gauges = RealmStateGauges()
 
     /// What `load` found but could not keep: unreadable records and containers of missing pods.
     public struct Recovery: Sendable, Equatable {
@@ -89,6 +91,7 @@ public actor RealmRegistry {
             try store.save(realm)
             systemRealms[id] = realm
         }
+        updateGauges()
         return realm
     }
 
@@ -153,6 +156,7 @@ public actor RealmRegistry {
             try store.save(after)
             containerRealms[id] = after
         }
+        if after.state != before.state { updateGauges() }
         return after
     }
 
@@ -184,25 +188,35 @@ public actor RealmRegistry {
 
     // MARK: Indexes
 
+    /// Sets the realms-by-state gauges from the indexes (a pass over the realms; a change of
+    /// state costs far more in its fsync).
+    private func updateGauges() {
+        gauges.set(system: systemRealms.values.lazy.map(\.state), container: containerRealms.values.lazy.map(\.state))
+    }
+
     private func index(_ realm: SystemRealm) {
+        defer { updateGauges() }
         systemRealms[realm.id] = realm
         systemIDs.insert(realm.id)
         reservedSystemNames[realm.metadata.reservedName] = realm.id
     }
 
     private func unindex(_ realm: SystemRealm) {
+        defer { updateGauges() }
         systemRealms[realm.id] = nil
         systemIDs.remove(realm.id)
         if reservedSystemNames[realm.metadata.reservedName] == realm.id { reservedSystemNames[realm.metadata.reservedName] = nil }
     }
 
     private func index(_ realm: ContainerRealm) {
+        defer { updateGauges() }
         containerRealms[realm.id] = realm
         containerIDs.insert(realm.id)
         reservedContainerNames[realm.reservedName] = realm.id
     }
 
     private func unindex(_ realm: ContainerRealm) {
+        defer { updateGauges() }
         containerRealms[realm.id] = nil
         containerIDs.remove(realm.id)
         if reservedContainerNames[realm.reservedName] == realm.id { reservedContainerNames[realm.reservedName] = nil }

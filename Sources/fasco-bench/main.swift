@@ -9,12 +9,15 @@
 //   fasco-bench fuzz         the wire-level fuzzer for FUZZ_MINUTES (10): daemon RSS over the run
 //                            and after a quiet minute, and calls answered INTERNAL
 //   fasco-bench attestation  what measurement adds to CreateContainer and what a token costs
+//   fasco-bench share        Fasco's own share of CreatePod, CreateContainer, StartContainer and
+//                            StopPod: the RPC's time minus the CNI plugins' and the OCI runtime's
+//                            (from the daemon's /metrics), SHARE_PODS pods (20)
 //   fasco-bench runtime      crun and runc start-up (create + start + exit of echo) and the cost
 //                            of the wrapper that hides a hybrid host's cgroup v2 mount from crun
 import Foundation
 
 let which = CommandLine.arguments.dropFirst().first ?? "all"
-let known = ["all", "transport", "pull", "pod", "pod-ops", "pod-memory", "runtime", "attestation", "fuzz"]
+let known = ["all", "transport", "pull", "pod", "pod-ops", "pod-memory", "runtime", "attestation", "fuzz", "share"]
 guard known.contains(which) else {
     print("usage: fasco-bench [\(known.joined(separator: "|"))]")
     exit(2)
@@ -37,6 +40,10 @@ if which == "all" || which == "runtime" {
 if which == "all" || which == "attestation" {
     if which == "all" { print("") }
     try await attestationBenchmark()
+}
+if which == "all" || which == "share" {
+    if which == "all" { print("") }
+    try await shareBenchmark()
 }
 if which == "all" || which == "fuzz" {
     if which == "all" { print("") }

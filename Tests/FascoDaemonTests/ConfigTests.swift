@@ -50,6 +50,8 @@ struct ConfigTests {
             layer_ratio_floor_bytes = 5000
             max_layer_entries = 300
             signature_policy = "/etc/fasco/policy.json"
+            [metrics]
+            address = "127.0.0.1:9464"
             """, source: "t.toml")
         try config.validate()
         #expect(config.root == "/srv/fasco")
@@ -67,6 +69,7 @@ struct ConfigTests {
         #expect(config.streaming.port == 10010)
         #expect(config.image.layerLimits == LayerLimits(maxBytes: 1_000_000, maxRatio: 20, ratioFloorBytes: 5000, maxEntries: 300))
         #expect(config.image.signaturePolicy == "/etc/fasco/policy.json")
+        #expect(config.metrics.address == "127.0.0.1:9464")
     }
 
     @Test("deploy/fasco.toml states the embedded defaults")
@@ -176,11 +179,36 @@ struct ConfigTests {
         ("[image]\nlayer_ratio_floor_bytes = 0", "image.layer_ratio_floor_bytes"),
         ("[image]\nmax_layer_entries = 0", "image.max_layer_entries"),
         ("[image]\nsignature_policy = \"policy.json\"", "image.signature_policy"),
+        ("[metrics]\naddress = \"localhost:9464\"", "metrics.address"),
+        ("[metrics]\naddress = \"127.0.0.1\"", "metrics.address"),
+        ("[metrics]\naddress = \"127.0.0.1:0\"", "metrics.address"),
+        ("[metrics]\naddress = \"127.0.0.1:65536\"", "metrics.address"),
+        ("[metrics]\naddress = \"127.0.0.1:+80\"", "metrics.address"),
+        ("[metrics]\naddress = \"::1:9464\"", "metrics.address"),
+        ("[metrics]\naddress = \"[::1]9464\"", "metrics.address"),
     ])
     func badValues(text: String, key: String) throws {
         var config = FascoConfig()
         try config.apply(toml: text, source: "f.toml")
         #expect { try config.validate() } throws: { String(describing: $0).contains(key) }
+    }
+
+    @Test("metrics.address: off by default; IPv4 host:port and [IPv6]:port are accepted; its table refuses unknown keys")
+    func metricsAddress() throws {
+        #expect(FascoConfig().metrics.address == "")
+        for text in ["127.0.0.1:9464", "[::1]:9464", "0.0.0.0:1", "[::]:65535"] {
+            var config = FascoConfig()
+            config.metrics.address = text
+            try config.validate()
+            #expect(MetricsAddress(text)?.description == text)
+        }
+        var config = FascoConfig()
+        #expect { try config.apply(toml: "[metrics]\nport = 1\n", source: "m.toml") } throws: {
+            String(describing: $0) == "m.toml:2: unknown key metrics.port"
+        }
+        #expect { try config.apply(toml: "[metrics]\naddress = 9464\n", source: "m.toml") } throws: {
+            String(describing: $0).contains("metrics.address must be a string")
+        }
     }
 
     @Test("a missing explicit file is an error; the missing default file is not")

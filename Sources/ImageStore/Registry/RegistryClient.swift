@@ -1,5 +1,6 @@
 import FascoCore
 import FoundationEssentials
+import Metrics
 import OCISpec
 
 /// The pull side of the OCI Distribution API (v2) for one registry host, over its
@@ -9,6 +10,10 @@ import OCISpec
 /// through), then the upstream, whose connection failures, 5xx and 429 are retried with
 /// exponential backoff and whose other failures (401, 403, 404, bad content) are final.
 public final class RegistryClient: ImageSource {
+    /// Blob bytes received from registries and mirrors (a resumed download counts what it
+    /// fetched again; manifests are not counted): a swift-metrics Counter.
+    public static let pulledBytesMetric = "fasco_image_pulled_bytes_total"
+
     public let host: String
     /// Mirrors in their configured order, then the upstream.
     public let endpoints: [RegistryEndpoint]
@@ -280,6 +285,7 @@ public final class RegistryClient: ImageSource {
             throw AttemptFailure(.failedPrecondition("blob \(digest) from \(endpoint.url) has \(received + length) bytes, its descriptor says \(size)"),
                                  isBadContent: true)
         }
+        let pulled = Counter(label: Self.pulledBytesMetric)
         while true {
             let next: [UInt8]?
             do throws(FascoError) { next = try await transfer.next() } catch { throw .transport(error, endpoint: endpoint) }
@@ -298,6 +304,7 @@ public final class RegistryClient: ImageSource {
                 throw AttemptFailure(failure, isFinal: true)
             }
             received += Int64(chunk.count)
+            pulled.increment(by: chunk.count)
         }
         guard received == size else {
             throw AttemptFailure(.failedPrecondition("blob \(digest) from \(endpoint.url) ended after \(received) of its \(size) bytes"),

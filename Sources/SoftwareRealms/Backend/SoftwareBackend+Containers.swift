@@ -46,6 +46,9 @@ extension SoftwareBackend {
             try FileSystem.makeDirectories(String(logPath[..<slash]), mode: 0o755)
         }
         defer { unlink(runtime.createLog(id: id)) }
+        // The supervisor runs the runtime's create and answers when it exited: its time is the runtime's.
+        let started = ContinuousClock.now
+        defer { runtime.recordDuration("create", since: started) }
         do {
             _ = try await client(of: container.systemRealm).create(
                 id: id, pidFile: pidFile(container, bundle: bundle), logPath: logPath, argv: argv, stdin: container.stdin,

@@ -1,5 +1,6 @@
 import FascoCore
 import FoundationEssentials
+import Metrics
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,6 +11,10 @@ import Glibc
 /// The plugin runs through `ProcessSpawner` in a session of its own, with a deadline (its whole
 /// process group is killed at the deadline) and a bound on what it may print.
 struct CNIPluginCall: Sendable {
+    /// How long each plugin execution takes, by command (ADD, DEL, CHECK, VERSION) and plugin type:
+    /// the CNI plugins' own time, which Fasco does not control.
+    static let durationMetric = "fasco_cni_plugin_duration_seconds"
+
     enum Command: String, Sendable {
         case add = "ADD"
         case delete = "DEL"
@@ -40,6 +45,11 @@ struct CNIPluginCall: Sendable {
         let input = try stdinFile(request.encoded())
         defer { close(input) }
         let output: ProcessSpawner.Output
+        let start = ContinuousClock.now
+        defer {
+            Metrics.Timer(label: Self.durationMetric, dimensions: [("command", command.rawValue), ("plugin", type)])
+                .record(duration: ContinuousClock.now - start)
+        }
         do throws(FascoError) {
             output = try await ProcessSpawner.run(
                 ProcessSpawner.Command(path, environment: environment, stdin: .fd(input), stdout: .pipe, stderr: .pipe, newSession: true),

@@ -103,6 +103,8 @@ public struct OCIRuntime: Sendable {
         command.stderr = stdio.stderr.map { .fd($0) } ?? .null
         // A session of its own, so the container never shares the daemon's process group.
         command.newSession = true
+        let started = ContinuousClock.now
+        defer { recordDuration("create", since: started) }
         let child: ProcessSpawner.Child
         do {
             child = try ProcessSpawner.spawn(command)
@@ -178,6 +180,8 @@ public struct OCIRuntime: Sendable {
             binary, arguments: globalArguments(log: log) + arguments, environment: environment,
             stdout: .pipe, stderr: .pipe, newSession: true)
         let output: ProcessSpawner.Output
+        let started = ContinuousClock.now
+        defer { recordDuration(operation, since: started) }
         do {
             output = try await ProcessSpawner.run(command, timeout: timeout)
         } catch where error.code == .deadlineExceeded {
