@@ -52,15 +52,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
+        // Key release to realms: Trustee's RCAR 0.4.0 client, JWE, sealed secrets.
+        .target(
+            name: "KeyBroker",
+            dependencies: ["FascoCore", "ImageStore", "RealmCore", "RealmAttestation", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swift6),
         // The guest API in every pod (CoCo's api-server-rest): HTTP on the pod's loopback and a unix socket.
         .target(
             name: "GuestAPI",
-            dependencies: ["CLinux", "FascoCore", "RealmCore", "RealmAttestation", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CLinux", "FascoCore", "KeyBroker", "RealmCore", "RealmAttestation", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swift6),
         .target(
             name: "FascoDaemon",
             dependencies: [
-                "GuestAPI", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "FascoCore", "TOML", "ImageStore", "OCISpec", "RealmCore", "RealmAttestation", "SoftwareRealms",
+                "GuestAPI", "KeyBroker", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "FascoCore", "TOML", "ImageStore", "OCISpec", "RealmCore", "RealmAttestation", "SoftwareRealms",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
@@ -93,6 +98,10 @@ let package = Package(
         .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),
         .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: swift6),
         .testTarget(name: "GuestAPITests", dependencies: ["GuestAPI"], swiftSettings: swift6),
+        .testTarget(
+            name: "KeyBrokerTests",
+            dependencies: ["KeyBroker", "FascoCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swift6),
         .testTarget(name: "CRIStreamingTests", dependencies: ["CRIStreaming", "FascoCore"], swiftSettings: swift6),
         .testTarget(
             name: "CRIServerTests",

@@ -63,6 +63,14 @@ extension FascoConfig {
                     default: throw reader.unknown("image." + key, line)
                     }
                 }
+            case "kbs":
+                try reader.table(try reader.subtable(key, value, line), prefix: "kbs.") { key, value, line throws(ConfigError) in
+                    switch key {
+                    case "url": kbs.url = try reader.string("kbs." + key, value, line)
+                    case "ca_file": kbs.caFile = try reader.string("kbs." + key, value, line)
+                    default: throw reader.unknown("kbs." + key, line)
+                    }
+                }
             case "registry":
                 try reader.table(try reader.subtable(key, value, line), prefix: "registry.") { key, value, line throws(ConfigError) in
                     guard key == "hosts" else { throw reader.unknown("registry." + key, line) }

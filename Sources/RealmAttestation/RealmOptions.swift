@@ -41,16 +41,8 @@ public struct RealmOptions: Sendable, Equatable {
     /// The digest of an initdata document (CoCo: H(the whole TOML text) with its `algorithm`),
     /// truncated or zero-padded to 64 bytes.
     public static func initDataDigest(_ encoded: String) throws(FascoError) -> [UInt8] {
+        let (bytes, table) = try initData(encoded)
         let what = "annotation \(initDataAnnotation)"
-        guard let data = Data(base64Encoded: String(encoded.filter { !$0.isWhitespace })) else {
-            throw .invalidArgument("\(what) is not base64")
-        }
-        var bytes = Array(data)
-        if bytes.starts(with: [0x1f, 0x8b]) { bytes = try gunzip(bytes, what: what) }
-        guard bytes.count <= maxInitData else { throw .invalidArgument("\(what) is larger than 1 MiB") }
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalidArgument("\(what) is not UTF-8 text") }
-        let table: TOMLTable
-        do { table = try TOML.parse(text) } catch { throw .invalidArgument("\(what) is not TOML: \(error)") }
         guard case .string(let algorithm)? = table["algorithm"] else {
             throw .invalidArgument("\(what) has no algorithm (sha256, sha384 or sha512)")
         }
@@ -63,6 +55,21 @@ public struct RealmOptions: Sendable, Equatable {
         default: throw .invalidArgument("\(what): algorithm \(algorithm.debugDescription) is not sha256, sha384 or sha512")
         }
         return Array((digest + [UInt8](repeating: 0, count: 64)).prefix(64))
+    }
+
+    /// The initdata document's text (decoded from base64, gunzipped when it is gzip) and its TOML table.
+    public static func initData(_ encoded: String) throws(FascoError) -> (text: [UInt8], table: TOMLTable) {
+        let what = "annotation \(initDataAnnotation)"
+        guard let data = Data(base64Encoded: String(encoded.filter { !$0.isWhitespace })) else {
+            throw .invalidArgument("\(what) is not base64")
+        }
+        var bytes = Array(data)
+        if bytes.starts(with: [0x1f, 0x8b]) { bytes = try gunzip(bytes, what: what) }
+        guard bytes.count <= maxInitData else { throw .invalidArgument("\(what) is larger than 1 MiB") }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalidArgument("\(what) is not UTF-8 text") }
+        let table: TOMLTable
+        do { table = try TOML.parse(text) } catch { throw .invalidArgument("\(what) is not TOML: \(error)") }
+        return (bytes, table)
     }
 
     static func gunzip(_ bytes: [UInt8], what: String) throws(FascoError) -> [UInt8] {
