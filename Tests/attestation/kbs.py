@@ -205,18 +205,48 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.send(200, jwe_to(who["tee-pubkey"], data))
 
 
+def tool(argv):
+    """keygen PRIVATE.pem PUBLIC.jwk | seal PRIVATE.pem KID NAME: CoCo's sealed secrets
+    (SEALED_SECRET.md: "sealed." + compact JWS, ES256, a vault payload)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    if argv[0] == "keygen":
+        key = ec.generate_private_key(ec.SECP256R1())
+        with open(argv[1], "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        n = key.public_key().public_numbers()
+        with open(argv[2], "w") as f:
+            json.dump({"kty": "EC", "crv": "P-256", "x": b64u(n.x.to_bytes(32, "big")), "y": b64u(n.y.to_bytes(32, "big"))}, f)
+        return 0
+    if argv[0] == "seal":
+        with open(argv[1], "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), None)
+        header = b64u(json.dumps({"alg": "ES256", "kid": argv[2]}).encode())
+        payload = b64u(json.dumps({"version": "0.1.0", "type": "vault", "name": argv[3], "provider": "kbs",
+                                   "provider_settings": {}, "annotations": {}}).encode())
+        r, s_ = decode_dss_signature(key.sign((header + "." + payload).encode(), ec.ECDSA(hashes.SHA256())))
+        print("sealed." + header + "." + payload + "." + b64u(r.to_bytes(32, "big") + s_.to_bytes(32, "big")))
+        return 0
+    raise SystemExit("unknown tool " + argv[0])
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] in ("keygen", "seal"):
+        sys.exit(tool(sys.argv[1:]))
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--resources", required=True)
     ap.add_argument("--policy", required=True)
     ap.add_argument("--trust-anchors", required=True)
     ap.add_argument("--log")
+    ap.add_argument("--ready", help="a file written once the port is bound")
     args = ap.parse_args()
     Handler.broker = Broker(args)
+    http.server.ThreadingHTTPServer.allow_reuse_address = True
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.allow_reuse_address = True
-    print("serving", flush=True)
+    if args.ready:
+        with open(args.ready, "w") as f:
+            f.write(str(args.port))
     server.serve_forever()
 
 
