@@ -215,4 +215,63 @@ import Testing
             #expect(again == 0 && againBody == "plaintext-one", "\(againErrors)")
         }
     }
+
+    @Test("a pod whose initdata's cdh.toml names the broker uses it (the node has none); a pod without keeps CoCo's 404s")
+    func brokerFromInitData() async throws {
+        try AttestationTests().requireTools()
+        let port = Int.random(in: 40000...49999)
+        try await PodFixture.with { fixture in
+            let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
+            try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)
+            defer { broker.stop() }
+            try broker.resource("default/key/one", Data("from-initdata-broker".utf8))
+            let rim = try await Self.referenceRIM(fixture, name: "app", script: "sleep 1000")
+            try JSONSerialization.data(withJSONObject: ["rims": [rim]]).write(to: broker.policy)
+            let (_, keyData, _) = try await AttestationTests.attest(fixture, ["--platform-key"])
+            let platform = try #require(try JSONSerialization.jsonObject(with: keyData) as? [String: Any])
+            try JSONSerialization.data(withJSONObject: [try #require(platform["trust_anchor"])])
+                .write(to: broker.directory.appendingPathComponent("anchors.json"))
+            try await broker.start()
+
+            let initData = """
+            algorithm = "sha384"
+            version = "0.1.0"
+
+            [data]
+            "cdh.toml" = '''
+            [kbc]
+            name = "cc_kbc"
+            url = "http://127.0.0.1:\(port)"
+            '''
+
+            """
+            var config = fixture.podConfig("with-initdata")
+            config.annotations = ["io.katacontainers.config.hypervisor.cc_init_data": Data(initData.utf8).base64EncodedString()]
+            let pod = (id: try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60)).podSandboxID,
+                       config: config)
+            let app = try await Self.container(fixture, pod, "app", script: "sleep 1000")
+            try await Self.start(fixture, app)
+            let (code, body, errors) = try await Self.wget(fixture, app, "/cdh/resource/default/key/one")
+            #expect(code == 0 && body == "from-initdata-broker", "\(errors)")
+            let log = (try? String(contentsOf: broker.log, encoding: .utf8)) ?? ""
+            #expect(log.contains("init-data ok"), "the initdata went with the evidence and matched its personalization value: \(log)")
+
+            let plain = try await fixture.runPod("without-initdata")
+            let other = try await Self.container(fixture, plain, "app", script: "sleep 1000")
+            try await Self.start(fixture, other)
+            let (status, text) = try await Self.rawRequest(fixture, other, "/cdh/resource/default/key/one")
+            #expect(status == 404 && text == "Resource Feature Not Enabled", "\(status) \(text)")
+            let (tokenStatus, tokenText) = try await Self.rawRequest(fixture, other, "/aa/token?token_type=kbs")
+            #expect(tokenStatus == 404 && tokenText == "Attestation Feature Not Enabled")
+        }
+    }
+
+    /// Status and body of a guest API request from busybox's nc (wget hides 404 bodies).
+    static func rawRequest(_ fixture: PodFixture, _ container: String, _ target: String) async throws -> (Int, String) {
+        let (_, _, output) = try await GuestAPIDaemonTests.exec(
+            fixture, container, ["/bin/sh", "-c", "printf 'GET \(target) HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' | nc 127.0.0.1 8006"])
+        let text = String(decoding: output, as: UTF8.self)
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        return (status, text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n"))
+    }
 }

@@ -170,6 +170,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.problem(401, "AttestationFailed", "undecodable evidence: %s" % e)
             if not res["ok"]:
                 return self.problem(401, "AttestationFailed", "; ".join(res["errors"]))
+            init = req.get("init-data")
+            if init is not None:
+                # Trustee binds initdata to the realm personalization value: H(the TOML text) with its
+                # algorithm, compared with the 64 bytes (zero-padded here, as the realm pads it).
+                import tomllib
+                try:
+                    algo = tomllib.loads(init["body"])["algorithm"]
+                    digest = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}[algo](init["body"].encode()).digest()
+                except Exception as e:
+                    return self.problem(400, "InvalidRequest", "bad init-data: %r" % e)
+                if (digest + bytes(64 - len(digest))).hex() != res["realm"]["personalization_value"]:
+                    return self.problem(401, "AttestationFailed", "init-data does not match the realm personalization value")
+                b.log("init-data ok")
             rim = res["realm"]["rim"]
             s["attested"] = {"rim": rim, "tee-pubkey": pub}
             exp = int(time.time()) + SESSION_LIFE
