@@ -191,7 +191,7 @@ public final class RealmManager: Sendable {
             }
             do throws(FascoError) {
                 // Sealed secrets are unsealed for this realm now, before its process exists.
-                try await unsealEnvironment(current, of: pod, bundle: storage.bundleDirectory(of: current))
+                try await unsealSecrets(current, of: pod, bundle: storage.bundleDirectory(of: current))
                 _ = try await backend.startContainer(current, bundle: storage.bundleDirectory(of: current))
             } catch {
                 // A container whose start failed does not run: it is exited, with why.
@@ -330,6 +330,7 @@ public final class RealmManager: Sendable {
             try await storage.release(current)
             try await registry.update(current.id) { $0.state = .removed }
             keyRelease?.forget(realm: current.id)
+            try? FileSystem.removeTree(unsealedDirectory(of: current))
             publish(.deleted, realm: current.id, in: current.systemRealm)
         }
     }

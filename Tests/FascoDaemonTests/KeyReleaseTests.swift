@@ -68,7 +68,8 @@ import Testing
 
     /// The reference RIM of a container of the test pod, computed offline by `fasco measure` from
     /// the configs as deployed (crictl JSON files).
-    static func referenceRIM(_ fixture: PodFixture, name: String, script: String, env: [(String, String)] = []) async throws -> String {
+    static func referenceRIM(_ fixture: PodFixture, name: String, script: String, env: [(String, String)] = [],
+                             mounts: [(String, String)] = []) async throws -> String {
         let pod = fixture.directory.appendingPathComponent("ref-pod.json")
         try """
         {"metadata": {"name": "any", "uid": "any-uid", "namespace": "test", "attempt": 0},
@@ -77,6 +78,7 @@ import Testing
         let container: [String: Any] = [
             "metadata": ["name": name], "image": ["image": PodFixture.image], "command": ["/bin/sh", "-c", script],
             "log_path": "\(name)_0.log", "envs": env.map { ["key": $0.0, "value": $0.1] },
+            "mounts": mounts.map { ["container_path": $0.0, "host_path": $0.1, "readonly": true] as [String: Any] },
         ]
         let file = fixture.directory.appendingPathComponent("ref-\(name).json")
         try JSONSerialization.data(withJSONObject: container).write(to: file)
@@ -91,9 +93,10 @@ import Testing
     }
 
     static func container(_ fixture: PodFixture, _ pod: (id: String, config: PodSandboxConfig), _ name: String, script: String,
-                          env: [(String, String)] = []) async throws -> String {
+                          env: [(String, String)] = [], mounts: [(String, String)] = []) async throws -> String {
         var config = fixture.containerConfig(name, script: script)
         config.envs = env.map { KeyValue(key: $0.0, value: $0.1) }
+        config.mounts = mounts.map { Mount(containerPath: $0.0, hostPath: $0.1, readonly: true) }
         return try await fixture.createContainer(pod, config)
     }
 
@@ -135,6 +138,21 @@ import Testing
             ]
             var rims: [String: String] = [:]
             for (name, script, env) in deployed { rims[name] = try await Self.referenceRIM(fixture, name: name, script: script, env: env) }
+            // A secret volume as kubelet lays it out (files are symlinks into ..data), holding a
+            // sealed file and a plain one, and a single sealed file mounted alone.
+            let volume = fixture.directory.appendingPathComponent("secret-volume")
+            let data = volume.appendingPathComponent("..2026_12_06")
+            try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+            try (sealed + "\n").write(to: data.appendingPathComponent("password"), atomically: true, encoding: .utf8)
+            try "not-a-secret".write(to: data.appendingPathComponent("user"), atomically: true, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(atPath: volume.appendingPathComponent("..data").path, withDestinationPath: "..2026_12_06")
+            for name in ["password", "user"] {
+                try FileManager.default.createSymbolicLink(atPath: volume.appendingPathComponent(name).path, withDestinationPath: "..data/" + name)
+            }
+            let single = fixture.directory.appendingPathComponent("sealed-token")
+            try sealed.write(to: single, atomically: true, encoding: .utf8)
+            let fileMounts = [("/etc/secret", volume.path), ("/etc/token", single.path)]
+            rims["files"] = try await Self.referenceRIM(fixture, name: "files", script: "sleep 1000", mounts: fileMounts)
             try JSONSerialization.data(withJSONObject: ["rims": Array(rims.values)]).write(to: broker.policy)
             let (keyStatus, keyData, keyErrors) = try await AttestationTests.attest(fixture, ["--platform-key"])
             try #require(keyStatus == 0, "\(keyErrors)")
@@ -191,6 +209,19 @@ import Testing
                 .joined()
             #expect(!realmRecord.isEmpty && !realmRecord.contains(plaintext), "the realm records never hold the plaintext")
             #expect(!fixture.daemon.stderr.contains(plaintext), "Fasco's log never holds the plaintext")
+
+            // Sealed files of a secret volume and a sealed file mount arrive in clear; the host's stay sealed.
+            let files = try await Self.container(fixture, pod, "files", script: "sleep 1000", mounts: fileMounts)
+            try await Self.start(fixture, files)
+            let (_, _, read) = try await GuestAPIDaemonTests.exec(fixture, files, ["cat", "/etc/secret/password", "/etc/secret/user", "/etc/token"])
+            #expect(String(decoding: read, as: UTF8.self) == plaintext + "not-a-secret" + plaintext, "\(String(decoding: read, as: UTF8.self))")
+            #expect(try String(contentsOf: single, encoding: .utf8) == sealed)
+            #expect(try await AttestationTests.measurements(fixture, files)["rim"] as? String == rims["files"])
+            let unsealed = fixture.directory.appendingPathComponent("state/unsealed/\(files)").path
+            #expect(FileManager.default.fileExists(atPath: unsealed))
+            _ = try await fixture.runtime.stopContainer(StopContainerRequest(containerID: files, timeout: 0), timeout: .seconds(60))
+            _ = try await fixture.runtime.removeContainer(RemoveContainerRequest(containerID: files), timeout: .seconds(60))
+            #expect(!FileManager.default.fileExists(atPath: unsealed), "the unsealed copies go with the container")
 
             // A forged signature and a missing secret stop the start, naming the variable.
             let forgedContainer = try await Self.container(fixture, pod, "forged", script: "sleep 1000", env: [("DB_PASSWORD", forged)])
