@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "GuestAPITests", dependencies: ["GuestAPI"], swiftSettings: swift6),
         .testTarget(
             name: "KeyBrokerTests",
-            dependencies: ["KeyBroker", "FascoCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["KeyBroker", "FascoCore", "ImageStore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swift6),
         .testTarget(name: "CRIStreamingTests", dependencies: ["CRIStreaming", "FascoCore"], swiftSettings: swift6),
         .testTarget(
