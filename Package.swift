@@ -55,7 +55,10 @@ let package = Package(
         // Key release to realms: Trustee's RCAR 0.4.0 client, JWE, sealed secrets.
         .target(
             name: "KeyBroker",
-            dependencies: ["FascoCore", "ImageStore", "RealmCore", "RealmAttestation", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "FascoCore", "ImageStore", "RealmCore", "RealmAttestation", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: swift6),
         // The guest API in every pod (CoCo's api-server-rest): HTTP on the pod's loopback and a unix socket.
         .target(
@@ -100,7 +103,10 @@ let package = Package(
         .testTarget(name: "GuestAPITests", dependencies: ["GuestAPI"], swiftSettings: swift6),
         .testTarget(
             name: "KeyBrokerTests",
-            dependencies: ["KeyBroker", "FascoCore", "ImageStore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "KeyBroker", "FascoCore", "ImageStore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: swift6),
         .testTarget(name: "CRIStreamingTests", dependencies: ["CRIStreaming", "FascoCore"], swiftSettings: swift6),
         .testTarget(

@@ -1,12 +1,14 @@
 import Crypto
 import FascoCore
 import FoundationEssentials
+import _CryptoExtras
 
 /// Decrypts the flattened JWE (RFC 7516 section 7.2.2) in which a key broker releases a resource:
 /// `enc` A256GCM, `alg` ECDH-ES+A256KW with the ephemeral key `epk` in the protected header
 /// (RFC 7518 section 4.6: ECDH on P-256, the Concat KDF with SHA-256, then AES-256 key unwrap
 /// of `encrypted_key`). The AES-GCM additional data is the protected header as sent (ASCII),
-/// followed by `.` and `aad` when the JWE has one.
+/// followed by `.` and `aad` when the JWE has one. With an RSA TEE key, `alg` RSA-OAEP-256: the
+/// content key is `encrypted_key` decrypted with RSA-OAEP (SHA-256, MGF1 SHA-256).
 public enum JWEDecryption {
     struct Flattened: Decodable {
         var protected: String
@@ -31,9 +33,29 @@ public enum JWEDecryption {
         var apv: String?
     }
 
-    /// The plaintext of `jwe` (its JSON text) for the holder of `key`; any malformed part,
-    /// unsupported algorithm or failed authentication throws (INVALID_ARGUMENT naming it).
-    public static func decrypt(_ jwe: [UInt8], with key: P256.KeyAgreement.PrivateKey) throws(FascoError) -> [UInt8] {
+    /// The plaintext of `jwe` (its JSON text) for the holder of the TEE key `key` (EC or RSA).
+    public static func decrypt(_ jwe: [UInt8], with key: TEEKeyPair) throws(FascoError) -> [UInt8] {
+        switch key.kind {
+        case .ec: return try decrypt(jwe, with: key.privateKey)
+        case .rsa:
+            guard let rsa = key.rsaKey else { throw .internal("the RSA TEE key cannot be read") }
+            let (flattened, header) = try parse(jwe)
+            guard header.alg == "RSA-OAEP-256" else {
+                throw .invalidArgument("JWE alg \(header.alg.prefix(40).debugDescription) is not supported for an RSA TEE key (only RSA-OAEP-256)")
+            }
+            guard let wrapped = flattened.encrypted_key.flatMap(Base64URL.decode), !wrapped.isEmpty else {
+                throw .invalidArgument("the JWE has no encrypted_key")
+            }
+            let cek: [UInt8]
+            do { cek = Array(try rsa.decrypt(wrapped, padding: .PKCS1_OAEP_SHA256)) } catch {
+                throw .invalidArgument("the JWE's content key does not decrypt with this TEE key (wrong key or tampered encrypted_key)")
+            }
+            guard cek.count == 32 else { throw .invalidArgument("the JWE's content key is not 256 bits") }
+            return try contentDecrypt(flattened, key: SymmetricKey(data: cek))
+        }
+    }
+
+    static func parse(_ jwe: [UInt8]) throws(FascoError) -> (Flattened, Header) {
         let flattened: Flattened
         do { flattened = try JSONDecoder().decode(Flattened.self, from: Data(jwe)) } catch {
             throw .invalidArgument("the response is not a flattened JWE (protected, encrypted_key, iv, ciphertext, tag)")
@@ -44,6 +66,13 @@ public enum JWEDecryption {
             throw .invalidArgument("the JWE's protected header is not JSON with alg and enc")
         }
         guard header.enc == "A256GCM" else { throw .invalidArgument("JWE enc \(header.enc.prefix(40).debugDescription) is not supported (only A256GCM)") }
+        return (flattened, header)
+    }
+
+    /// The plaintext of `jwe` (its JSON text) for the holder of the EC key `key`; any malformed
+    /// part, unsupported algorithm or failed authentication throws (INVALID_ARGUMENT naming it).
+    public static func decrypt(_ jwe: [UInt8], with key: P256.KeyAgreement.PrivateKey) throws(FascoError) -> [UInt8] {
+        let (flattened, header) = try parse(jwe)
         guard header.alg == "ECDH-ES+A256KW" else {
             throw .invalidArgument("JWE alg \(header.alg.prefix(40).debugDescription) is not supported for an EC TEE key (only ECDH-ES+A256KW)")
         }

@@ -24,6 +24,8 @@ public struct KeyBrokerClient: Sendable {
     public var attempts = 3
     public var requestTimeout: Duration = .seconds(10)
     public var retryDelay: Duration = .milliseconds(250)
+    /// The kind of each session's fresh TEE key (EC P-256, CoCo's default, unless told).
+    public var teeKey: TEEKeyPair.Kind = .ec
 
     public init(endpoint: BrokerEndpoint, http: HTTPClient = KeyBrokerClient.sharedHTTP) {
         self.endpoint = endpoint
@@ -43,7 +45,7 @@ public struct KeyBrokerClient: Sendable {
     /// RCAR's handshake and attestation for a realm whose evidence `evidence` makes (a CCA token
     /// whose challenge is the given report data), with a fresh TEE key.
     public func attest(initData: String?, evidence: @Sendable ([UInt8]) async throws(FascoError) -> [UInt8]) async throws(FascoError) -> BrokerSession {
-        let key = TEEKeyPair()
+        let key = try TEEKeyPair.make(teeKey)
         let auth = JSONText.object([
             ("version", .string(Self.protocolVersion)), ("tee", .string(Self.teeType)), ("extra-params", .object([])),
         ])
@@ -81,7 +83,7 @@ public struct KeyBrokerClient: Sendable {
         let step = "get resource \(resource)"
         let response = try await send(.get, "resource/" + resource.path, step: step, body: nil, cookie: session.cookie, token: session.token)
         do throws(FascoError) {
-            return try JWEDecryption.decrypt(response.body, with: session.key.privateKey)
+            return try JWEDecryption.decrypt(response.body, with: session.key)
         } catch {
             throw .failedPrecondition("key broker \(endpoint): \(step): \(error.message)")
         }
