@@ -168,6 +168,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 res = cca_verify.verify(raw, challenge=report, trust_anchors=b.anchors)
             except Exception as e:
                 return self.problem(401, "AttestationFailed", "undecodable evidence: %s" % e)
+            if res["format"] != "legacy":
+                # rust-ccatoken, which Trustee's CCA verifier uses, reads only the tag-399 collection.
+                return self.problem(401, "AttestationFailed", "the evidence is a %s collection, not the legacy tag 399" % res["format"])
             if not res["ok"]:
                 return self.problem(401, "AttestationFailed", "; ".join(res["errors"]))
             init = req.get("init-data")
