@@ -64,15 +64,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swift6),
+        // Key release to realms: Trustee's RCAR 0.4.0 client, JWE, sealed secrets.
+        .target(
+            name: "KeyBroker",
+            dependencies: [
+                "FascoCore", "ImageStore", "RealmCore", "RealmAttestation", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swift6),
         // The guest API in every pod (CoCo's api-server-rest): HTTP on the pod's loopback and a unix socket.
         .target(
             name: "GuestAPI",
-            dependencies: ["CLinux", "CRIStreaming", "FascoCore", "RealmCore", "RealmAttestation", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CLinux", "CRIStreaming", "FascoCore", "KeyBroker", "RealmCore", "RealmAttestation", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swift6),
         .target(
             name: "FascoDaemon",
             dependencies: [
-                "GuestAPI", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore", "RealmAttestation", "SoftwareRealms",
+                "GuestAPI", "KeyBroker", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore", "RealmAttestation", "SoftwareRealms",
                 .product(name: "Logging", package: "swift-log"), .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -109,6 +117,13 @@ let package = Package(
         .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),
         .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: swift6),
         .testTarget(name: "GuestAPITests", dependencies: ["GuestAPI"], swiftSettings: swift6),
+        .testTarget(
+            name: "KeyBrokerTests",
+            dependencies: [
+                "KeyBroker", "FascoCore", "ImageStore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swift6),
         .testTarget(name: "CRIStreamingTests", dependencies: ["CRIStreaming", "FascoCore"], swiftSettings: swift6),
         .testTarget(
             name: "CRIServerTests",

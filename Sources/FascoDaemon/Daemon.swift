@@ -7,6 +7,7 @@ import FoundationEssentials
 import GRPCTransport
 import GuestAPI
 import ImageStore
+import KeyBroker
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -34,6 +35,10 @@ public enum Daemon {
         let images = try ImageStore(root: config.imagesDirectory, layerLimits: config.image.layerLimits, signaturePolicy: policy,
                                     sources: config.registry.registryHosts.source)
         let realms = try await makeRealms(config: config, driver: driver, images: images, logger: logger)
+        // Key release to realms: each pod's key broker (its initdata's, else the node's).
+        realms.useKeyRelease(RealmKeyRelease(
+            node: config.kbs.url.isEmpty ? nil : BrokerEndpoint(url: config.kbs.url, caFile: config.kbs.caFile),
+            certificateDirectory: config.state + "/kbs"))
         // Every pod's guest API (and those of the pods that outlived the previous daemon).
         let guest = GuestAPIServer(realms: realms, version: FascoVersion.current, logger: logger)
         await realms.register(guest)

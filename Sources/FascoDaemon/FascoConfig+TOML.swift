@@ -71,6 +71,14 @@ extension FascoConfig {
                     default: throw reader.unknown(key)
                     }
                 }
+            case "kbs":
+                try reader.table(try reader.subtable(key, value), path: key) { key, value throws(ConfigError) in
+                    switch key.last {
+                    case "url": kbs.url = try reader.string(key, value)
+                    case "ca_file": kbs.caFile = try reader.string(key, value)
+                    default: throw reader.unknown(key)
+                    }
+                }
             case "registry":
                 try reader.table(try reader.subtable(key, value), path: key) { key, value throws(ConfigError) in
                     guard key.last == "hosts" else { throw reader.unknown(key) }

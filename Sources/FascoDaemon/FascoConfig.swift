@@ -19,6 +19,16 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     public var streaming = Streaming()
     public var image = Image()
     public var metrics = Metrics()
+    public var kbs = KBS()
+
+    /// The node's key broker (Trustee's KBS, RCAR 0.4.0): used for pods whose initdata names
+    /// none (CoCo's cdh.toml `[kbc] url` wins). No url: no key release.
+    public struct KBS: Sendable, Equatable, Codable {
+        /// `https://kbs.example:8080` (the base, without /kbs/v0); "" for none.
+        public var url = ""
+        /// A PEM CA bundle trusted for the broker (besides the system's).
+        public var caFile: String?
+    }
 
     public struct GRPC: Sendable, Equatable, Codable {
         /// `unix:///path/to.sock`: where kubelet, crictl and critest connect.
@@ -171,6 +181,12 @@ public struct FascoConfig: Sendable, Equatable, Codable {
             if let caFile = settings.caFile, !caFile.hasPrefix("/") {
                 throw ConfigError("registry.hosts.\"\(host)\".ca_file must be an absolute path, got \(caFile)")
             }
+        }
+        if !kbs.url.isEmpty, !(kbs.url.hasPrefix("http://") || kbs.url.hasPrefix("https://")) {
+            throw ConfigError("kbs.url must be an http:// or https:// URL, got \(kbs.url)")
+        }
+        if let caFile = kbs.caFile, !caFile.hasPrefix("/") {
+            throw ConfigError("kbs.ca_file must be an absolute path, got \(caFile)")
         }
         guard streaming.port >= 0, streaming.port <= 65535 else {
             throw ConfigError("streaming.port must be between 0 and 65535, got \(streaming.port)")

@@ -9,17 +9,30 @@ enum GuestAPIRoute: Sendable, Equatable {
     case evidence(runtimeData: [UInt8])
     /// `POST /aa/aael`: extend the event log with this event text (`<domain> <operation> <content>`).
     case event(text: String)
+    /// `GET /cdh/resource/<repo>/<type>/<tag>`: the resource `kbs:///<repo>/<type>/<tag>` released to the caller's realm.
+    case resource(path: String)
+    /// `GET /aa/token?token_type=kbs`: the caller realm's key-broker token and TEE key.
+    case kbsToken
     /// Answered as it is (errors, features not offered).
     case answer(GuestHTTPResponse)
 
     /// The most runtime data a realm challenge holds.
     static let maxRuntimeData = 64
 
+    /// The response of an `.answer` route.
+    var fixedResponse: GuestHTTPResponse {
+        if case .answer(let response) = self { return response }
+        return .text(500, "INTERNAL SERVER ERROR")
+    }
+
     static func badRequest(_ reason: String) -> GuestAPIRoute {
         .answer(.text(400, "BAD REQUEST: \(reason)"))
     }
 
     static let methodNotAllowed = GuestAPIRoute.answer(.text(405, "METHOD NOT ALLOWED"))
+    /// CoCo's answers when the attestation or resource feature is off.
+    static let attestationOff = GuestAPIRoute.answer(.text(404, "Attestation Feature Not Enabled"))
+    static let resourceOff = GuestAPIRoute.answer(.text(404, "Resource Feature Not Enabled"))
 
     static func route(_ request: GuestHTTPRequest) -> GuestAPIRoute {
         let path = request.path
@@ -35,13 +48,23 @@ enum GuestAPIRoute: Sendable, Equatable {
         default:
             break
         }
+        // Key release (Trustee's KBS): the server answers CoCo's "Feature Not Enabled" 404s
+        // (`attestationOff`, `resourceOff`) when the pod has no key broker.
         if path == "/aa/token" || path.hasPrefix("/aa/token/") {
-            // Key release (Trustee's KBS) is not offered yet: what api-server-rest answers when its
-            // attestation feature is off.
-            return request.method == "GET" ? .answer(.text(404, "Attestation Feature Not Enabled")) : methodNotAllowed
+            guard request.method == "GET" else { return methodNotAllowed }
+            guard path == "/aa/token" else { return attestationOff }
+            guard let parameters = GuestHTTPRequest.parameters(request.query) else { return badRequest("malformed percent-encoding in the query") }
+            switch parameters.first(where: { $0.name == "token_type" })?.value {
+            case "kbs": return .kbsToken
+            case nil: return badRequest("token_type is required")
+            case let other?: return badRequest("token_type \(String(other.prefix(32)).debugDescription) is not supported (only kbs)")
+            }
         }
         if path.hasPrefix("/cdh/") {
-            return request.method == "GET" ? .answer(.text(404, "Resource Feature Not Enabled")) : methodNotAllowed
+            guard request.method == "GET" else { return methodNotAllowed }
+            let prefix = "/cdh/resource/"
+            guard path.hasPrefix(prefix) else { return resourceOff }
+            return .resource(path: String(path.dropFirst(prefix.count)))
         }
         return .answer(.text(404, "URL NOT FOUND"))
     }

@@ -2,6 +2,7 @@ import CLinux
 import CRIStreaming
 import Dispatch
 import FascoCore
+import KeyBroker
 import Logging
 import RealmAttestation
 import RealmCore
@@ -191,6 +192,29 @@ public final class GuestAPIServer: SystemRealmService, Sendable {
             } catch {
                 response = failure(error)
             }
+        case .resource(let path):
+            if await !hasKeyBroker(caller) {
+                response = GuestAPIRoute.resourceOff.fixedResponse
+            } else {
+                do throws(FascoError) {
+                    response = .bytes(try await realms.releasedResource("kbs:///" + path, to: caller))
+                } catch {
+                    metadata["error"] = "\(error.message)"
+                    response = keyFailure(error)
+                }
+            }
+        case .kbsToken:
+            if await !hasKeyBroker(caller) {
+                response = GuestAPIRoute.attestationOff.fixedResponse
+            } else {
+                do throws(FascoError) {
+                    let (token, pem) = try await realms.keyBrokerToken(for: caller)
+                    response = .json(JSONText.object([("token", .string(token)), ("tee_keypair", .string(pem))]).canonical)
+                } catch {
+                    metadata["error"] = "\(error.message)"
+                    response = keyFailure(error)
+                }
+            }
         case .event(let text):
             do throws(FascoError) {
                 _ = try await realms.recordGuestEvent(caller, text: text)
@@ -203,6 +227,25 @@ public final class GuestAPIServer: SystemRealmService, Sendable {
         // One line per request: debug when served, info for the caller's mistakes, error for Fasco's.
         logger.log(level: response.status >= 500 ? .error : response.status >= 400 ? .info : .debug, "guest API", metadata: metadata)
         return response
+    }
+
+    private func hasKeyBroker(_ caller: ContainerRealm) async -> Bool {
+        (try? await realms.hasKeyBroker(caller)) ?? false
+    }
+
+    /// A key-release failure, its status following the broker's: unreachable 503, refused 403,
+    /// missing 404, a bad resource path 400, else 500; the text names the broker, the step and
+    /// its problem type.
+    private func keyFailure(_ error: FascoError) -> GuestHTTPResponse {
+        let status: Int
+        switch error.code {
+        case .unavailable, .deadlineExceeded: status = 503
+        case .permissionDenied, .unauthenticated: status = 403
+        case .notFound: status = 404
+        case .invalidArgument: status = 400
+        default: status = 500
+        }
+        return .text(status, error.message)
     }
 
     private func failure(_ error: FascoError) -> GuestHTTPResponse {

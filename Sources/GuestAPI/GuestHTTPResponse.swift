@@ -12,6 +12,11 @@ struct GuestHTTPResponse: Sendable, Equatable {
         GuestHTTPResponse(status: status, contentType: "application/json", body: Array(text.utf8))
     }
 
+    /// A resource's plaintext, as CDH's resource endpoint answers it.
+    static func bytes(_ body: [UInt8]) -> GuestHTTPResponse {
+        GuestHTTPResponse(status: 200, contentType: "application/octet-stream", body: body)
+    }
+
     static func reason(_ status: Int) -> String {
         switch status {
         case 200: "OK"

@@ -41,32 +41,10 @@ public struct RealmOptions: Sendable, Equatable {
     /// The digest of an initdata document (CoCo: H(the whole TOML text) with its `algorithm`),
     /// truncated or zero-padded to 64 bytes.
     public static func initDataDigest(_ encoded: String) throws(FascoError) -> [UInt8] {
+        let (bytes, table) = try initData(encoded)
         let what = "annotation \(initDataAnnotation)"
-        guard let data = Data(base64Encoded: String(encoded.filter { !$0.isWhitespace })) else {
-            throw .invalidArgument("\(what) is not base64")
-        }
-        var bytes = Array(data)
-        if bytes.starts(with: [0x1f, 0x8b]) { bytes = try gunzip(bytes, what: what) }
-        guard bytes.count <= maxInitData else { throw .invalidArgument("\(what) is larger than 1 MiB") }
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalidArgument("\(what) is not UTF-8 text") }
-        // Within what toml++ can take (a NUL would also end the document early while the digest covers it all).
-        if let violation = TOMLLimits.violation(in: text) {
-            throw .invalidArgument("\(what) is not TOML that Fasco reads: line \(violation.line): \(violation.reason)")
-        }
-        let algorithm: String
-        do {
-            let table = try TOMLTable(string: text)
-            guard let named = table["algorithm"]?.string else {
-                throw FascoError.invalidArgument("\(what) has no algorithm (sha256, sha384 or sha512)")
-            }
-            guard table["version"]?.string != nil else { throw FascoError.invalidArgument("\(what) has no version") }
-            algorithm = named
-        } catch let error as FascoError {
-            throw error
-        } catch let error as TOMLParseError {
-            throw .invalidArgument("\(what) is not TOML: line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
-        } catch {
-            throw .invalidArgument("\(what) is not TOML: \(error)")
+        guard let algorithm = table["algorithm"]?.string else {
+            throw .invalidArgument("\(what) has no algorithm (sha256, sha384 or sha512)")
         }
         let digest: [UInt8]
         switch algorithm {
@@ -76,6 +54,32 @@ public struct RealmOptions: Sendable, Equatable {
         default: throw .invalidArgument("\(what): algorithm \(algorithm.debugDescription) is not sha256, sha384 or sha512")
         }
         return Array((digest + [UInt8](repeating: 0, count: 64)).prefix(64))
+    }
+
+    /// The initdata document's text (decoded from base64, gunzipped when it is gzip) and its TOML table.
+    public static func initData(_ encoded: String) throws(FascoError) -> (text: [UInt8], table: TOMLTable) {
+        let what = "annotation \(initDataAnnotation)"
+        guard let data = Data(base64Encoded: String(encoded.filter { !$0.isWhitespace })) else {
+            throw .invalidArgument("\(what) is not base64")
+        }
+        var bytes = Array(data)
+        if bytes.starts(with: [0x1f, 0x8b]) { bytes = try gunzip(bytes, what: what) }
+        guard bytes.count <= maxInitData else { throw .invalidArgument("\(what) is larger than 1 MiB") }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalidArgument("\(what) is not UTF-8 text") }
+        return (bytes, try parseTOML(text, what: what))
+    }
+
+    /// A TOML document of a pod's, read with TOMLKit within what toml++ can take (a NUL would
+    /// also end the document early while the digest covers it all).
+    static func parseTOML(_ text: String, what: String) throws(FascoError) -> TOMLTable {
+        if let violation = TOMLLimits.violation(in: text) {
+            throw .invalidArgument("\(what) is not TOML that Fasco reads: line \(violation.line): \(violation.reason)")
+        }
+        do { return try TOMLTable(string: text) } catch let error as TOMLParseError {
+            throw .invalidArgument("\(what) is not TOML: line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+        } catch {
+            throw .invalidArgument("\(what) is not TOML: \(error)")
+        }
     }
 
     static func gunzip(_ bytes: [UInt8], what: String) throws(FascoError) -> [UInt8] {

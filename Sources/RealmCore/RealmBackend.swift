@@ -25,6 +25,10 @@ public protocol RealmBackend: Sendable {
     /// (`bundle/config.json` is written by the backend). Its process is made when it starts,
     /// as containerd makes a container's task at start.
     func createContainer(_ container: ContainerRealm, spec: RuntimeSpec, bundle: String) async throws(FascoError)
+    /// The runtime spec a created container's process will be made from.
+    func runtimeSpec(of container: ContainerRealm, bundle: String) async throws(FascoError) -> RuntimeSpec
+    /// Replaces it before the process is made (unsealed secrets); the measurement keeps the original.
+    func replaceRuntimeSpec(of container: ContainerRealm, bundle: String, with spec: RuntimeSpec) async throws(FascoError)
     /// Makes a created container's process from its bundle and starts it; returns its pid.
     func startContainer(_ container: ContainerRealm, bundle: String) async throws(FascoError) -> Int32
     /// Sends `signal` to the container's process.

@@ -22,6 +22,8 @@ public final class RealmManager: Sendable {
     let directories: (root: String, state: String)
     /// What runs beside each ready System Realm (the guest API), told of starts and stops.
     let services = Mutex<[any SystemRealmService]>([])
+    /// The key broker client (set once at start when the node can reach one; see `useKeyRelease`).
+    let keyReleaseService = Mutex<(any KeyRelease)?>(nil)
 
     public init(registry: RealmRegistry, backend: any RealmBackend, storage: any ContainerStorage,
                 events: RealmEventHub = RealmEventHub(), killGrace: Duration = .seconds(30),
@@ -240,6 +242,8 @@ public final class RealmManager: Sendable {
                 throw .failedPrecondition("the pod sandbox of container \(current.id) is not ready")
             }
             do throws(FascoError) {
+                // Sealed secrets are unsealed for this realm now, before its process exists.
+                try await unsealSecrets(current, of: pod, bundle: storage.bundleDirectory(of: current))
                 _ = try await backend.startContainer(current, bundle: storage.bundleDirectory(of: current))
             } catch {
                 // A container whose start failed does not run: it is exited, with why.
@@ -388,6 +392,8 @@ public final class RealmManager: Sendable {
             try await backend.removeContainer(current)
             try await storage.release(current)
             try await registry.update(current.id) { $0.state = .removed }
+            keyRelease?.forget(realm: current.id)
+            try? FileSystem.removeTree(unsealedDirectory(of: current))
             publish(.deleted, realm: current.id, in: current.systemRealm)
         }
     }

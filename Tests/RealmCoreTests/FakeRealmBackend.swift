@@ -27,6 +27,8 @@ final class FakeRealmBackend: RealmBackend, ContainerStorage, Sendable {
         var calls: [String] = []
         /// Resource updates applied, per container.
         var updates: [RealmID: [RuntimeSpec.Linux.Resources]] = [:]
+        /// The spec each created container's process would be made from.
+        var specs: [RealmID: RuntimeSpec] = [:]
     }
 
     let state = Mutex(State())
@@ -133,6 +135,18 @@ final class FakeRealmBackend: RealmBackend, ContainerStorage, Sendable {
     func createContainer(_ container: ContainerRealm, spec: RuntimeSpec, bundle: String) async throws(FascoError) {
         // As the software backend: the process is made when the container starts.
         try record("createContainer \(container.id)")
+        state.withLock { $0.specs[container.id] = spec }
+    }
+
+    func runtimeSpec(of container: ContainerRealm, bundle: String) async throws(FascoError) -> RuntimeSpec {
+        try record("runtimeSpec \(container.id)")
+        guard let spec = state.withLock({ $0.specs[container.id] }) else { throw .notFound("no spec for \(container.id)") }
+        return spec
+    }
+
+    func replaceRuntimeSpec(of container: ContainerRealm, bundle: String, with spec: RuntimeSpec) async throws(FascoError) {
+        try record("replaceRuntimeSpec \(container.id)")
+        state.withLock { $0.specs[container.id] = spec }
     }
 
     func startContainer(_ container: ContainerRealm, bundle: String) async throws(FascoError) -> Int32 {

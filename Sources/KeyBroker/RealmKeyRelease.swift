@@ -1,0 +1,101 @@
+import Crypto
+import FascoCore
+import RealmAttestation
+import RealmCore
+import Synchronization
+
+/// Key release for realms (`RealmCore.KeyRelease`): each realm attests to its pod's key broker
+/// with its own evidence and keeps its session (TEE key, cookie, token) until it expires; the
+/// sessions live in memory only (a restarted daemon attests again).
+///
+/// The broker of a pod: its initdata's `cdh.toml` `[kbc] url` (and `kbs_cert`), else the node's
+/// (fasco.toml `[kbs] url` and `ca_file`).
+public final class RealmKeyRelease: KeyRelease, Sendable {
+    let node: BrokerEndpoint?
+    /// Where `kbs_cert` certificates from initdata are written for libcurl (0600 files).
+    let certificateDirectory: String
+    let sessions = Mutex<[RealmID: BrokerSession]>([:])
+    /// Client settings (tests shorten them).
+    let attempts: Int
+
+    public init(node: BrokerEndpoint?, certificateDirectory: String, attempts: Int = 3) {
+        self.node = node
+        self.certificateDirectory = certificateDirectory
+        self.attempts = attempts
+    }
+
+    public func isConfigured(for pod: SystemRealm) -> Bool {
+        (try? endpoint(for: pod)) != nil
+    }
+
+    /// The pod's broker; nil when neither its initdata nor the node names one.
+    func endpoint(for pod: SystemRealm) throws(FascoError) -> BrokerEndpoint? {
+        if let fromInitData = try InitDataKeyBroker.from(annotations: pod.annotations) {
+            var caFile: String?
+            if let pem = fromInitData.certificatePEM {
+                let name = Array(SHA256.hash(data: Array(pem.utf8))).prefix(16).map { byte in
+                    let hex = String(byte, radix: 16)
+                    return hex.count == 1 ? "0" + hex : hex
+                }.joined()
+                let path = certificateDirectory + "/kbs-cert-" + name + ".pem"
+                if !FileSystem.exists(path) {
+                    try FileSystem.makeDirectories(certificateDirectory, mode: 0o700)
+                    try FileSystem.writeAtomically(Array(pem.utf8), to: path, mode: 0o600, durable: false)
+                }
+                caFile = path
+            }
+            return BrokerEndpoint(url: fromInitData.url, caFile: caFile)
+        }
+        return node
+    }
+
+    func client(for pod: SystemRealm) throws(FascoError) -> KeyBrokerClient {
+        guard let endpoint = try endpoint(for: pod) else {
+            throw .failedPrecondition("no key broker is configured for pod \(pod.id) (its initdata's cdh.toml [kbc] url, or fasco.toml [kbs] url)")
+        }
+        var client = KeyBrokerClient(endpoint: endpoint)
+        client.attempts = attempts
+        return client
+    }
+
+    /// The realm's live session with `client`'s broker, or a new one.
+    func session(_ client: KeyBrokerClient, realm: RealmID, pod: SystemRealm, evidence: Evidence, fresh: Bool = false) async throws(FascoError) -> BrokerSession {
+        if !fresh, let kept = sessions.withLock({ $0[realm] }), kept.isValid, kept.endpoint == client.endpoint { return kept }
+        let initData = InitDataKeyBroker.initDataText(annotations: pod.annotations)
+        let made = try await client.attest(initData: initData, evidence: evidence)
+        sessions.withLock { $0[realm] = made }
+        return made
+    }
+
+    public func resource(_ uri: String, realm: RealmID, of pod: SystemRealm, evidence: Evidence) async throws(FascoError) -> [UInt8] {
+        try await resource(try ResourceURI(uri: uri), realm: realm, of: pod, evidence: evidence)
+    }
+
+    func resource(_ resource: ResourceURI, realm: RealmID, of pod: SystemRealm, evidence: Evidence) async throws(FascoError) -> [UInt8] {
+        let client = try client(for: pod)
+        let kept = try await session(client, realm: realm, pod: pod, evidence: evidence)
+        do throws(FascoError) {
+            return try await client.resource(resource, session: kept)
+        } catch where error.code == .unauthenticated {
+            // The broker forgot the session (restarted, or expired early): attest once more.
+            let fresh = try await session(client, realm: realm, pod: pod, evidence: evidence, fresh: true)
+            return try await client.resource(resource, session: fresh)
+        }
+    }
+
+    public func token(realm: RealmID, of pod: SystemRealm, evidence: Evidence) async throws(FascoError) -> (token: String, privateKeyPEM: String) {
+        let made = try await session(try client(for: pod), realm: realm, pod: pod, evidence: evidence)
+        return (made.token, made.key.privateKeyPEM)
+    }
+
+    public func unseal(_ sealed: String, realm: RealmID, of pod: SystemRealm, evidence: Evidence) async throws(FascoError) -> [UInt8] {
+        let secret = try SealedSecret(sealed)
+        let key = try await resource(secret.keyID, realm: realm, of: pod, evidence: evidence)
+        try secret.verify(publicKeyJWK: key)
+        return try await resource(secret.secret, realm: realm, of: pod, evidence: evidence)
+    }
+
+    public func forget(realm: RealmID) {
+        _ = sessions.withLock { $0.removeValue(forKey: realm) }
+    }
+}
