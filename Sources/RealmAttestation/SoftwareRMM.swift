@@ -13,6 +13,8 @@ public final class SoftwareRMM: RealmMonitor {
     let componentPaths: [(type: String, path: String)]
     let version: String
     private let components = Mutex<[PlatformIdentity.SoftwareComponent]?>(nil)
+    /// Realm keys made ahead, so that measuring a realm does not wait for one.
+    let keys = AttestationKeyPool()
 
     /// `platformKey` is the node's P-384 platform key (raw scalar); `components` the binaries
     /// named in platform tokens (fasco, fasco-realm, the OCI runtime).
@@ -21,34 +23,36 @@ public final class SoftwareRMM: RealmMonitor {
         self.platformKey = platformKey
         self.componentPaths = components
         self.version = version
+        keys.refill()
     }
 
     public func measureSystemRealm(_ document: SystemRealmDocument, options: RealmOptions) throws(FascoError) -> RealmAttestationRecord {
-        try Self.measureSystemRealm(document, options: options, supervisor: supervisor)
+        try Self.measureSystemRealm(document, options: options, supervisor: supervisor, key: keys.take())
     }
 
     public func measureContainerRealm(_ document: ContainerRealmDocument, options: RealmOptions) throws(FascoError) -> RealmAttestationRecord {
-        try Self.measureContainerRealm(document, options: options)
+        try Self.measureContainerRealm(document, options: options, key: keys.take())
     }
 
     /// The measurement of a System Realm (the same code computes reference values offline).
     public static func measureSystemRealm(_ document: SystemRealmDocument, options: RealmOptions,
-                                          supervisor: [UInt8]) throws(FascoError) -> RealmAttestationRecord {
+                                          supervisor: [UInt8], key: [UInt8] = P384Key.make()) throws(FascoError) -> RealmAttestationRecord {
         var measurement = try RealmMeasurement(params: .fasco(options.algorithm), personalizationValue: options.personalizationValue)
         let documentIPA = try measurement.addData(ipa: RealmLayout.base, bytes: supervisor, what: "supervisor fasco-realm")
         let bytes = try document.canonicalBytes()
         try measurement.addData(ipa: documentIPA, bytes: bytes, what: "system realm document \(SystemRealmDocument.currentVersion)")
         try measurement.addREC(pc: RealmLayout.base, gprs: RealmLayout.registers([UInt64(supervisor.count), documentIPA, UInt64(bytes.count)]))
-        return RealmAttestationRecord(measurement: measurement, attestationKey: Array(P384.Signing.PrivateKey().rawRepresentation))
+        return RealmAttestationRecord(measurement: measurement, attestationKey: key)
     }
 
     /// The measurement of a Container Realm (the same code computes reference values offline).
-    public static func measureContainerRealm(_ document: ContainerRealmDocument, options: RealmOptions) throws(FascoError) -> RealmAttestationRecord {
+    public static func measureContainerRealm(_ document: ContainerRealmDocument, options: RealmOptions,
+                                             key: [UInt8] = P384Key.make()) throws(FascoError) -> RealmAttestationRecord {
         var measurement = try RealmMeasurement(params: .fasco(options.algorithm), personalizationValue: options.personalizationValue)
         let bytes = try document.canonicalBytes()
         try measurement.addData(ipa: RealmLayout.base, bytes: bytes, what: "container realm document \(ContainerRealmDocument.currentVersion)")
         try measurement.addREC(pc: RealmLayout.base, gprs: RealmLayout.registers([UInt64(bytes.count), RealmLayout.base, UInt64(bytes.count)]))
-        return RealmAttestationRecord(measurement: measurement, attestationKey: Array(P384.Signing.PrivateKey().rawRepresentation))
+        return RealmAttestationRecord(measurement: measurement, attestationKey: key)
     }
 
     public func token(for record: RealmAttestationRecord, challenge: [UInt8], format: CCAToken.Format) throws(FascoError) -> [UInt8] {

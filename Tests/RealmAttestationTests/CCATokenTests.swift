@@ -134,3 +134,20 @@ import Testing
         }
     }
 }
+
+@Suite struct AttestationKeyPoolTests {
+    @Test func everyKeyIsHandedOutOnceAndThePoolRefills() async throws {
+        let pool = AttestationKeyPool(capacity: 4)
+        var seen = Set<[UInt8]>()
+        for _ in 0..<12 {
+            let key = pool.take()  // the first ones are made on the spot: the pool starts empty
+            #expect(key.count == 48)
+            #expect(seen.insert(key).inserted, "a key was handed out twice")
+            _ = try P384.Signing.PrivateKey(rawRepresentation: key)
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while pool.ready < 4 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(pool.ready == 4)
+        #expect(!seen.contains(pool.take()))
+    }
+}
