@@ -44,8 +44,8 @@ public struct SignaturePolicy: Sendable {
     /// Parses a policy document. `baseDirectory` resolves relative key paths.
     public init(json bytes: [UInt8], source: String, baseDirectory: String = "") throws(FascoError) {
         func invalid(_ why: String) -> FascoError { .invalidArgument("signature policy \(source): \(why)") }
-        let document: PolicyJSON
-        do { document = try JSONDecoder().decode(PolicyJSON.self, from: Data(bytes)) } catch {
+        let document: JSONValue
+        do { document = try JSONDecoder().decode(JSONValue.self, from: Data(bytes)) } catch {
             throw invalid("not valid JSON: \(error)")
         }
         guard case .object(let top) = document else { throw invalid("the document must be a JSON object, got \(document.typeName)") }
@@ -188,7 +188,7 @@ extension SignaturePolicy {
             .invalidArgument("signature policy \(source): \(place): \(why)")
         }
 
-        func requirements(_ value: PolicyJSON, at place: String) throws(FascoError) -> [PolicyRequirement] {
+        func requirements(_ value: JSONValue, at place: String) throws(FascoError) -> [PolicyRequirement] {
             guard case .array(let list) = value else { throw invalid(place, "must be an array of requirements, got \(value.typeName)") }
             guard !list.isEmpty else { throw invalid(place, "an empty list of requirements (use [{\"type\": \"insecureAcceptAnything\"}] to accept anything)") }
             var result: [PolicyRequirement] = []
@@ -196,7 +196,7 @@ extension SignaturePolicy {
             return result
         }
 
-        func requirement(_ value: PolicyJSON, at place: String) throws(FascoError) -> PolicyRequirement {
+        func requirement(_ value: JSONValue, at place: String) throws(FascoError) -> PolicyRequirement {
             guard case .object(let fields) = value else { throw invalid(place, "a requirement must be an object, got \(value.typeName)") }
             guard case .string(let type)? = fields["type"] else { throw invalid(place, "a requirement needs a string \"type\"") }
             func only(_ allowed: Set<String>) throws(FascoError) {
@@ -225,7 +225,7 @@ extension SignaturePolicy {
             }
         }
 
-        func sigstoreSigned(_ fields: [String: PolicyJSON], at place: String) throws(FascoError) -> PolicyRequirement.SigstoreSigned {
+        func sigstoreSigned(_ fields: [String: JSONValue], at place: String) throws(FascoError) -> PolicyRequirement.SigstoreSigned {
             let given = ["keyPath", "keyPaths", "keyData", "keyDatas"].filter { fields[$0] != nil }
             guard given.count == 1, let which = given.first, let value = fields[which] else {
                 throw invalid(place, "sigstoreSigned needs exactly one of keyPath, keyPaths, keyData, keyDatas (got \(given.isEmpty ? "none" : given.joined(separator: ", ")))")
@@ -266,7 +266,7 @@ extension SignaturePolicy {
                                                     signedIdentity: try signedIdentity(fields["signedIdentity"], at: place + ".signedIdentity"))
         }
 
-        func signedIdentity(_ value: PolicyJSON?, at place: String) throws(FascoError) -> SignedIdentity {
+        func signedIdentity(_ value: JSONValue?, at place: String) throws(FascoError) -> SignedIdentity {
             guard let value else { return .matchRepoDigestOrExact }
             guard case .object(let fields) = value, case .string(let type)? = fields["type"] else {
                 throw invalid(place, "must be an object with a string \"type\"")

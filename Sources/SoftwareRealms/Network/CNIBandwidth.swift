@@ -1,3 +1,5 @@
+import FascoCore
+
 /// Traffic limits for the pod: the `bandwidth` capability argument of the CNI conventions,
 /// which the `bandwidth` plugin acts on. Rates are in bits per second, bursts in bits; nil
 /// leaves that direction unlimited.

@@ -1,12 +1,12 @@
-import FascoCore
 import FoundationEssentials
 
 /// Any JSON value, kept as parsed so that fields Fasco does not model pass through unchanged
-/// (CNI plugin configurations and results carry plugin-specific keys).
+/// (CNI plugin configurations and results carry plugin-specific keys), or are refused by name
+/// where parsing is strict (containers-policy.json).
 ///
 /// Integers are kept apart from other numbers so that they are written back exactly.
 /// An object that repeats a key keeps one of its values: JSON leaves the choice open.
-enum JSONValue: Sendable, Equatable, Codable {
+public enum JSONValue: Sendable, Equatable, Codable {
     case null
     case bool(Bool)
     case integer(Int64)
@@ -15,7 +15,7 @@ enum JSONValue: Sendable, Equatable, Codable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -34,7 +34,7 @@ enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
@@ -48,7 +48,7 @@ enum JSONValue: Sendable, Equatable, Codable {
     }
 
     /// Parses one JSON document; `what` names it in the error.
-    static func parse(_ bytes: [UInt8], what: String) throws(FascoError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8], what: String) throws(FascoError) -> JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         } catch {
@@ -57,7 +57,7 @@ enum JSONValue: Sendable, Equatable, Codable {
     }
 
     /// The compact encoding, keys sorted.
-    func encoded() throws(FascoError) -> [UInt8] {
+    public func encoded() throws(FascoError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
@@ -67,28 +67,28 @@ enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    var objectValue: [String: JSONValue]? {
+    public var objectValue: [String: JSONValue]? {
         if case .object(let value) = self { return value }
         return nil
     }
 
-    var arrayValue: [JSONValue]? {
+    public var arrayValue: [JSONValue]? {
         if case .array(let value) = self { return value }
         return nil
     }
 
-    var stringValue: String? {
+    public var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
-    var boolValue: Bool? {
+    public var boolValue: Bool? {
         if case .bool(let value) = self { return value }
         return nil
     }
 
     /// An integer, or a number without a fractional part that fits.
-    var integerValue: Int64? {
+    public var integerValue: Int64? {
         switch self {
         case .integer(let value): return value
         case .number(let value):
@@ -99,8 +99,20 @@ enum JSONValue: Sendable, Equatable, Codable {
     }
 
     /// The member `key` of an object; nil for other values.
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         objectValue?[key]
+    }
+
+    /// The kind of value, for messages ("a string", "an object").
+    public var typeName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .integer, .number: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
     }
 
     /// A short reason for a decoding error, without Foundation's debugging noise.
