@@ -44,7 +44,7 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: swift6),
-        .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec", "RealmAttestation", .product(name: "Metrics", package: "swift-metrics")], swiftSettings: swift6),
+        .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec", "RealmAttestation", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")], swiftSettings: swift6),
         .target(
             name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux", "CSystemdBus", .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: swift6),
@@ -108,7 +108,10 @@ let package = Package(
             name: "RealmAttestationTests",
             dependencies: ["RealmAttestation", "OCISpec", "FascoCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swift6),
-        .testTarget(name: "RealmCoreTests", dependencies: ["RealmCore", "FascoCore", "OCISpec", "RealmAttestation"], swiftSettings: swift6),
+        .testTarget(
+            name: "RealmCoreTests",
+            dependencies: ["RealmCore", "FascoCore", "OCISpec", "RealmAttestation", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swift6),
         .testTarget(name: "SoftwareRealmsTests", dependencies: ["SoftwareRealms", "RealmCore", "OCISpec", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"], swiftSettings: swift6),
         .testTarget(

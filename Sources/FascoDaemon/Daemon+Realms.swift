@@ -46,7 +46,7 @@ extension Daemon {
         let storage = try ImageRootfsStorage(images: images, directory: config.root + "/containers")
         let monitor = try softwareRMM(config: config, supervisor: supervisor, runtimeBinary: runtime.binary)
         let manager = RealmManager(registry: registry, backend: backend, storage: storage, monitor: monitor,
-                                   root: config.root, state: config.state)
+                                   root: config.root, state: config.state, logger: logger)
         let report = try await manager.recover()
         logger.notice("realms recovered", metadata: [
             "pods": "\(report.registry.systemRealms)", "containers": "\(report.registry.containerRealms)",

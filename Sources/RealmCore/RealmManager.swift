@@ -1,4 +1,5 @@
 import FascoCore
+import Logging
 import OCISpec
 import RealmAttestation
 import Synchronization
@@ -16,6 +17,8 @@ public final class RealmManager: Sendable {
     let watchers = Mutex<[RealmID: Task<Void, Never>]>([:])
     /// How long a container may take to die after SIGKILL before the stop is reported failed.
     let killGrace: Duration
+    /// Where clean-ups that fail are reported (`cleanUp`).
+    let logger: Logger
     /// Measures and attests realms; nil leaves them unmeasured.
     public let monitor: (any RealmMonitor)?
     /// Fasco's root and state directories, left out of measurements (`RealmInstance`).
@@ -27,7 +30,9 @@ public final class RealmManager: Sendable {
 
     public init(registry: RealmRegistry, backend: any RealmBackend, storage: any ContainerStorage,
                 events: RealmEventHub = RealmEventHub(), killGrace: Duration = .seconds(30),
-                monitor: (any RealmMonitor)? = nil, root: String = "", state: String = "") {
+                monitor: (any RealmMonitor)? = nil, root: String = "", state: String = "",
+                logger: Logger = Logger(label: "fasco.realms")) {
+        self.logger = logger
         self.registry = registry
         self.backend = backend
         self.storage = storage
@@ -58,8 +63,12 @@ public final class RealmManager: Sendable {
             do throws(FascoError) {
                 runtime = try await backend.startSystemRealm(realm, request: request)
             } catch {
-                try? await backend.removeSystemRealm(realm)
-                _ = try? await registry.transition(realm.id, to: .removed)
+                await cleanUp("remove the realm after a failed start", realm: realm.id, pod: realm.id) { () throws(FascoError) in
+                    try await backend.removeSystemRealm(realm)
+                }
+                await cleanUp("drop the record of a realm that did not start", realm: realm.id, pod: realm.id) { () throws(FascoError) in
+                    try await registry.transition(realm.id, to: .removed)
+                }
                 throw error
             }
             for service in services.withLock({ $0 }) { await service.systemRealmStarted(realm, runtime: runtime) }
@@ -199,10 +208,16 @@ public final class RealmManager: Sendable {
                 try await backend.createContainer(container, spec: spec, bundle: prepared.directory)
             } catch {
                 if bundle != nil {
-                    try? await backend.removeContainer(container)
-                    try? await storage.release(container)
+                    await cleanUp("remove the container after a failed create", realm: container.id, pod: container.systemRealm) { () throws(FascoError) in
+                        try await backend.removeContainer(container)
+                    }
+                    await cleanUp("release the root filesystem after a failed create", realm: container.id, pod: container.systemRealm) { () throws(FascoError) in
+                        try await storage.release(container)
+                    }
                 }
-                _ = try? await registry.update(container.id) { $0.state = .removed }
+                await cleanUp("drop the record of a container that was not created", realm: container.id, pod: container.systemRealm) { () throws(FascoError) in
+                    try await registry.update(container.id) { $0.state = .removed }
+                }
                 throw error
             }
             publish(.created, realm: container.id, in: container.systemRealm)
@@ -393,7 +408,9 @@ public final class RealmManager: Sendable {
             try await storage.release(current)
             try await registry.update(current.id) { $0.state = .removed }
             keyRelease?.forget(realm: current.id)
-            try? FileSystem.removeTree(unsealedDirectory(of: current))
+            await cleanUp("remove the unsealed secrets", realm: current.id, pod: current.systemRealm) { () throws(FascoError) in
+                try FileSystem.removeTree(unsealedDirectory(of: current))
+            }
             publish(.deleted, realm: current.id, in: current.systemRealm)
         }
     }

@@ -1,4 +1,5 @@
 import FascoCore
+import Logging
 import Foundation
 import OCISpec
 import RealmAttestation
@@ -13,11 +14,11 @@ struct ManagerHarness {
     let backend: FakeRealmBackend
     let manager: RealmManager
 
-    init(killGrace: Duration = .seconds(5), updateDelay: Duration = .zero) throws {
+    init(killGrace: Duration = .seconds(5), updateDelay: Duration = .zero, logger: Logger = Logger(label: "test")) throws {
         root = try makeRealmRoot()
         backend = FakeRealmBackend(root: root + "/fake", updateDelay: updateDelay)
         manager = RealmManager(registry: try RealmRegistry(root: root + "/records"), backend: backend, storage: backend,
-                               killGrace: killGrace, monitor: nil)
+                               killGrace: killGrace, monitor: nil, logger: logger)
     }
 
     /// A second manager on the same records and backend: the daemon after a restart.
@@ -89,6 +90,35 @@ struct RealmManagerRollbackTests {
         h.backend.succeed("startSystemRealm")
         let again = try await h.runPod("web")
         #expect(try await h.manager.systemRealm(again.id.value)?.state == .ready, "the name is free again")
+    }
+
+    @Test("a clean-up that fails during a rollback is logged once, naming the realm and the step; the original error is what the caller gets")
+    func failedCleanUpIsLogged() async throws {
+        let captured = CapturedLogs()
+        let h = try ManagerHarness(logger: Logger(label: "test") { _ in CapturingLogHandler(captured) })
+        defer { h.remove() }
+        h.backend.fail("startSystemRealm", with: .unavailable("supervisor did not start"))
+        h.backend.fail("removeSystemRealm", with: .internal("cgroup busy"))
+        let failing = pod("web")
+        await #expect { try await h.manager.runSystemRealm(failing, request: ManagerHarness.request) } throws: {
+            ($0 as? FascoError)?.code == .unavailable
+        }
+        let warnings = captured.entries.filter { $0.level == .warning }
+        #expect(warnings.count == 1, "\(warnings)")
+        #expect(warnings.first?.metadata["realm"] == "\(failing.id)")
+        #expect(warnings.first?.metadata["step"] == "remove the realm after a failed start")
+        #expect(warnings.first?.metadata["error"]?.contains("cgroup busy") == true)
+
+        // A container whose create fails and whose bundle cannot be released: logged with its pod.
+        h.backend.succeed("startSystemRealm")
+        h.backend.succeed("removeSystemRealm")
+        let web = try await h.runPod("web2")
+        h.backend.fail("createContainer")
+        h.backend.fail("release", with: .internal("busy mount"))
+        _ = try? await h.create("app", in: web)
+        let released = captured.entries.filter { $0.metadata["step"] == "release the root filesystem after a failed create" }
+        #expect(released.count == 1)
+        #expect(released.first?.metadata["podSandboxID"] == "\(web.id)")
     }
 
     @Test("a Container Realm whose creation fails at any step keeps nothing: no record, its name free, bundle and runtime state removed",
