@@ -122,14 +122,16 @@ public final class GuestAPIServer: SystemRealmService, Sendable {
             close(fd)
             return
         }
+        // The slot is given back before the descriptor is closed: a client that sees its
+        // connection end may count on the slot being free (a test opening 16 more at once did).
         let started = DetachedThread.start(stackSize: Self.threadStack) { [self] in
             serve(fd, pod: pod, kind: kind)
-            close(fd)
             leave(pod)
+            close(fd)
         }
         if !started {
-            close(fd)
             leave(pod)
+            close(fd)
         }
     }
 
