@@ -46,7 +46,11 @@ let package = Package(
             swiftSettings: swift6),
         .target(name: "RealmCore", dependencies: ["FascoCore", "OCISpec", "RealmAttestation", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")], swiftSettings: swift6),
         .target(
-            name: "SoftwareRealms", dependencies: ["RealmCore", "OCISpec", "FascoCore", "CLinux", "CSystemdBus", .product(name: "Metrics", package: "swift-metrics")],
+            name: "SoftwareRealms",
+            dependencies: [
+                "RealmCore", "OCISpec", "FascoCore", "CLinux", "CSystemdBus", .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swift6),
         .target(
             name: "ImageStore",

@@ -41,7 +41,7 @@ extension Daemon {
         }
         let backend = try SoftwareBackend(configuration: .init(
             directory: config.state + "/realms", supervisorBinary: supervisor, runtime: runtime, cgroups: cgroups,
-            cgroupRoot: config.runtime.cgroupRoot, network: network(config)))
+            cgroupRoot: config.runtime.cgroupRoot, network: network(config), logger: logger))
         let registry = try RealmRegistry(root: config.root + "/realms")
         let storage = try ImageRootfsStorage(images: images, directory: config.root + "/containers")
         let monitor = try softwareRMM(config: config, supervisor: supervisor, runtimeBinary: runtime.binary)

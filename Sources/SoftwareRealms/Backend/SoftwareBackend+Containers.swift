@@ -110,7 +110,15 @@ extension SoftwareBackend {
 
     public func releaseExited(_ container: ContainerRealm) async {
         guard runtime.knows(id: container.id.value) else { return }
-        try? await runtime.delete(id: container.id.value)
+        do throws(FascoError) {
+            try await runtime.delete(id: container.id.value)
+        } catch {
+            // RemoveContainer deletes it again, and reports a failure then.
+            configuration.logger.debug("releasing an exited container's runtime state failed; RemoveContainer retries", metadata: [
+                "realm": "\(container.id)", "containerID": "\(container.id)", "podSandboxID": "\(container.systemRealm)",
+                "error": "\(error)",
+            ])
+        }
     }
 
     public func removeContainer(_ container: ContainerRealm) async throws(FascoError) {

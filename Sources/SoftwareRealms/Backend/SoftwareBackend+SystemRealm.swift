@@ -15,7 +15,14 @@ extension SoftwareBackend {
             do throws(FascoError) {
                 return try await start(realm, request: request, directory: directory)
             } catch {
-                try? await teardown(realm, removing: true)
+                do throws(FascoError) {
+                    try await teardown(realm, removing: true)
+                } catch let cleanUp {
+                    configuration.logger.warning("clean-up failed; what the realm's start made is left", metadata: [
+                        "realm": "\(realm.id)", "podSandboxID": "\(realm.id)", "step": "tear down a realm whose start failed",
+                        "error": "\(cleanUp)",
+                    ])
+                }
                 throw error
             }
         }

@@ -1,4 +1,5 @@
 import FascoCore
+import Logging
 import FoundationEssentials
 import OCISpec
 import RealmCore
@@ -22,8 +23,12 @@ public struct SoftwareBackend: RealmBackend {
         /// The pod network; nil when no CNI is configured (pods then get only a loopback).
         public var network: CNINetwork?
 
+        /// Where clean-ups that fail are reported.
+        public var logger: Logger
+
         public init(directory: String, supervisorBinary: String, runtime: OCIRuntime, cgroups: HostCgroups,
-                    cgroupRoot: String = "/fasco", network: CNINetwork?) {
+                    cgroupRoot: String = "/fasco", network: CNINetwork?, logger: Logger = Logger(label: "fasco.backend")) {
+            self.logger = logger
             self.directory = directory
             self.supervisorBinary = supervisorBinary
             self.runtime = runtime
