@@ -62,10 +62,23 @@ enum HybridV2Controller {
         ((try? String(contentsOfFile: control, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).contains("hugetlb")
     }
 
+    /// Writes to the v2 root's subtree_control. The kernel answers EBUSY to "-hugetlb" while
+    /// a cgroup below still has it (other tests run in parallel and make and remove theirs):
+    /// that is retried for a while (a hang guard of 60 s), every other error is thrown at once.
     static func write(_ text: String) throws {
-        guard let handle = FileHandle(forWritingAtPath: control) else { throw DaemonError("cannot open \(control)") }
-        defer { try? handle.close() }
-        try handle.write(contentsOf: Data(text.utf8))
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            let fd = open(control, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw DaemonError("cannot open \(control): errno \(errno)") }
+            let written = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+            let failure = errno
+            close(fd)
+            if written >= 0 { return }
+            guard failure == EBUSY, ContinuousClock.now < deadline else {
+                throw DaemonError("writing \(text) to \(control) failed: errno \(failure)")
+            }
+            usleep(100_000)
+        }
     }
 
     /// Runs `body` with hugetlb disabled in the v2 root's subtree_control (so that whatever
