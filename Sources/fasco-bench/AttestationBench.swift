@@ -74,11 +74,10 @@ func attestationBenchmark() async throws {
 
     // Tokens: in process, and through the admin API as `fasco attest` asks for them.
     guard let record else { return }
-    let platform = monitor
     var tokens: [Duration] = []
     for _ in 0..<101 {
         let began = ContinuousClock.now
-        _ = try platform.token(for: record, challenge: Array(repeating: 7, count: 64), format: .legacy)
+        _ = try monitor.token(for: record, challenge: Array(repeating: 7, count: 64), format: .legacy)
         tokens.append(ContinuousClock.now - began)
     }
     var rpcs: [Duration] = []
@@ -100,15 +99,6 @@ func attestationBenchmark() async throws {
     print("  CreateContainer, whole RPC (for scale)      \(ms(median(creates)))")
     print("  token, in process                           \(ms(median(tokens)))     <= 5 ms   \(ratio(median(tokens), .milliseconds(5)))")
     print("  token, Attest RPC end to end                \(ms(median(rpcs)))     <= 5 ms   \(ratio(median(rpcs), .milliseconds(5)))")
-}
-
-private func median(_ values: [Duration]) -> Duration {
-    let sorted = values.sorted()
-    return sorted.isEmpty ? .zero : sorted[sorted.count / 2]
-}
-
-private func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 private func ms(_ duration: Duration) -> String { String(format: "%6.2f ms", seconds(duration) * 1000) }

@@ -68,14 +68,7 @@ func runtimeBenchmark() async throws {
     print("wrapper: /bin/true direct \(ms(median(direct))), through the wrapper \(ms(median(wrapped)))")
 }
 
-private func median(_ values: [Duration]) -> Duration {
-    let sorted = values.sorted()
-    return sorted.isEmpty ? .zero : sorted[sorted.count / 2]
-}
-
-private func ms(_ duration: Duration) -> String {
-    String(format: "%.2f ms", Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15)
-}
+private func ms(_ duration: Duration) -> String { String(format: "%.2f ms", seconds(duration) * 1000) }
 
 /// A minimal runtime-spec config running `echo hi` in fresh namespaces.
 private func echoConfig(cgroupsPath: String) -> String {
