@@ -43,8 +43,9 @@ extension CRIService {
                 containerID: container.id.value, config: config,
                 pod: Self.podContext(pod: pod, config: podConfig, runtime: runtime),
                 image: imageConfig, rootfs: bundle.rootfs, minimumOOMScoreAdj: floor,
-                targetPIDNamespacePath: targetNamespace))
-            try Self.makeMountPoints(spec, rootfs: bundle.rootfs)
+                targetPIDNamespacePath: targetNamespace, accountFilesLocked: bundle.locked))
+            // A locked root filesystem (encrypted layers) gets its mount points once unlocked.
+            if !bundle.locked { try RootfsFile.makeMountPoints(for: spec, inRoot: bundle.rootfs) }
             return spec
         }
         return CreateContainerResponse(containerID: created.id.value)
@@ -71,28 +72,6 @@ extension CRIService {
             throw .failedPrecondition("PID namespace mode TARGET needs the target container \(target.id) to be running; it is \(target.state.rawValue)")
         }
         return "/proc/\(pid)/ns/pid"
-    }
-
-    /// In a user namespace the container's root (an unprivileged host ID) cannot create mount
-    /// points in the image's root filesystem, which belongs to the host's root: the daemon makes
-    /// the missing ones first (an empty file for a bind mount of a file, else a directory). Mount
-    /// points below another mount are the runtime's business (inside its tmpfs, sysfs, or volume).
-    static func makeMountPoints(_ spec: RuntimeSpec, rootfs: String) throws(FascoError) {
-        guard spec.linux?.namespaces?.contains(where: { $0.type == .user }) == true else { return }
-        let mounts = spec.mounts ?? []
-        let destinations = mounts.map { $0.destination.split(separator: "/").map(String.init) }
-        for (index, mount) in mounts.enumerated() {
-            let components = destinations[index]
-            let nested = destinations.contains { other in
-                other.count < components.count && !other.isEmpty && Array(components.prefix(other.count)) == other
-            }
-            guard !nested, !components.isEmpty else { continue }
-            var file = false
-            if mount.type == "bind" || (mount.options ?? []).contains(where: { $0 == "bind" || $0 == "rbind" }), let source = mount.source {
-                file = FileSystem.exists(source) && !FileSystem.isDirectory(source)
-            }
-            try RootfsFile.makeMountPoint(mount.destination, inRoot: rootfs, file: file)
-        }
     }
 
     /// What the spec builder needs to know of the System Realm.

@@ -9,11 +9,15 @@ extension ImageStore {
     /// only files of its root filesystem the spec builder reads), copied into `scratch/etc` as
     /// the image's merged root filesystem has them, without mounting anything: from the
     /// store's snapshots (`storeDirectory`, `<root>/images`), or by unpacking the layers of an
-    /// OCI layout (`layoutDirectory`) into `scratch`. For `fasco measure`.
+    /// OCI layout (`layoutDirectory`) into `scratch`. For `fasco measure`. None for an image
+    /// with encrypted layers, as the daemon builds its containers' specs.
     public static func copyAccountFiles(of record: ImageRecord, storeDirectory: String?, layoutDirectory: String?,
                                         into scratch: String) throws(FascoError) {
         var layers: [String] = []  // each layer's own tree, bottom first
-        if let storeDirectory {
+        if record.isEncrypted {
+            // A container of an encrypted image has its spec built before its realm received the
+            // key (its root filesystem is locked, without account files): so is its reference.
+        } else if let storeDirectory {
             let snapshots = try SnapshotStore(root: storeDirectory + "/snapshots")
             for chainID in record.chainIDs {
                 guard snapshots.contains(chainID) else { throw .notFound("image \(record.id) is not unpacked under \(storeDirectory)") }

@@ -1,5 +1,6 @@
 import CLinux
 import FascoCore
+import OCISpec
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,36 +18,112 @@ extension ImageStore {
     /// host IDs of the namespace's root, so what the container writes is its root's too. A
     /// file system that cannot be idmapped leaves the layers as they are (owned by IDs the
     /// namespace does not map).
+    ///
+    /// An image with encrypted layers is left **locked**: the directories are made and the
+    /// lease taken, but nothing is mounted (`rootfs` is an empty directory) until
+    /// `unlockRootfs` has decrypted the container's own copy of its layers.
     public func prepareRootfs(image name: String, owner: String, directory: String,
                               idMapping: RootfsIDMapping? = nil) throws(FascoError) -> String {
         guard let record = image(name) else { throw .notFound("image \(name) not found") }
         let chain = record.chainIDs
         guard !chain.isEmpty else { throw .failedPrecondition("image \(name) has no layers") }
-        for chainID in chain where !snapshots.contains(chainID) {
+        for chainID in chain.prefix(record.sharedLayerCount) where !snapshots.contains(chainID) {
             throw .failedPrecondition("image \(name) is not fully unpacked (snapshot \(chainID) missing); pull it again")
         }
         _ = try lease(record.id, to: owner)
         let rootfs = directory + "/rootfs"
         do throws(FascoError) {
             for sub in ["upper", "work", "rootfs"] { try FileSystem.makeDirectories(directory + "/" + sub, mode: 0o755) }
-            var lowers = chain.reversed().map { snapshots.path(of: $0) }
-            var clones: [String] = []
-            defer { if !clones.isEmpty { Self.detachClones(clones, in: directory + "/lower") } }
-            if let idMapping {
-                clones = try Self.idmappedClones(of: lowers, in: directory + "/lower", mapping: idMapping)
-                if !clones.isEmpty {
-                    lowers = clones
-                    for sub in ["upper", "work"] where chown(directory + "/" + sub, idMapping.rootUID, idMapping.rootGID) != 0 {
-                        throw .internal("cannot give \(directory)/\(sub) to the user namespace's root: \(FileSystem.errnoText)")
-                    }
-                }
+            if !record.isEncrypted {
+                try mountRootfs(lowers: chain.map { snapshots.path(of: $0) }, directory: directory, idMapping: idMapping)
             }
-            try Overlay.mount(lowers: lowers, upper: directory + "/upper", work: directory + "/work", at: rootfs)
         } catch {
             try? removeRootfs(owner: owner, directory: directory)
             throw error
         }
         return rootfs
+    }
+
+    /// Completes the locked root filesystem `prepareRootfs` left for an image with encrypted
+    /// layers: each encrypted layer's key is unwrapped with `keys` (the key broker's resource
+    /// released to the container's realm, or a node key), the layer decrypted (its HMAC and
+    /// plain digest checked before anything of it is unpacked) and unpacked, with every layer
+    /// above it, into `directory/layers/`: the container's own copy, never the shared
+    /// snapshots. Then the overlay is mounted. On failure nothing decrypted is left.
+    public func unlockRootfs(image name: String, directory: String, idMapping: RootfsIDMapping? = nil,
+                             keys: LayerKeys) async throws(FascoError) {
+        guard let record = image(name) else { throw .notFound("image \(name) not found") }
+        let chain = record.chainIDs
+        let shared = record.sharedLayerCount
+        guard record.isEncrypted, chain.count == record.layers.count else { return }
+        let diffIDs = try record.config.rootfs.diffIDs.map { (text: String) throws(FascoError) -> Digest in try Digest(parsing: text) }
+        let own = try SnapshotStore(root: directory + "/layers")
+        var lowers = chain.prefix(shared).map { snapshots.path(of: $0) }
+        do throws(FascoError) {
+            for position in shared..<chain.count {
+                let descriptor = record.layers[position]
+                let blobDigest = try Digest(parsing: descriptor.digest)
+                let storedPath = content.path(of: blobDigest)
+                var blobPath = storedPath
+                var compression = MediaType.layerCompression(descriptor.mediaType)
+                var plainPath: String?
+                if EncryptedLayer.isEncrypted(descriptor.mediaType) {
+                    let layer = try EncryptedLayer(descriptor)
+                    let options = try await keys.unwrap(layer)
+                    let plain = "\(directory)/layers/plain-\(position)"
+                    try await BlockingWork.run { () throws(FascoError) in
+                        try LayerDecryption.decrypt(blobPath: storedPath, to: plain, layer: layer, options: options)
+                    }
+                    plainPath = plain
+                    blobPath = plain
+                    compression = layer.compression
+                }
+                let parents = lowers
+                let limits = layerLimits
+                let chainID = chain[position]
+                let source = blobPath
+                let unpackCompression = compression ?? .gzip
+                let diffID = diffIDs[position]
+                do throws(FascoError) {
+                    try await BlockingWork.run { () throws(FascoError) in
+                        try own.create(chainID, parentPaths: parents, durable: false) { target throws(FascoError) in
+                            var options = LayerUnpacker.Options()
+                            options.expectedDiffID = diffID
+                            options.limits = limits
+                            options.layerName = descriptor.digest
+                            _ = try LayerUnpacker.apply(blobPath: source, compression: unpackCompression, to: target, options: options)
+                        }
+                    }
+                } catch {
+                    if let plainPath { unlink(plainPath) }
+                    throw error
+                }
+                if let plainPath { unlink(plainPath) }
+                lowers.append(own.path(of: chainID))
+            }
+            try mountRootfs(lowers: lowers, directory: directory, idMapping: idMapping)
+        } catch {
+            try? FileSystem.removeTree(directory + "/layers")
+            throw error
+        }
+    }
+
+    /// Mounts the overlay of `lowers` (bottom first) with `directory`'s upper and work
+    /// directories at `directory/rootfs`, through idmapped clones for `idMapping`.
+    private func mountRootfs(lowers bottomFirst: [String], directory: String, idMapping: RootfsIDMapping?) throws(FascoError) {
+        var lowers = Array(bottomFirst.reversed())
+        var clones: [String] = []
+        defer { if !clones.isEmpty { Self.detachClones(clones, in: directory + "/lower") } }
+        if let idMapping {
+            clones = try Self.idmappedClones(of: lowers, in: directory + "/lower", mapping: idMapping)
+            if !clones.isEmpty {
+                lowers = clones
+                for sub in ["upper", "work"] where chown(directory + "/" + sub, idMapping.rootUID, idMapping.rootGID) != 0 {
+                    throw .internal("cannot give \(directory)/\(sub) to the user namespace's root: \(FileSystem.errnoText)")
+                }
+            }
+        }
+        try Overlay.mount(lowers: lowers, upper: directory + "/upper", work: directory + "/work", at: directory + "/rootfs")
     }
 
     /// Unmounts a container's root filesystem (once it exited: nothing runs on it any more),

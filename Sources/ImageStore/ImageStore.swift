@@ -165,17 +165,16 @@ public actor ImageStore {
         guard diffIDs.count == manifest.layers.count else {
             throw .failedPrecondition("image \(reference) has \(manifest.layers.count) layers but its config lists \(diffIDs.count) diff IDs")
         }
-        for layer in manifest.layers {
-            guard MediaType.layerCompression(layer.mediaType) != nil else {
-                throw .failedPrecondition("image \(reference) has a layer of unsupported media type \(layer.mediaType)")
-            }
-        }
+        try Self.checkLayerTypes(manifest.layers, of: reference.description)
         // Download layers concurrently, then unpack in order (each layer sits on its parents).
         try await withThrowingTaskGroupTyped(manifest.layers) { layer throws(FascoError) in
             try await self.ensureBlob(try Digest(parsing: layer.digest), size: layer.size, repository: reference.path, source: source)
         }
+        // Encrypted layers are stored as pulled: they and every layer above them are unpacked
+        // only for a container whose realm received the key (`unlockRootfs`).
         let chain = ChainID.chain(diffIDs)
-        for (position, layer) in manifest.layers.enumerated() {
+        let shared = manifest.layers.firstIndex { EncryptedLayer.isEncrypted($0.mediaType) } ?? manifest.layers.count
+        for (position, layer) in manifest.layers.enumerated() where position < shared {
             try await ensureSnapshot(chain: Array(chain[...position]), diffID: diffIDs[position], layer: layer)
         }
         let size = Int64(manifestBytes.count) + manifest.config.size + manifest.layers.reduce(0) { $0 + $1.size }
@@ -184,6 +183,19 @@ public actor ImageStore {
             repoDigests: [reference.repoDigest(top.digest)], manifestDigest: manifestDigest,
             config: config, layers: manifest.layers, size: size, createdAt: Self.nowNanos(), pinned: false,
             signatures: signatures.isEmpty ? nil : signatures))
+    }
+
+    /// Refuses a layer Fasco can neither unpack nor decrypt (FAILED_PRECONDITION naming it).
+    static func checkLayerTypes(_ layers: [Descriptor], of image: String) throws(FascoError) {
+        for layer in layers {
+            if EncryptedLayer.isEncrypted(layer.mediaType) {
+                do throws(FascoError) { _ = try EncryptedLayer(layer) } catch {
+                    throw .failedPrecondition("image \(image): \(error.message)")
+                }
+            } else if MediaType.layerCompression(layer.mediaType) == nil {
+                throw .failedPrecondition("image \(image) has a layer of unsupported media type \(layer.mediaType)")
+            }
+        }
     }
 
     static func looksLikeIndex(_ bytes: [UInt8]) -> Bool {

@@ -205,6 +205,19 @@ public final class RealmManager: Sendable {
                     let record = try measure(container, of: pod, realmDirectory: runtime.directory, spec: spec, image: image, monitor: monitor)
                     try await registry.recordMeasurement(of: container.id, record)
                 }
+                if prepared.locked {
+                    // Encrypted layers: the realm, measured now, attests for their keys.
+                    guard monitor != nil else {
+                        throw .failedPrecondition("image \(container.image) has encrypted layers, and this node does not measure realms to release their keys to")
+                    }
+                    var resource: (@Sendable (String) async throws(FascoError) -> [UInt8])?
+                    if try await hasKeyBroker(container) {
+                        resource = { [self] (uri: String) async throws(FascoError) -> [UInt8] in
+                            try await releasedResource(uri, to: container)
+                        }
+                    }
+                    try await storage.unlock(container, pod: runtime, spec: spec, resource: resource)
+                }
                 try await backend.createContainer(container, spec: spec, bundle: prepared.directory)
             } catch {
                 if bundle != nil {

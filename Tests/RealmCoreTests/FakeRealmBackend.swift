@@ -261,7 +261,18 @@ final class FakeRealmBackend: RealmBackend, ContainerStorage, Sendable {
     func prepare(_ container: ContainerRealm, pod: SystemRealmRuntime) async throws(FascoError) -> ContainerBundle {
         try record("prepare \(container.id)")
         state.withLock { _ = $0.bundles.insert(container.id) }
-        return ContainerBundle(directory: bundleDirectory(of: container), rootfs: bundleDirectory(of: container) + "/rootfs")
+        return ContainerBundle(directory: bundleDirectory(of: container), rootfs: bundleDirectory(of: container) + "/rootfs",
+                               locked: container.image.hasPrefix(Self.encryptedImagePrefix))
+    }
+
+    /// Images whose name starts with this have encrypted layers: their bundles come back locked.
+    static let encryptedImagePrefix = "encrypted/"
+
+    /// Records the unlock and, with a key broker, fetches the resource `kbs:///fake/key/<image>`.
+    func unlock(_ container: ContainerRealm, pod: SystemRealmRuntime, spec: RuntimeSpec,
+                resource: (@Sendable (String) async throws(FascoError) -> [UInt8])?) async throws(FascoError) {
+        try record("unlock \(container.id)")
+        if let resource { _ = try await resource("kbs:///fake/key/" + container.image) }
     }
 
     nonisolated func bundleDirectory(of container: ContainerRealm) -> String {

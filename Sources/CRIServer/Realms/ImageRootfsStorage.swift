@@ -1,5 +1,6 @@
 import FascoCore
 import ImageStore
+import OCISpec
 import RealmCore
 #if canImport(Glibc)
 import Glibc
@@ -10,10 +11,14 @@ import Glibc
 public struct ImageRootfsStorage: ContainerStorage {
     let images: ImageStore
     let directory: String
+    /// Opens ocicrypt JWE key wrappers with the node's private keys (`[image] decryption_keys`).
+    let nodeKeys: (@Sendable ([UInt8]) throws(FascoError) -> [UInt8]?)?
 
-    public init(images: ImageStore, directory: String) throws(FascoError) {
+    public init(images: ImageStore, directory: String,
+                nodeKeys: (@Sendable ([UInt8]) throws(FascoError) -> [UInt8]?)? = nil) throws(FascoError) {
         self.images = images
         self.directory = directory
+        self.nodeKeys = nodeKeys
         try FileSystem.makeDirectories(directory, mode: 0o711)
     }
 
@@ -26,7 +31,17 @@ public struct ImageRootfsStorage: ContainerStorage {
         let mapping = try pod.userNamespace.map { path throws(FascoError) in try Self.idMapping(userNamespace: path) }
         let rootfs = try await images.prepareRootfs(
             image: container.imageID, owner: Self.owner(container.id.value), directory: bundle, idMapping: mapping)
-        return ContainerBundle(directory: bundle, rootfs: rootfs)
+        let locked = await images.image(container.imageID)?.isEncrypted ?? false
+        return ContainerBundle(directory: bundle, rootfs: rootfs, locked: locked)
+    }
+
+    public func unlock(_ container: ContainerRealm, pod: SystemRealmRuntime, spec: RuntimeSpec,
+                       resource: (@Sendable (String) async throws(FascoError) -> [UInt8])?) async throws(FascoError) {
+        let bundle = bundleDirectory(of: container)
+        let mapping = try pod.userNamespace.map { path throws(FascoError) in try Self.idMapping(userNamespace: path) }
+        try await images.unlockRootfs(image: container.imageID, directory: bundle, idMapping: mapping,
+                                      keys: LayerKeys(resource: resource, jwe: nodeKeys))
+        try RootfsFile.makeMountPoints(for: spec, inRoot: bundle + "/rootfs")
     }
 
     /// The host IDs of the root of the user namespace `/proc/<holder>/ns/user`, from the

@@ -12,8 +12,11 @@ extension ContainerSpecBuilder {
     ///   a user or group name must be in /etc/passwd or /etc/group (INVALID_ARGUMENT otherwise);
     /// - the supplementary groups are the primary group, then (SupplementalGroupsPolicy Merge,
     ///   the default) the groups /etc/group lists the user in, then `supplemental_groups`.
+    ///
+    /// With `locked` (an image with encrypted layers, whose account files cannot be read before
+    /// its realm received the keys) nothing is read and names are FAILED_PRECONDITION.
     static func user(_ security: LinuxContainerSecurityContext, image: ImageConfiguration.Config?,
-                     rootfs: String) throws(FascoError) -> RuntimeSpec.Process.User {
+                     rootfs: String, locked: Bool = false) throws(FascoError) -> RuntimeSpec.Process.User {
         let criUser: String?
         if !security.runAsUsername.isEmpty {
             criUser = security.runAsUsername
@@ -40,7 +43,11 @@ extension ContainerSpecBuilder {
         case .unrecognized(let value): throw .invalidArgument("unknown supplemental groups policy \(value)")
         }
 
-        let accounts = try AccountDatabase.load(rootfs: rootfs)
+        if locked, specification.split(separator: ":").contains(where: { AccountDatabase.id($0) == nil }) {
+            throw .failedPrecondition("user \(specification.debugDescription) names an account, but the image's layers are encrypted: "
+                + "its /etc/passwd and /etc/group cannot be read before the container's realm receives their keys; run as a numeric user (and group)")
+        }
+        let accounts = locked ? AccountDatabase(users: nil, groups: nil) : try AccountDatabase.load(rootfs: rootfs)
         let (uid, gid) = try resolve(specification, in: accounts)
 
         // The name /etc/group membership is matched against (containerd: the user part alone).

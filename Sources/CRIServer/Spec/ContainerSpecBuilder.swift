@@ -36,7 +36,7 @@ public enum ContainerSpecBuilder {
 
         let process = RuntimeSpec.Process(
             terminal: config.tty,
-            user: try user(security, image: imageConfig, rootfs: input.rootfs),
+            user: try user(security, image: imageConfig, rootfs: input.rootfs, locked: input.accountFilesLocked),
             args: try processArguments(config, image: imageConfig),
             env: try environment(config, image: imageConfig, hostname: hostname),
             cwd: try workingDirectory(config, image: imageConfig),

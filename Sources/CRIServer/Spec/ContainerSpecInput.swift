@@ -26,11 +26,15 @@ public struct ContainerSpecInput: Sendable {
     /// WithAllCurrentCapabilities does (this host withholds CAP_SYS_RESOURCE even from root).
     /// nil reads this process's `CapEff` from /proc/self/status.
     public var availableCapabilities: [String]?
+    /// The root filesystem is locked (its image has encrypted layers, decrypted only after the
+    /// realm is measured): no account files are read, and a user or group *name* is
+    /// FAILED_PRECONDITION (a numeric user takes group 0 unless a group is given).
+    public var accountFilesLocked: Bool = false
 
     public init(containerID: String, config: ContainerConfig, pod: PodSandboxContext,
                 image: ImageConfiguration?, rootfs: String, minimumOOMScoreAdj: Int = 0,
                 targetPIDNamespacePath: String? = nil, hostHostname: String? = nil,
-                availableCapabilities: [String]? = nil) {
+                availableCapabilities: [String]? = nil, accountFilesLocked: Bool = false) {
         self.containerID = containerID
         self.config = config
         self.pod = pod
@@ -40,5 +44,6 @@ public struct ContainerSpecInput: Sendable {
         self.targetPIDNamespacePath = targetPIDNamespacePath
         self.hostHostname = hostHostname
         self.availableCapabilities = availableCapabilities
+        self.accountFilesLocked = accountFilesLocked
     }
 }

@@ -34,6 +34,14 @@ public struct SnapshotStore: Sendable {
     /// on a directory that shows the parents with the new layer on top.
     /// `apply` writes through an overlay mount, so deletions become whiteouts.
     public func create(_ chainID: Digest, parents: [Digest], apply: (String) throws(FascoError) -> Void) throws(FascoError) {
+        try create(chainID, parentPaths: parents.map { path(of: $0) }, apply: apply)
+    }
+
+    /// `create` over parents given as lower directories (bottom first), which may live in another
+    /// store (a container's own layers sit on the shared ones). `durable: false` skips the syncs
+    /// (a container's own layers go with the container: a host crash ends it anyway).
+    func create(_ chainID: Digest, parentPaths: [String], durable: Bool = true,
+                apply: (String) throws(FascoError) -> Void) throws(FascoError) {
         if contains(chainID) { return }
         let final = directory(of: chainID)
         if FileSystem.exists(final) {
@@ -42,13 +50,12 @@ public struct SnapshotStore: Sendable {
         let temporary = "\(root)/tmp-\(String(chainID.encoded.prefix(16)))-\(UInt32.random(in: 0...UInt32.max))"
         try FileSystem.makeDirectories(temporary + "/fs", mode: 0o755)
         do throws(FascoError) {
-            if parents.isEmpty {
+            if parentPaths.isEmpty {
                 try apply(temporary + "/fs")
             } else {
                 try FileSystem.makeDirectories(temporary + "/work")
                 try FileSystem.makeDirectories(temporary + "/mnt")
-                let lowers = parents.reversed().map { path(of: $0) }
-                try Overlay.mount(lowers: lowers, upper: temporary + "/fs", work: temporary + "/work", at: temporary + "/mnt")
+                try Overlay.mount(lowers: parentPaths.reversed(), upper: temporary + "/fs", work: temporary + "/work", at: temporary + "/mnt")
                 do throws(FascoError) {
                     try apply(temporary + "/mnt")
                 } catch {
@@ -59,12 +66,12 @@ public struct SnapshotStore: Sendable {
                 try FileSystem.removeTree(temporary + "/work")
                 try FileSystem.removeTree(temporary + "/mnt")
             }
-            try syncFilesystem(temporary)
-            try FileSystem.writeAtomically(Array(chainID.description.utf8), to: temporary + "/chainid", mode: 0o644)
+            if durable { try syncFilesystem(temporary) }
+            try FileSystem.writeAtomically(Array(chainID.description.utf8), to: temporary + "/chainid", mode: 0o644, durable: durable)
             guard rename(temporary, final) == 0 else {
                 throw FascoError.internal("cannot commit snapshot \(chainID): \(FileSystem.errnoText)")
             }
-            try FileSystem.syncDirectory(root)
+            if durable { try FileSystem.syncDirectory(root) }
         } catch {
             try? FileSystem.removeTree(temporary)
             throw error
