@@ -285,6 +285,14 @@ public actor ImageStore {
             let kept = merged.signatures ?? []
             let added = (new.signatures ?? []).filter { !kept.contains($0) }
             if !added.isEmpty { merged.signatures = kept + added }
+            // One config, two manifests: ocicrypt keeps the config, so an encrypted image and
+            // its plain form have one image ID. Once the plain layers are on the node nothing is
+            // left to protect: the record runs them (every name of it).
+            if merged.isEncrypted && !new.isEncrypted {
+                merged.layers = new.layers
+                merged.manifestDigest = new.manifestDigest
+                merged.size = new.size
+            }
         }
         records[new.id] = merged
         try index.commit(records)

@@ -69,21 +69,21 @@ import Testing
     /// The reference RIM of a container of the test pod, computed offline by `fasco measure` from
     /// the configs as deployed (crictl JSON files).
     static func referenceRIM(_ fixture: PodFixture, name: String, script: String, env: [(String, String)] = [],
-                             mounts: [(String, String)] = []) async throws -> String {
+                             mounts: [(String, String)] = [], image: String = PodFixture.image) async throws -> String {
         let pod = fixture.directory.appendingPathComponent("ref-pod.json")
         try """
         {"metadata": {"name": "any", "uid": "any-uid", "namespace": "test", "attempt": 0},
          "linux": {"security_context": {"namespace_options": {"network": 0, "pid": 1, "ipc": 0}}}}
         """.write(to: pod, atomically: true, encoding: .utf8)
         let container: [String: Any] = [
-            "metadata": ["name": name], "image": ["image": PodFixture.image], "command": ["/bin/sh", "-c", script],
+            "metadata": ["name": name], "image": ["image": image], "command": ["/bin/sh", "-c", script],
             "log_path": "\(name)_0.log", "envs": env.map { ["key": $0.0, "value": $0.1] },
             "mounts": mounts.map { ["container_path": $0.0, "host_path": $0.1, "readonly": true] as [String: Any] },
         ]
         let file = fixture.directory.appendingPathComponent("ref-\(name).json")
         try JSONSerialization.data(withJSONObject: container).write(to: file)
         let (status, output, errors) = try await runCommandAsync(DaemonProcess.binary.path, [
-            "measure", "--pod", pod.path, "--container", file.path, "--image", PodFixture.image,
+            "measure", "--pod", pod.path, "--container", file.path, "--image", image,
             "--root", fixture.directory.appendingPathComponent("root").path,
             "--state", fixture.directory.appendingPathComponent("state").path,
             "--config", fixture.directory.appendingPathComponent("fasco.toml").path])
@@ -93,8 +93,9 @@ import Testing
     }
 
     static func container(_ fixture: PodFixture, _ pod: (id: String, config: PodSandboxConfig), _ name: String, script: String,
-                          env: [(String, String)] = [], mounts: [(String, String)] = []) async throws -> String {
-        var config = fixture.containerConfig(name, script: script)
+                          env: [(String, String)] = [], mounts: [(String, String)] = [],
+                          image: String = PodFixture.image) async throws -> String {
+        var config = fixture.containerConfig(name, script: script, image: image)
         config.envs = env.map { KeyValue(key: $0.0, value: $0.1) }
         config.mounts = mounts.map { Mount(containerPath: $0.0, hostPath: $0.1, readonly: true) }
         return try await fixture.createContainer(pod, config)
