@@ -14,11 +14,12 @@ struct ManagerHarness {
     let backend: FakeRealmBackend
     let manager: RealmManager
 
-    init(killGrace: Duration = .seconds(5), updateDelay: Duration = .zero, logger: Logger = Logger(label: "test")) throws {
+    init(killGrace: Duration = .seconds(5), updateDelay: Duration = .zero, logger: Logger = Logger(label: "test"),
+         monitor: (any RealmMonitor)? = nil) throws {
         root = try makeRealmRoot()
         backend = FakeRealmBackend(root: root + "/fake", updateDelay: updateDelay)
         manager = RealmManager(registry: try RealmRegistry(root: root + "/records"), backend: backend, storage: backend,
-                               killGrace: killGrace, monitor: nil, logger: logger)
+                               killGrace: killGrace, monitor: monitor, logger: logger)
     }
 
     /// A second manager on the same records and backend: the daemon after a restart.
@@ -415,5 +416,76 @@ struct RealmManagerUpdateTests {
             #expect(refused.allSatisfy { $0 == .failedPrecondition }, "updates after the stop are refused: \(refused)")
             #expect(try await h.manager.container(app.id.value)?.state == .exited)
         }
+    }
+}
+
+/// A key broker that releases `kbs:///...` resources to any realm and remembers who asked.
+final class FakeKeyRelease: KeyRelease, Sendable {
+    let asked = Mutex<[(uri: String, realm: RealmID, evidence: Int)]>([])
+    let refuse: Bool
+
+    init(refuse: Bool = false) { self.refuse = refuse }
+
+    func isConfigured(for pod: SystemRealm) -> Bool { true }
+
+    func resource(_ uri: String, realm: RealmID, of pod: SystemRealm, evidence: Evidence) async throws(FascoError) -> [UInt8] {
+        let token = try await evidence(Array(repeating: 7, count: 64))
+        asked.withLock { $0.append((uri, realm, token.count)) }
+        if refuse { throw .permissionDenied("key broker fake: PolicyDeny") }
+        return Array(repeating: 1, count: 32)
+    }
+
+    func token(realm: RealmID, of pod: SystemRealm, evidence: Evidence) async throws(FascoError) -> (token: String, privateKeyPEM: String) {
+        throw .unimplemented("not in this fake")
+    }
+
+    func unseal(_ sealed: String, realm: RealmID, of pod: SystemRealm, evidence: Evidence) async throws(FascoError) -> [UInt8] {
+        throw .unimplemented("not in this fake")
+    }
+
+    func forget(realm: RealmID) {}
+}
+
+@Suite("RealmManager: containers of encrypted images")
+struct RealmManagerLockedBundleTests {
+    static func monitor() -> SoftwareRMM {
+        SoftwareRMM(supervisor: [], platformKey: P384Key.make(), components: [], version: "test")
+    }
+
+    @Test("a locked bundle is unlocked after the realm is measured and before the runtime creates it, with resources released to that realm with its own evidence")
+    func unlockAfterMeasurement() async throws {
+        let h = try ManagerHarness(monitor: Self.monitor())
+        defer { h.remove() }
+        let broker = FakeKeyRelease()
+        h.manager.useKeyRelease(broker)
+        let pod = try await h.runPod("web")
+        let created = try await h.manager.createContainer(
+            container("app", in: pod.id, image: FakeRealmBackend.encryptedImagePrefix + "busybox"), image: ManagerHarness.image
+        ) { _, _ throws(FascoError) in RuntimeSpec(ociVersion: "1.0.2") }
+        let calls = h.backend.calls.filter { $0.hasPrefix("prepare") || $0.hasPrefix("unlock") || $0.hasPrefix("createContainer") }
+        #expect(calls == ["prepare \(created.id)", "unlock \(created.id)", "createContainer \(created.id)"])
+        let asked = broker.asked.withLock { $0 }
+        #expect(asked.count == 1 && asked.first?.realm == created.id && asked.first?.uri == "kbs:///fake/key/encrypted/busybox")
+        #expect((asked.first?.evidence ?? 0) > 0, "the realm attested with a token of its own")
+        #expect(try await h.manager.container(created.id.value)?.attestation != nil)
+    }
+
+    @Test("a refused key or a failed unlock keeps nothing; without measured realms an encrypted image is FAILED_PRECONDITION", arguments: ["refused", "unlock", "unmeasured"])
+    func unlockFailures(_ situation: String) async throws {
+        let h = try ManagerHarness(monitor: situation == "unmeasured" ? nil : Self.monitor())
+        defer { h.remove() }
+        h.manager.useKeyRelease(FakeKeyRelease(refuse: situation == "refused"))
+        if situation == "unlock" { h.backend.fail("unlock") }
+        let pod = try await h.runPod("web")
+        let failing = container("app", in: pod.id, image: FakeRealmBackend.encryptedImagePrefix + "busybox")
+        let expected: FascoError.Code = ["refused": .permissionDenied, "unlock": .internal, "unmeasured": .failedPrecondition][situation]!
+        await #expect {
+            try await h.manager.createContainer(failing, image: ManagerHarness.image) { _, _ throws(FascoError) in RuntimeSpec(ociVersion: "1.0.2") }
+        } throws: { ($0 as? FascoError)?.code == expected }
+        #expect(try await h.manager.container(failing.id.value) == nil)
+        #expect(!h.recordExists(container: failing.id))
+        #expect(h.backend.bundles.isEmpty, "the bundle is released")
+        #expect(h.backend.calls("createContainer").isEmpty, "the runtime never saw it")
+        if situation == "unmeasured" { #expect(h.backend.calls("unlock").isEmpty) }
     }
 }

@@ -20,9 +20,9 @@ func pod(_ name: String, attempt: UInt32 = 0, at time: Int64 = 1) -> SystemRealm
                 createdAt: time, labels: ["app": name], annotations: ["note": "x"], attachment: [1, 2, 3])
 }
 
-func container(_ name: String, in pod: RealmID, attempt: UInt32 = 0, at time: Int64 = 2) -> ContainerRealm {
+func container(_ name: String, in pod: RealmID, attempt: UInt32 = 0, at time: Int64 = 2, image: String = "busybox") -> ContainerRealm {
     ContainerRealm(systemRealm: pod, metadata: ContainerRealmMetadata(name: name, attempt: attempt),
-                   image: "busybox", imageID: "sha256:" + String(repeating: "a", count: 64), createdAt: time)
+                   image: image, imageID: "sha256:" + String(repeating: "a", count: 64), createdAt: time)
 }
 
 @Suite("realm IDs")

@@ -1,0 +1,147 @@
+import Crypto
+import FascoCore
+import Foundation
+@testable import ImageStore
+import OCISpec
+import Synchronization
+import Testing
+
+/// ocicrypt's layer cipher and CoCo's key packet, without a daemon: the decryption against the
+/// NIST SP 800-38A CTR-AES256 vector, the HMAC and digest checks, the annotations' parsing and the
+/// unwrapping of annotation packets.
+@Suite("encrypted layers")
+struct EncryptedLayerTests {
+    // NIST SP 800-38A, F.5.5 CTR-AES256.Encrypt.
+    static let key = hex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
+    static let counter = hex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff")
+    static let plaintext = hex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+        + "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
+    static let ciphertext = hex("601ec313775789a5b7a7f504bbf3d228f443e3ca4d62b59aca84e990cacaf5c5"
+        + "2b0930daa23de94ce87017ba2d84988ddfc9c58db67aada613c2dd08457941a6")
+
+    static func hex(_ text: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            bytes.append(UInt8(text[index..<next], radix: 16)!)
+            index = next
+        }
+        return bytes
+    }
+
+    static func b64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
+
+    static func json(_ object: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: object)) }
+
+    /// A descriptor as ocicrypt writes it for `ciphertext`, with `hmac` and extra annotations.
+    static func descriptor(hmac: [UInt8], mediaType: String = "application/vnd.oci.image.layer.v1.tar+gzip+encrypted",
+                           annotations: [String: String]) -> Descriptor {
+        var all = annotations
+        all[EncryptedLayer.publicOptionsAnnotation] = b64(json(["cipher": "AES_256_CTR_HMAC_SHA256", "hmac": b64(hmac), "cipheroptions": [:]]))
+        return Descriptor(mediaType: mediaType, digest: Digest.of(ciphertext).description, size: Int64(ciphertext.count), annotations: all)
+    }
+
+    static var privateOptions: [UInt8] {
+        json(["symkey": b64(key), "digest": Digest.of(plaintext).description, "cipheroptions": ["nonce": b64(counter)]])
+    }
+
+    /// CoCo's annotation packet wrapping the private options with `kek`.
+    static func packet(kek: [UInt8], kid: String = "kbs:///default/image-key/1", options: [UInt8] = privateOptions) throws -> String {
+        let iv = (0..<12).map { _ in UInt8.random(in: 0...255) }
+        let box = try AES.GCM.seal(options, using: SymmetricKey(data: kek), nonce: AES.GCM.Nonce(data: iv))
+        return b64(json(["kid": kid, "wrapped_data": b64(Array(box.ciphertext) + Array(box.tag)), "iv": b64(iv), "wrap_type": "A256GCM"]))
+    }
+
+    static var goodHMAC: [UInt8] { Array(HMAC<SHA256>.authenticationCode(for: ciphertext, using: SymmetricKey(data: key))) }
+
+    func decrypt(_ blob: [UInt8], layer: EncryptedLayer, options: PrivateLayerOptions) throws -> (Result<Void, FascoError>, [UInt8]?) {
+        let directory = try FileSystem.makeTemporaryDirectory(prefix: "fasco-enc-")
+        defer { try? FileSystem.removeTree(directory) }
+        try FileSystem.writeAtomically(blob, to: directory + "/blob", durable: false)
+        let result: Result<Void, FascoError>
+        do throws(FascoError) {
+            try LayerDecryption.decrypt(blobPath: directory + "/blob", to: directory + "/plain", layer: layer, options: options)
+            result = .success(())
+        } catch {
+            result = .failure(error)
+        }
+        return (result, try FileSystem.read(directory + "/plain"))
+    }
+
+    @Test("AES-256-CTR decrypts the NIST vector; the HMAC and the plain digest are checked and nothing is left when one fails")
+    func decryption() throws {
+        let kek = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        let layer = try EncryptedLayer(Self.descriptor(hmac: Self.goodHMAC, annotations: [EncryptedLayer.attestationAgentAnnotation: try Self.packet(kek: kek)]))
+        #expect(layer.compression == .gzip)
+        let options = try PrivateLayerOptions(json: Self.privateOptions, layer: layer.digest)
+        let (good, plain) = try decrypt(Self.ciphertext, layer: layer, options: options)
+        #expect((try? good.get()) != nil)
+        #expect(plain == Self.plaintext, "the NIST CTR-AES256 plaintext")
+
+        var tampered = Self.ciphertext
+        tampered[17] ^= 1
+        let (refused, left) = try decrypt(tampered, layer: layer, options: options)
+        guard case .failure(let error) = refused else { Issue.record("a tampered blob decrypted"); return }
+        #expect(error.code == .failedPrecondition && error.message.contains("HMAC"))
+        #expect(left == nil, "no plaintext file is left")
+
+        var otherDigest = options
+        otherDigest.digest = Digest.of([1, 2, 3])
+        let (mismatch, leftToo) = try decrypt(Self.ciphertext, layer: layer, options: otherDigest)
+        guard case .failure(let digestError) = mismatch else { Issue.record("a wrong digest was accepted"); return }
+        #expect(digestError.code == .failedPrecondition && digestError.message.contains("decrypts to"))
+        #expect(leftToo == nil)
+    }
+
+    @Test("annotation packets unwrap with the key the broker released, and only with it; a layer no key opens says what was tried")
+    func unwrapping() async throws {
+        let kek = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        let layer = try EncryptedLayer(Self.descriptor(hmac: Self.goodHMAC, annotations: [EncryptedLayer.attestationAgentAnnotation: try Self.packet(kek: kek)]))
+        let asked = Mutex<[String]>([])
+        let right = LayerKeys(resource: { (uri: String) async throws(FascoError) -> [UInt8] in
+            asked.withLock { $0.append(uri) }
+            return kek
+        })
+        let options = try await right.unwrap(layer)
+        #expect(options.symmetricKey == Self.key && options.nonce == Self.counter && options.digest == Digest.of(Self.plaintext))
+        #expect(asked.withLock { $0 } == ["kbs:///default/image-key/1"])
+
+        let wrong = LayerKeys(resource: { (_: String) async throws(FascoError) -> [UInt8] in (0..<32).map { _ in 7 } })
+        do { _ = try await wrong.unwrap(layer); Issue.record("a wrong key unwrapped") } catch {
+            #expect(error.code == .failedPrecondition && error.message.contains("does not open"))
+        }
+        let refused = LayerKeys(resource: { (_: String) async throws(FascoError) -> [UInt8] in
+            throw .permissionDenied("key broker http://kbs: PolicyDeny")
+        })
+        do { _ = try await refused.unwrap(layer); Issue.record("a refused key unwrapped") } catch {
+            #expect(error.code == .permissionDenied && error.message.contains("PolicyDeny") && error.message.contains(layer.digest.description))
+        }
+        do { _ = try await LayerKeys().unwrap(layer); Issue.record("no keys unwrapped") } catch {
+            #expect(error.code == .failedPrecondition && error.message.contains("no key broker"))
+        }
+    }
+
+    @Test("layers Fasco cannot decrypt are refused at pull, naming why", arguments: [
+        ("no public options", "pubopts"), ("another cipher", "AES_128"), ("only a pgp wrapper", "enc.keys.pgp"), ("bad media type", "media type"),
+    ])
+    func refusals(_ situation: String, _ words: String) throws {
+        let packet = try Self.packet(kek: Array(repeating: 1, count: 32))
+        var descriptor = Self.descriptor(hmac: Self.goodHMAC, annotations: [EncryptedLayer.attestationAgentAnnotation: packet])
+        switch situation {
+        case "no public options": descriptor.annotations?[EncryptedLayer.publicOptionsAnnotation] = nil
+        case "another cipher":
+            descriptor.annotations?[EncryptedLayer.publicOptionsAnnotation] = Self.b64(Self.json(["cipher": "AES_128_CTR", "hmac": Self.b64(Self.goodHMAC)]))
+        case "only a pgp wrapper":
+            descriptor.annotations?[EncryptedLayer.attestationAgentAnnotation] = nil
+            descriptor.annotations?["org.opencontainers.image.enc.keys.pgp"] = "AAAA"
+        default: descriptor.mediaType = "application/vnd.oci.image.layer.v1.tar+bzip2+encrypted"
+        }
+        do {
+            try ImageStore.checkLayerTypes([descriptor], of: "example/encrypted")
+            Issue.record("\(situation) was accepted")
+        } catch {
+            #expect(error.code == .failedPrecondition && error.message.contains(words) && error.message.contains("example/encrypted"), "\(error)")
+        }
+    }
+}
