@@ -1,5 +1,6 @@
 import CRIServer
 import FascoCore
+import KeyBroker
 import ImageStore
 import Logging
 import RealmAttestation
@@ -43,7 +44,12 @@ extension Daemon {
             directory: config.state + "/realms", supervisorBinary: supervisor, runtime: runtime, cgroups: cgroups,
             cgroupRoot: config.runtime.cgroupRoot, network: network(config), logger: logger))
         let registry = try RealmRegistry(root: config.root + "/realms")
-        let storage = try ImageRootfsStorage(images: images, directory: config.root + "/containers")
+        let nodeKeys = try NodeDecryptionKeys(files: config.image.decryptionKeys)
+        var openJWE: (@Sendable ([UInt8]) throws(FascoError) -> [UInt8]?)?
+        if !nodeKeys.isEmpty {
+            openJWE = { (jwe: [UInt8]) throws(FascoError) -> [UInt8]? in try nodeKeys.open(jwe) }
+        }
+        let storage = try ImageRootfsStorage(images: images, directory: config.root + "/containers", nodeKeys: openJWE)
         let monitor = try softwareRMM(config: config, supervisor: supervisor, runtimeBinary: runtime.binary)
         let manager = RealmManager(registry: registry, backend: backend, storage: storage, monitor: monitor,
                                    root: config.root, state: config.state, logger: logger)

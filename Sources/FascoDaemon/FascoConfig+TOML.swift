@@ -61,6 +61,7 @@ extension FascoConfig {
                     case "layer_ratio_floor_bytes": image.layerRatioFloorBytes = Int64(try reader.integer(key, value))
                     case "max_layer_entries": image.maxLayerEntries = try reader.integer(key, value)
                     case "signature_policy": image.signaturePolicy = try reader.string(key, value)
+                    case "decryption_keys": image.decryptionKeys = try reader.strings(key, value)
                     default: throw reader.unknown(key)
                     }
                 }

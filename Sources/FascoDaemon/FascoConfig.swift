@@ -87,6 +87,9 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         /// A containers-policy.json(5) file PullImage and CreateContainer hold images to;
         /// empty: no policy, every image is admitted.
         public var signaturePolicy = ""
+        /// PEM private keys (EC P-256 or RSA) that open ocicrypt's JWE key wrapper of encrypted
+        /// layers, as containerd's imgcrypt decryption keys do; empty: only the key broker's keys.
+        public var decryptionKeys: [String] = []
 
         public var layerLimits: LayerLimits {
             LayerLimits(maxBytes: maxLayerBytes, maxRatio: maxLayerRatio, ratioFloorBytes: layerRatioFloorBytes,
@@ -152,6 +155,9 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     public func validate() throws(ConfigError) {
         guard Self.logLevels.contains(logLevel) else {
             throw ConfigError("log_level must be one of \(Self.logLevels.joined(separator: ", ")), got \(logLevel)")
+        }
+        for key in image.decryptionKeys where !key.hasPrefix("/") {
+            throw ConfigError("image.decryption_keys must hold absolute paths, got \(key)")
         }
         if !image.signaturePolicy.isEmpty && !image.signaturePolicy.hasPrefix("/") {
             throw ConfigError("image.signature_policy must be an absolute path (or empty: no policy), got \(image.signaturePolicy)")

@@ -1,4 +1,5 @@
 import CRIAPI
+import FascoCore
 import Foundation
 import GRPCTransport
 import Testing
@@ -148,6 +149,49 @@ import Testing
             _ = try await fixture.runtime.removeContainer(RemoveContainerRequest(containerID: app), timeout: .seconds(60))
             #expect(try await Self.bundles(fixture) == before)
             #expect(!FileManager.default.fileExists(atPath: bundle))
+        }
+    }
+
+    @Test("node decryption keys (ocicrypt's JWE wrapper, EC P-256 and RSA) open encrypted images without a broker; an image for another key is refused naming what was tried")
+    func nodeDecryptionKeys() async throws {
+        try AttestationTests().requireTools()
+        let keys = try FileSystem.makeTemporaryDirectory(prefix: "fasco-node-keys-")
+        defer { try? FileSystem.removeTree(keys) }
+        for (name, generate) in [("ec", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out"]), ("rsa", ["genrsa", "-out"]),
+                                 ("other", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out"])] {
+            let (made, _, madeErrors) = try await runCommandAsync("/usr/bin/openssl", generate + ["\(keys)/\(name).pem"] + (name == "rsa" ? ["2048"] : []))
+            try #require(made == 0, "\(madeErrors)")
+            let (pub, _, pubErrors) = try await runCommandAsync(
+                "/usr/bin/openssl", [name == "rsa" ? "rsa" : "ec", "-in", "\(keys)/\(name).pem", "-pubout", "-out", "\(keys)/\(name).pub"])
+            try #require(pub == 0, "\(pubErrors)")
+        }
+        let repository = "fasco/jwe-\(UInt32.random(in: 0...UInt32.max))"
+        for name in ["ec", "rsa", "other"] {
+            _ = try await Self.encryptTool(["copy", "--registry", "127.0.0.1:5000", "--source", "fasco/busybox:latest",
+                                            "--target", "\(repository):\(name)", "--jwe-key", "\(keys)/\(name).pub", "--label", "test=\(name)"])
+        }
+        let config = "[image]\ndecryption_keys = [\"\(keys)/ec.pem\", \"\(keys)/rsa.pem\"]\n"
+        try await PodFixture.with(extraConfig: config) { fixture in
+            let images = ImageServiceClient(channel: fixture.channel)
+            for name in ["ec", "rsa", "other"] {
+                _ = try await images.pullImage(PullImageRequest(image: ImageSpec(image: "127.0.0.1:5000/\(repository):\(name)")), timeout: .seconds(120))
+            }
+            let pod = try await fixture.runPod("node-keys")
+            let before = try await Self.bundles(fixture)
+            var made: [String] = []
+            for name in ["ec", "rsa"] {
+                let id = try await KeyReleaseTests.container(fixture, pod, name, script: "sleep 1000", image: "127.0.0.1:5000/\(repository):\(name)")
+                try await KeyReleaseTests.start(fixture, id)
+                let (code, _, output) = try await GuestAPIDaemonTests.exec(fixture, id, ["cat", "/etc/passwd"])
+                #expect(code == 0 && String(decoding: output, as: UTF8.self).contains("fasco:x:1000:1000"), "\(name): the decrypted rootfs runs")
+                made.append(id)
+            }
+            let failure = await statusOf {
+                _ = try await KeyReleaseTests.container(fixture, pod, "other", script: "sleep 1000", image: "127.0.0.1:5000/\(repository):other")
+            }
+            #expect(failure?.code == .failedPrecondition && failure?.message.contains("none of the node's decryption keys opens") == true,
+                    "\(String(describing: failure))")
+            #expect(try await Self.bundles(fixture) == (before + made).sorted(), "nothing left of the refused one")
         }
     }
 }

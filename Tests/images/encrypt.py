@@ -2,7 +2,8 @@
 """Encrypted images for Fasco's tests, made from the published scheme independently of Fasco's
 code: containers/ocicrypt's AES_256_CTR_HMAC_SHA256 layer cipher with CoCo's attestation-agent key
 provider (guest-components: AnnotationPacket, A256GCM) and/or ocicrypt's JWE key wrapper
-(ECDH-ES+A256KW with A256GCM for an EC P-256 public key), using Python `cryptography`.
+(A256GCM; ECDH-ES+A256KW for an EC P-256 public key, RSA-OAEP for an RSA one), using Python
+`cryptography`.
 
   encrypt.py copy --registry HOST:PORT --source REPO:TAG --target REPO:TAG
                   [--kek FILE --kid kbs:///repo/type/tag] [--jwe-key PUBLIC.pem]
@@ -14,7 +15,8 @@ provider (guest-components: AnnotationPacket, A256GCM) and/or ocicrypt's JWE key
       org.opencontainers.image.enc.keys.provider.attestation-agent (base64 of {"kid",
       "wrapped_data", "iv", "wrap_type": "A256GCM"}: the private options {"symkey", "digest",
       "cipheroptions": {"nonce"}} under AES-256-GCM with the 32-byte key in FILE) and/or
-      org.opencontainers.image.enc.keys.jwe (base64 of a JWE JSON serialization for the key).
+      org.opencontainers.image.enc.keys.jwe (base64 of a JWE JSON serialization for the PEM
+      public key, EC P-256 or RSA).
       --tamper flips one ciphertext byte after the HMAC was computed, or the HMAC itself.
       --label adds a config label, giving the image an ID of its own (ocicrypt keeps the config).
       Prints the manifest digest and the encrypted layers' digests, one per line.
@@ -33,8 +35,8 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cosign import MANIFEST_TYPES, push_blob, put_manifest  # noqa: E402
 
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap  # noqa: E402
@@ -65,19 +67,26 @@ def concat_kdf(z, alg, bits):
 
 def jwe_for(public_key, plaintext):
     """A JWE in the general JSON serialization, as go-jose's multi-recipient encrypter writes it:
-    "enc" in the protected header, "alg" and the ephemeral key in the recipient's header."""
-    ephemeral = ec.generate_private_key(ec.SECP256R1())
-    z = ephemeral.exchange(ec.ECDH(), public_key)
-    kek = concat_kdf(z, b"ECDH-ES+A256KW", 256)
+    "enc" in the protected header, "alg" (ECDH-ES+A256KW with the ephemeral key for EC P-256,
+    RSA-OAEP, i.e. SHA-1, for RSA: what ocicrypt picks) in the recipient's header."""
     cek = os.urandom(32)
-    numbers = ephemeral.public_key().public_numbers()
-    epk = {"kty": "EC", "crv": "P-256", "x": b64u(numbers.x.to_bytes(32, "big")), "y": b64u(numbers.y.to_bytes(32, "big"))}
+    if isinstance(public_key, rsa.RSAPublicKey):
+        header = {"alg": "RSA-OAEP"}
+        encrypted_key = public_key.encrypt(cek, padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None))
+    else:
+        ephemeral = ec.generate_private_key(ec.SECP256R1())
+        z = ephemeral.exchange(ec.ECDH(), public_key)
+        kek = concat_kdf(z, b"ECDH-ES+A256KW", 256)
+        numbers = ephemeral.public_key().public_numbers()
+        header = {"alg": "ECDH-ES+A256KW", "epk": {"kty": "EC", "crv": "P-256", "x": b64u(numbers.x.to_bytes(32, "big")),
+                                                   "y": b64u(numbers.y.to_bytes(32, "big"))}}
+        encrypted_key = aes_key_wrap(kek, cek)
     protected = b64u(json.dumps({"enc": "A256GCM"}).encode())
     iv = os.urandom(12)
     sealed = AESGCM(cek).encrypt(iv, plaintext, protected.encode())
     return json.dumps({
         "protected": protected,
-        "recipients": [{"header": {"alg": "ECDH-ES+A256KW", "epk": epk}, "encrypted_key": b64u(aes_key_wrap(kek, cek))}],
+        "recipients": [{"header": header, "encrypted_key": b64u(encrypted_key)}],
         "iv": b64u(iv), "ciphertext": b64u(sealed[:-16]), "tag": b64u(sealed[-16:]),
     }).encode()
 
