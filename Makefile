@@ -2,7 +2,7 @@
 #   make run          build and run Fasco on its embedded defaults (needs root)
 #   make test         everything CI runs
 #   make bench        benchmarks, with baselines measured in the same run
-#                     (BENCH=transport|pull|pod|pod-ops|pod-memory|runtime|attestation|share|fuzz runs one;
+#                     (BENCH=transport|pull|pod|pod-ops|pod-memory|runtime|attestation|keys|share|fuzz runs one;
 #                     CRITEST=/path/to/critest; FUZZ_MINUTES for fuzz, default 10)
 #   make conformance  critest against Fasco (CRITEST=/path/to/critest); conformance-systemd
 #                     the same with the systemd cgroup driver, conformance-cgroupv2 on the
@@ -83,7 +83,7 @@ test: deps py-deps check-generated images
 	[ -z "$$skips" ] || printf '%s\n' "$$skips" | sed 's/^[^ ]* Test /  /'; \
 	exit $$status
 
-bench: release images
+bench: release images py-deps
 	@command -v containerd >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd >/dev/null; }
 	CRITEST="$(CRITEST)" $(BIN_RELEASE)/fasco-bench $(BENCH)
 

@@ -12,12 +12,15 @@
 //   fasco-bench share        Fasco's own share of CreatePod, CreateContainer, StartContainer and
 //                            StopPod: the RPC's time minus the CNI plugins' and the OCI runtime's
 //                            (from the daemon's /metrics), SHARE_PODS pods (20)
+//   fasco-bench keys         the confidential data path: an attested resource fetch from a fresh pod's
+//                            container, the start of a container with a sealed secret and the
+//                            creation of one from an encrypted image, each against the same without
 //   fasco-bench runtime      crun and runc start-up (create + start + exit of echo) and the cost
 //                            of the wrapper that hides a hybrid host's cgroup v2 mount from crun
 import Foundation
 
 let which = CommandLine.arguments.dropFirst().first ?? "all"
-let known = ["all", "transport", "pull", "pod", "pod-ops", "pod-memory", "runtime", "attestation", "fuzz", "share"]
+let known = ["all", "transport", "pull", "pod", "pod-ops", "pod-memory", "runtime", "attestation", "keys", "fuzz", "share"]
 guard known.contains(which) else {
     print("usage: fasco-bench [\(known.joined(separator: "|"))]")
     exit(2)
@@ -40,6 +43,10 @@ if which == "all" || which == "runtime" {
 if which == "all" || which == "attestation" {
     if which == "all" { print("") }
     try await attestationBenchmark()
+}
+if which == "all" || which == "keys" {
+    if which == "all" { print("") }
+    try await keyReleaseBenchmark()
 }
 if which == "all" || which == "share" {
     if which == "all" { print("") }
