@@ -6,6 +6,8 @@ import FoundationEssentials
 /// `sealed.` + a compact JWS whose header names the signing key (`kid`, a `kbs:///` resource
 /// holding the public key as a JWK, EC P-256) and whose payload says where the secret is. Only
 /// the `vault` type with the `kbs` provider is unsealed here: the secret is the resource `name`.
+/// The `envelope` type is refused with why: CoCo unwraps its key through a cloud KMS (aliyun,
+/// ehsm), not the key broker.
 public struct SealedSecret: Sendable {
     public let header: [UInt8]
     public let signingInput: [UInt8]
@@ -42,8 +44,12 @@ public struct SealedSecret: Sendable {
         do { decodedPayload = try JSONDecoder().decode(Payload.self, from: Data(payload)) } catch {
             throw .invalidArgument("its payload is not JSON with a type")
         }
+        if decodedPayload.type == "envelope" {
+            throw .invalidArgument("it is an envelope sealed secret, whose key CoCo unwraps through a cloud KMS (provider "
+                + "\(decodedPayload.provider?.prefix(20).debugDescription ?? "none")); Fasco unseals vault secrets held by the key broker")
+        }
         guard decodedPayload.type == "vault" else {
-            throw .invalidArgument("its type is \(decodedPayload.type.prefix(20).debugDescription); only vault sealed secrets are supported (envelope is not yet)")
+            throw .invalidArgument("its type is \(decodedPayload.type.prefix(20).debugDescription); only vault sealed secrets are supported")
         }
         guard decodedPayload.provider == nil || decodedPayload.provider == "kbs" else {
             throw .invalidArgument("its provider is \(decodedPayload.provider?.prefix(20).debugDescription ?? ""); only kbs is supported")
