@@ -38,7 +38,8 @@ extension CRIService {
         let targetNamespace = try await Self.targetPIDNamespace(config: config, podConfig: podConfig, pod: pod, realms: realms)
         let imageConfig = image.config
         let floor = Self.daemonOOMScoreAdj()
-        let created = try await realms.createContainer(container, image: image.measured) { bundle, runtime throws(FascoError) -> RuntimeSpec in
+        let admit = try Self.podImagePolicy(pod: pod, image: image, name: imageName, realms: realms, images: images)
+        let created = try await realms.createContainer(container, image: image.measured, makeSpec: { bundle, runtime throws(FascoError) -> RuntimeSpec in
             let spec = try ContainerSpecBuilder.build(ContainerSpecInput(
                 containerID: container.id.value, config: config,
                 pod: Self.podContext(pod: pod, config: podConfig, runtime: runtime),
@@ -47,8 +48,32 @@ extension CRIService {
             // A locked root filesystem (encrypted layers) gets its mount points once unlocked.
             if !bundle.locked { try RootfsFile.makeMountPoints(for: spec, inRoot: bundle.rootfs) }
             return spec
-        }
+        }, admit: admit)
         return CreateContainerResponse(containerID: created.id.value)
+    }
+
+    /// The pod's own signature policy, when its initdata names one (`cdh.toml` `[image]
+    /// image_security_policy_uri`, as CoCo's confidential-data-hub reads it): fetched from the
+    /// pod's key broker as the new container's realm once it is measured, with its `kbs:///`
+    /// cosign keys, and the image held to it as to the node's (FAILED_PRECONDITION naming the
+    /// rule). A policy that cannot be fetched or read stops the creation too.
+    static func podImagePolicy(pod: SystemRealm, image: ImageRecord, name: String, realms: RealmManager,
+                               images: ImageStore) throws(FascoError) -> (@Sendable (ContainerRealm) async throws(FascoError) -> Void)? {
+        guard let uri = try InitDataImagePolicy.uri(annotations: pod.annotations) else { return nil }
+        return { (container: ContainerRealm) async throws(FascoError) in
+            let text = try await realms.releasedResource(uri, to: container)
+            var keys: [String: [UInt8]] = [:]
+            for path in SignaturePolicy.brokerKeyPaths(in: text) {
+                keys[path] = try await realms.releasedResource(path, to: container)
+            }
+            let policy: SignaturePolicy
+            do throws(FascoError) {
+                policy = try SignaturePolicy(json: text, source: "\(uri) (the pod's initdata image_security_policy_uri)", brokerKeys: keys)
+            } catch {
+                throw .failedPrecondition(error.message)
+            }
+            try images.admitToRun(image, name: name, policy: policy)
+        }
     }
 
     /// For PID namespace mode TARGET (what `kubectl debug --target` sends): the PID namespace of

@@ -94,9 +94,12 @@ public actor ImageStore {
     public static let pullDurationMetric = "fasco_image_pull_duration_seconds"
 
     /// Pulls `name` and returns its record; concurrent pulls of one reference share one download.
-    public func pull(_ name: String, credentials: RegistryCredentials? = nil) async throws(FascoError) -> ImageRecord {
+    ///
+    /// `lookUpSignatures` keeps the image's cosign signatures even without a node policy (a
+    /// pod's own policy, from its key broker, judges them at CreateContainer).
+    public func pull(_ name: String, credentials: RegistryCredentials? = nil, lookUpSignatures: Bool = false) async throws(FascoError) -> ImageRecord {
         let reference = try ImageReference(parsing: name)
-        let key = reference.description
+        let key = reference.description + (lookUpSignatures ? " with signatures" : "")
         let task: Task<ImageRecord, any Error>
         if let running = pulls[key] {
             task = running
@@ -109,7 +112,7 @@ public actor ImageStore {
                 defer {
                     Metrics.Timer(label: Self.pullDurationMetric, dimensions: [("result", result)]).record(duration: ContinuousClock.now - start)
                 }
-                let record = try await self.fetch(reference, from: source, verifying: true)
+                let record = try await self.fetch(reference, from: source, verifying: true, lookUpSignatures: lookUpSignatures)
                 result = "ok"
                 return record
             }
@@ -131,7 +134,8 @@ public actor ImageStore {
     ///   cosign signatures are read and checked once the top manifest's digest is known,
     ///   before anything of the image is stored, and kept in the record for CreateContainer.
     ///   Imports (an operator's action) are not checked here; CreateContainer still is.
-    func fetch(_ reference: ImageReference, from source: any ImageSource, verifying: Bool = false) async throws(FascoError) -> ImageRecord {
+    func fetch(_ reference: ImageReference, from source: any ImageSource, verifying: Bool = false,
+               lookUpSignatures: Bool = false) async throws(FascoError) -> ImageRecord {
         activeFetches += 1
         defer {
             activeFetches -= 1
@@ -142,6 +146,8 @@ public actor ImageStore {
         if verifying, let policy = signaturePolicy {
             signatures = try await cosignSignatures(of: reference, digest: top.digest, from: source, required: policy.needsSignatures(reference))
             try policy.admit(reference, digest: top.digest, signatures: signatures)
+        } else if lookUpSignatures {
+            signatures = try await cosignSignatures(of: reference, digest: top.digest, from: source, required: false)
         }
         try content.write(top.bytes, as: top.digest)
         var manifestBytes = top.bytes

@@ -31,3 +31,23 @@ public struct InitDataKeyBroker: Sendable, Equatable {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
+
+/// The image signature policy a pod's initdata asks for, as CoCo's confidential-data-hub reads
+/// it: `cdh.toml`'s `[image] image_security_policy_uri`, a `kbs:///repo/type/tag` resource the
+/// key broker releases to the pod's realms (a containers-policy.json document).
+public enum InitDataImagePolicy {
+    /// The policy's resource URI; nil when the pod has no initdata or it names no policy.
+    /// Initdata that cannot be read is INVALID_ARGUMENT (RunPodSandbox refused it already).
+    public static func uri(annotations: [String: String]) throws(FascoError) -> String? {
+        guard let encoded = annotations[RealmOptions.initDataAnnotation] else { return nil }
+        let (_, table) = try RealmOptions.initData(encoded)
+        guard let cdh = table["data"]?.table?["cdh.toml"]?.string else { return nil }
+        let config = try RealmOptions.parseTOML(cdh, what: "annotation \(RealmOptions.initDataAnnotation): data.\"cdh.toml\"")
+        guard let uri = config["image"]?.table?["image_security_policy_uri"]?.string, !uri.isEmpty else { return nil }
+        guard uri.hasPrefix("kbs:///") else {
+            throw .invalidArgument("annotation \(RealmOptions.initDataAnnotation): cdh.toml [image] image_security_policy_uri "
+                + "\(uri.prefix(200).debugDescription) is not a kbs:/// resource")
+        }
+        return uri
+    }
+}

@@ -53,6 +53,7 @@ public final class RealmManager: Sendable {
     /// Records and starts a System Realm; its name must be free. On failure nothing is kept.
     public func runSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> SystemRealm {
         var realm = realm
+        _ = try InitDataImagePolicy.uri(annotations: realm.annotations)
         if let monitor {
             let options = try RealmOptions(annotations: realm.annotations)
             realm.attestation = try monitor.measureSystemRealm(request.measuredDocument(runtimeHandler: realm.runtimeHandler), options: options)
@@ -184,9 +185,14 @@ public final class RealmManager: Sendable {
 
     /// Records a Container Realm in its ready System Realm, prepares its root filesystem, has
     /// `makeSpec` build its OCI spec and creates it. On failure nothing is kept.
+    ///
+    /// `admit`, when given, runs once the realm is measured and before anything of an encrypted
+    /// image is decrypted: a check that may need the realm itself (a policy its key broker holds);
+    /// its error stops the creation like any other.
     public func createContainer(
         _ container: ContainerRealm, image: MeasuredImage,
-        makeSpec: @Sendable (ContainerBundle, SystemRealmRuntime) async throws(FascoError) -> RuntimeSpec
+        makeSpec: @Sendable (ContainerBundle, SystemRealmRuntime) async throws(FascoError) -> RuntimeSpec,
+        admit: (@Sendable (ContainerRealm) async throws(FascoError) -> Void)? = nil
     ) async throws(FascoError) -> ContainerRealm {
         return try await locks.withLock(container.systemRealm) { () throws(FascoError) -> ContainerRealm in
             guard let pod = try await registry.systemRealm(container.systemRealm.value) else {
@@ -205,6 +211,7 @@ public final class RealmManager: Sendable {
                     let record = try measure(container, of: pod, realmDirectory: runtime.directory, spec: spec, image: image, monitor: monitor)
                     try await registry.recordMeasurement(of: container.id, record)
                 }
+                if let admit { try await admit(container) }
                 if prepared.locked {
                     // Encrypted layers: the realm, measured now, attests for their keys.
                     guard monitor != nil else {

@@ -69,10 +69,12 @@ import Testing
     /// The reference RIM of a container of the test pod, computed offline by `fasco measure` from
     /// the configs as deployed (crictl JSON files).
     static func referenceRIM(_ fixture: PodFixture, name: String, script: String, env: [(String, String)] = [],
-                             mounts: [(String, String)] = [], image: String = PodFixture.image) async throws -> String {
+                             mounts: [(String, String)] = [], image: String = PodFixture.image,
+                             podAnnotations: [String: String] = [:]) async throws -> String {
         let pod = fixture.directory.appendingPathComponent("ref-pod.json")
+        let annotations = String(decoding: try JSONSerialization.data(withJSONObject: podAnnotations), as: UTF8.self)
         try """
-        {"metadata": {"name": "any", "uid": "any-uid", "namespace": "test", "attempt": 0},
+        {"metadata": {"name": "any", "uid": "any-uid", "namespace": "test", "attempt": 0}, "annotations": \(annotations),
          "linux": {"security_context": {"namespace_options": {"network": 0, "pid": 1, "ipc": 0}}}}
         """.write(to: pod, atomically: true, encoding: .utf8)
         let container: [String: Any] = [
@@ -295,6 +297,79 @@ import Testing
             #expect(status == 404 && text == "Resource Feature Not Enabled", "\(status) \(text)")
             let (tokenStatus, tokenText) = try await Self.rawRequest(fixture, other, "/aa/token?token_type=kbs")
             #expect(tokenStatus == 404 && tokenText == "Attestation Feature Not Enabled")
+        }
+    }
+
+    @Test("a pod whose initdata names an image signature policy gets it from its broker as the container's realm, with the cosign key; the signed image runs, an unsigned one is refused naming the rule")
+    func imagePolicyFromBroker() async throws {
+        try AttestationTests().requireTools()
+        let port = Int.random(in: 40000...49999)
+        try await PodFixture.with { fixture in
+            let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
+            try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)
+            defer { broker.stop() }
+            let namespace = "fasco/podpolicy-\(UInt32.random(in: 0...UInt32.max))"
+            let key = broker.directory.appendingPathComponent("cosign").path
+            _ = try await SignedImageTests.cosign(["keygen", "--out", key])
+            var digest = ""
+            for name in ["signed", "unsigned"] {
+                digest = try await SignedImageTests.cosign(["copy", "--registry", SignedImageTests.registry, "--source", "fasco/busybox:latest",
+                                                            "--target", "\(namespace)/\(name):latest"])
+            }
+            _ = try await SignedImageTests.cosign(["sign", "--registry", SignedImageTests.registry, "--repository", "\(namespace)/signed",
+                                                   "--digest", digest, "--key", key + ".key"])
+            try broker.resource("default/cosign-key/1", try Data(contentsOf: URL(fileURLWithPath: key + ".pub")))
+            try broker.resource("default/security-policy/test", Data("""
+                {"default": [{"type": "reject"}], "transports": {"docker": {"\(SignedImageTests.registry)/\(namespace)/signed": [
+                  {"type": "sigstoreSigned", "keyPath": "kbs:///default/cosign-key/1", "signedIdentity": {"type": "matchRepository"}}]}}}
+                """.utf8))
+
+            let initData = """
+            algorithm = "sha384"
+            version = "0.1.0"
+
+            [data]
+            "cdh.toml" = '''
+            [kbc]
+            name = "cc_kbc"
+            url = "http://127.0.0.1:\(port)"
+
+            [image]
+            image_security_policy_uri = "kbs:///default/security-policy/test"
+            '''
+
+            """
+            let annotations = ["io.katacontainers.config.hypervisor.cc_init_data": Data(initData.utf8).base64EncodedString()]
+            var config = fixture.podConfig("with-policy")
+            config.annotations = annotations
+            let images = ImageServiceClient(channel: fixture.channel)
+            func image(_ name: String) -> String { "\(SignedImageTests.registry)/\(namespace)/\(name):latest" }
+            for name in ["signed", "unsigned"] {
+                _ = try await images.pullImage(PullImageRequest(image: ImageSpec(image: image(name)), sandboxConfig: config), timeout: .seconds(120))
+            }
+            // The broker releases the policy to both realms: what refuses the unsigned image is the policy.
+            var rims: [String] = []
+            for name in ["signed", "unsigned"] {
+                rims.append(try await Self.referenceRIM(fixture, name: "app", script: "sleep 1000", image: image(name), podAnnotations: annotations))
+            }
+            try JSONSerialization.data(withJSONObject: ["rims": rims]).write(to: broker.policy)
+            let (_, keyData, _) = try await AttestationTests.attest(fixture, ["--platform-key"])
+            let platform = try #require(try JSONSerialization.jsonObject(with: keyData) as? [String: Any])
+            try JSONSerialization.data(withJSONObject: [try #require(platform["trust_anchor"])])
+                .write(to: broker.directory.appendingPathComponent("anchors.json"))
+            try await broker.start()
+
+            let pod = (id: try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60)).podSandboxID,
+                       config: config)
+            let signed = try await Self.container(fixture, pod, "app", script: "sleep 1000", image: image("signed"))
+            try await Self.start(fixture, signed)
+            let log = (try? String(contentsOf: broker.log, encoding: .utf8)) ?? ""
+            #expect(log.contains("release default/security-policy/test") && log.contains("release default/cosign-key/1"), "\(log)")
+            let refused = await statusOf { _ = try await Self.container(fixture, pod, "other", script: "sleep 1000", image: image("unsigned")) }
+            #expect(refused?.code == .failedPrecondition && refused?.message.contains("kbs:///default/security-policy/test") == true
+                    && refused?.message.contains("reject") == true, "\(String(describing: refused))")
+            #expect(try await fixture.runtime.listContainers(ListContainersRequest(), timeout: .seconds(30)).containers.map(\.id) == [signed],
+                    "nothing is left of the refused container")
         }
     }
 

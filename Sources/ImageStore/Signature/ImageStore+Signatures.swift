@@ -52,8 +52,10 @@ extension ImageStore {
     /// repository. An image ID is judged under each of the record's repo digests
     /// (`repo@digest`): the image runs when one of them is admitted (they all name the
     /// same config, hence the same layers). FAILED_PRECONDITION names the scope and rule.
-    public nonisolated func admitToRun(_ record: ImageRecord, name: String) throws(FascoError) {
-        guard let policy = signaturePolicy else { return }
+    ///
+    /// `policy` replaces the node's (a pod's own policy from its key broker).
+    public nonisolated func admitToRun(_ record: ImageRecord, name: String, policy given: SignaturePolicy? = nil) throws(FascoError) {
+        guard let policy = given ?? signaturePolicy else { return }
         let signatures = record.signatures ?? []
         let repoDigests = record.repoDigests.compactMap { try? ImageReference(parsing: $0) }
         var candidates: [(reference: ImageReference?, digest: Digest?)]

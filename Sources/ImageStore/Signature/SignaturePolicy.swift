@@ -41,8 +41,10 @@ public struct SignaturePolicy: Sendable {
         return try SignaturePolicy(json: bytes, source: path, baseDirectory: String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]))
     }
 
-    /// Parses a policy document. `baseDirectory` resolves relative key paths.
-    public init(json bytes: [UInt8], source: String, baseDirectory: String = "") throws(FascoError) {
+    /// Parses a policy document. `baseDirectory` resolves relative key paths; `brokerKeys` holds
+    /// the keys of `kbs:///` key paths (as CoCo's image-rs reads them from its key broker), which
+    /// `brokerKeyPaths(in:)` lists.
+    public init(json bytes: [UInt8], source: String, baseDirectory: String = "", brokerKeys: [String: [UInt8]] = [:]) throws(FascoError) {
         func invalid(_ why: String) -> FascoError { .invalidArgument("signature policy \(source): \(why)") }
         let document: JSONValue
         do { document = try JSONDecoder().decode(JSONValue.self, from: Data(bytes)) } catch {
@@ -51,7 +53,7 @@ public struct SignaturePolicy: Sendable {
         guard case .object(let top) = document else { throw invalid("the document must be a JSON object, got \(document.typeName)") }
         for key in top.keys where key != "default" && key != "transports" { throw invalid("unknown field \"\(key.prefix(100))\"") }
         guard let defaults = top["default"] else { throw invalid("the \"default\" requirements are mandatory") }
-        let reader = Reader(source: source, baseDirectory: baseDirectory)
+        let reader = Reader(source: source, baseDirectory: baseDirectory, brokerKeys: brokerKeys)
         self.source = source
         defaultRequirements = try reader.requirements(defaults, at: "default")
         var scopes: [String: [PolicyRequirement]] = [:]
@@ -179,10 +181,36 @@ public struct SignaturePolicy: Sendable {
 }
 
 extension SignaturePolicy {
+    /// The `kbs:///` resources a policy document names as sigstoreSigned `keyPath`/`keyPaths`,
+    /// in order, once each (none for a document that is not JSON: parsing it says why).
+    public static func brokerKeyPaths(in bytes: [UInt8]) -> [String] {
+        guard let document = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { return [] }
+        var found: [String] = []
+        func visit(_ value: JSONValue) {
+            switch value {
+            case .object(let fields):
+                for (key, field) in fields.sorted(by: { $0.key < $1.key }) {
+                    if key == "keyPath", case .string(let text) = field, text.hasPrefix("kbs:///") {
+                        if !found.contains(text) { found.append(text) }
+                    } else if key == "keyPaths", case .array(let items) = field {
+                        for case .string(let text) in items where text.hasPrefix("kbs:///") && !found.contains(text) { found.append(text) }
+                    } else {
+                        visit(field)
+                    }
+                }
+            case .array(let items): items.forEach(visit)
+            default: break
+            }
+        }
+        visit(document)
+        return found
+    }
+
     /// Typed reading of requirement objects, strict as containers/image is.
     struct Reader {
         let source: String
         let baseDirectory: String
+        var brokerKeys: [String: [UInt8]] = [:]
 
         func invalid(_ place: String, _ why: String) -> FascoError {
             .invalidArgument("signature policy \(source): \(place): \(why)")
@@ -247,7 +275,11 @@ extension SignaturePolicy {
             for text in texts {
                 let pem: String
                 let origin: String
-                if which.hasPrefix("keyPath") {
+                if which.hasPrefix("keyPath"), text.hasPrefix("kbs:///") {
+                    origin = "\(which) \(text)"
+                    guard let bytes = brokerKeys[text] else { throw invalid(place, "\(origin) was not released by the key broker") }
+                    pem = String(decoding: bytes, as: UTF8.self)
+                } else if which.hasPrefix("keyPath") {
                     let path = text.hasPrefix("/") || baseDirectory.isEmpty ? text : baseDirectory + "/" + text
                     origin = "\(which) \(path)"
                     guard let bytes = try FileSystem.read(path, limit: 1 << 20) else { throw invalid(place, "\(origin) does not exist") }
