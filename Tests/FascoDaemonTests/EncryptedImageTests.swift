@@ -92,11 +92,7 @@ import Testing
             // names the encrypted layer's digest.
             let rim = try await KeyReleaseTests.referenceRIM(fixture, name: "app", script: "sleep 1000", image: goodImage)
             try JSONSerialization.data(withJSONObject: ["rims": [rim]]).write(to: broker.policy)
-            let (keyStatus, keyData, keyErrors) = try await AttestationTests.attest(fixture, ["--platform-key"])
-            try #require(keyStatus == 0, "\(keyErrors)")
-            let platform = try #require(try JSONSerialization.jsonObject(with: keyData) as? [String: Any])
-            try JSONSerialization.data(withJSONObject: [try #require(platform["trust_anchor"])])
-                .write(to: broker.directory.appendingPathComponent("anchors.json"))
+            try await broker.trustPlatform(of: fixture)
             try await broker.start()
 
             let pod = try await fixture.runPod("encrypted")

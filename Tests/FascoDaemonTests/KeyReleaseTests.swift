@@ -51,6 +51,15 @@ import Testing
             guard FileManager.default.fileExists(atPath: ready.path) else { throw DaemonError("the key broker did not start on port \(port)") }
         }
 
+        /// Trusts the daemon's software platform: its `fasco attest --platform-key` trust anchor.
+        func trustPlatform(of fixture: PodFixture) async throws {
+            let (status, data, errors) = try await AttestationTests.attest(fixture, ["--platform-key"])
+            try #require(status == 0, "\(errors)")
+            let platform = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            try JSONSerialization.data(withJSONObject: [try #require(platform["trust_anchor"])])
+                .write(to: directory.appendingPathComponent("anchors.json"))
+        }
+
         func stop() {
             guard let process else { return }
             // SIGKILL: children of the test process inherit its blocked SIGTERM.
@@ -157,11 +166,7 @@ import Testing
             let fileMounts = [("/etc/secret", volume.path), ("/etc/token", single.path)]
             rims["files"] = try await Self.referenceRIM(fixture, name: "files", script: "sleep 1000", mounts: fileMounts)
             try JSONSerialization.data(withJSONObject: ["rims": Array(rims.values)]).write(to: broker.policy)
-            let (keyStatus, keyData, keyErrors) = try await AttestationTests.attest(fixture, ["--platform-key"])
-            try #require(keyStatus == 0, "\(keyErrors)")
-            let platform = try #require(try JSONSerialization.jsonObject(with: keyData) as? [String: Any])
-            try JSONSerialization.data(withJSONObject: [try #require(platform["trust_anchor"])])
-                .write(to: broker.directory.appendingPathComponent("anchors.json"))
+            try await broker.trustPlatform(of: fixture)
             try await broker.start()
 
             let pod = try await fixture.runPod("keys")
@@ -261,26 +266,11 @@ import Testing
             try broker.resource("default/key/one", Data("from-initdata-broker".utf8))
             let rim = try await Self.referenceRIM(fixture, name: "app", script: "sleep 1000")
             try JSONSerialization.data(withJSONObject: ["rims": [rim]]).write(to: broker.policy)
-            let (_, keyData, _) = try await AttestationTests.attest(fixture, ["--platform-key"])
-            let platform = try #require(try JSONSerialization.jsonObject(with: keyData) as? [String: Any])
-            try JSONSerialization.data(withJSONObject: [try #require(platform["trust_anchor"])])
-                .write(to: broker.directory.appendingPathComponent("anchors.json"))
+            try await broker.trustPlatform(of: fixture)
             try await broker.start()
 
-            let initData = """
-            algorithm = "sha384"
-            version = "0.1.0"
-
-            [data]
-            "cdh.toml" = '''
-            [kbc]
-            name = "cc_kbc"
-            url = "http://127.0.0.1:\(port)"
-            '''
-
-            """
             var config = fixture.podConfig("with-initdata")
-            config.annotations = ["io.katacontainers.config.hypervisor.cc_init_data": Data(initData.utf8).base64EncodedString()]
+            config.annotations = Self.initDataAnnotations(port: port)
             let pod = (id: try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60)).podSandboxID,
                        config: config)
             let app = try await Self.container(fixture, pod, "app", script: "sleep 1000")
@@ -324,22 +314,8 @@ import Testing
                   {"type": "sigstoreSigned", "keyPath": "kbs:///default/cosign-key/1", "signedIdentity": {"type": "matchRepository"}}]}}}
                 """.utf8))
 
-            let initData = """
-            algorithm = "sha384"
-            version = "0.1.0"
-
-            [data]
-            "cdh.toml" = '''
-            [kbc]
-            name = "cc_kbc"
-            url = "http://127.0.0.1:\(port)"
-
-            [image]
-            image_security_policy_uri = "kbs:///default/security-policy/test"
-            '''
-
-            """
-            let annotations = ["io.katacontainers.config.hypervisor.cc_init_data": Data(initData.utf8).base64EncodedString()]
+            let annotations = Self.initDataAnnotations(
+                port: port, cdh: "[image]\nimage_security_policy_uri = \"kbs:///default/security-policy/test\"\n")
             var config = fixture.podConfig("with-policy")
             config.annotations = annotations
             let images = ImageServiceClient(channel: fixture.channel)
@@ -353,10 +329,7 @@ import Testing
                 rims.append(try await Self.referenceRIM(fixture, name: "app", script: "sleep 1000", image: image(name), podAnnotations: annotations))
             }
             try JSONSerialization.data(withJSONObject: ["rims": rims]).write(to: broker.policy)
-            let (_, keyData, _) = try await AttestationTests.attest(fixture, ["--platform-key"])
-            let platform = try #require(try JSONSerialization.jsonObject(with: keyData) as? [String: Any])
-            try JSONSerialization.data(withJSONObject: [try #require(platform["trust_anchor"])])
-                .write(to: broker.directory.appendingPathComponent("anchors.json"))
+            try await broker.trustPlatform(of: fixture)
             try await broker.start()
 
             let pod = (id: try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60)).podSandboxID,
@@ -371,6 +344,24 @@ import Testing
             #expect(try await fixture.runtime.listContainers(ListContainersRequest(), timeout: .seconds(30)).containers.map(\.id) == [signed],
                     "nothing is left of the refused container")
         }
+    }
+
+    /// A pod's annotations carrying initdata whose cdh.toml names the broker on `port`, with `cdh` added.
+    static func initDataAnnotations(port: Int, cdh: String = "") -> [String: String] {
+        let initData = """
+        algorithm = "sha384"
+        version = "0.1.0"
+
+        [data]
+        "cdh.toml" = '''
+        [kbc]
+        name = "cc_kbc"
+        url = "http://127.0.0.1:\(port)"
+
+        \(cdh)'''
+
+        """
+        return ["io.katacontainers.config.hypervisor.cc_init_data": Data(initData.utf8).base64EncodedString()]
     }
 
     /// Status and body of a guest API request from busybox's nc (wget hides 404 bodies).

@@ -64,14 +64,18 @@ def put_manifest(base, repository, tag, body, media_type):
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
+def get_manifest(base, repository, reference):
+    """The manifest's bytes and media type (an image manifest, not an index)."""
+    request = urllib.request.Request(f"{base}/v2/{repository}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES})
+    with urllib.request.urlopen(request) as response:
+        return response.read(), response.headers["Content-Type"].split(";")[0]
+
+
 def cmd_copy(a):
     base = "http://" + a.registry
     source_repo, source_tag = a.source.rsplit(":", 1)
     target_repo, target_tag = a.target.rsplit(":", 1)
-    request = urllib.request.Request(f"{base}/v2/{source_repo}/manifests/{source_tag}", headers={"Accept": MANIFEST_TYPES})
-    with urllib.request.urlopen(request) as response:
-        body = response.read()
-        media_type = response.headers["Content-Type"].split(";")[0]
+    body, media_type = get_manifest(base, source_repo, source_tag)
     manifest = json.loads(body)
     for descriptor in [manifest["config"]] + manifest["layers"]:
         with urllib.request.urlopen(f"{base}/v2/{source_repo}/blobs/{descriptor['digest']}") as response:

@@ -33,7 +33,7 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cosign import MANIFEST_TYPES, push_blob, put_manifest  # noqa: E402
+from cosign import get_manifest, push_blob, put_manifest  # noqa: E402
 
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
@@ -119,9 +119,7 @@ def cmd_copy(a):
     base = "http://" + a.registry
     source_repo, source_tag = a.source.rsplit(":", 1)
     target_repo, target_tag = a.target.rsplit(":", 1)
-    request = urllib.request.Request(f"{base}/v2/{source_repo}/manifests/{source_tag}", headers={"Accept": MANIFEST_TYPES})
-    with urllib.request.urlopen(request) as response:
-        manifest = json.loads(response.read())
+    manifest = json.loads(get_manifest(base, source_repo, source_tag)[0])
     kek = None
     if a.kek:
         with open(a.kek, "rb") as f:
