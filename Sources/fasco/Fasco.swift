@@ -18,12 +18,8 @@ struct Fasco: AsyncParsableCommand {
         subcommands: [Serve.self, Info.self, ImageCommand.self, Attest.self, Measure.self, Demo.self, VersionCommand.self])
 }
 
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve the CRI RuntimeService and ImageService.")
-
-    @Option(help: "Endpoint to listen on (default unix:///run/fasco/fasco.sock).")
-    var listen: String?
-
+/// The node's directories and configuration file, as `fasco serve` and `fasco measure` take them.
+struct NodeOptions: ParsableArguments {
     @Option(help: "Directory for persistent state (default /var/lib/fasco).")
     var root: String?
 
@@ -33,16 +29,31 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Configuration file (default /etc/fasco/fasco.toml, used when it exists).")
     var config: String?
 
+    /// The configuration file's settings with --root and --state applied.
+    func load() throws -> FascoConfig {
+        var settings = try FascoConfig.load(path: config)
+        if let root { settings.root = root }
+        if let state { settings.state = state }
+        return settings
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the CRI RuntimeService and ImageService.")
+
+    @Option(help: "Endpoint to listen on (default unix:///run/fasco/fasco.sock).")
+    var listen: String?
+
+    @OptionGroup var node: NodeOptions
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
     func run() async throws {
         var settings: FascoConfig
         do {
-            settings = try FascoConfig.load(path: config)
+            settings = try node.load()
             if let listen { settings.grpc.listen = listen }
-            if let root { settings.root = root }
-            if let state { settings.state = state }
             if let logLevel { settings.logLevel = logLevel }
             try settings.validate()
         } catch {

@@ -34,14 +34,7 @@ struct Measure: AsyncParsableCommand {
     @Option(help: "The RuntimeClass handler the pod is run with (default: none).")
     var runtimeHandler = ""
 
-    @Option(help: "Fasco's root directory on the node (default /var/lib/fasco).")
-    var root: String?
-
-    @Option(help: "Fasco's state directory on the node (default /run/fasco).")
-    var state: String?
-
-    @Option(help: "Configuration file (default /etc/fasco/fasco.toml, used when it exists).")
-    var config: String?
+    @OptionGroup var node: NodeOptions
 
     func validate() throws {
         guard (container == nil) == (image == nil) else { throw ValidationError("--container and --image go together") }
@@ -49,9 +42,7 @@ struct Measure: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            var settings = try FascoConfig.load(path: config)
-            if let root { settings.root = root }
-            if let state { settings.state = state }
+            let settings = try node.load()
             let supervisorPath = try Daemon.supervisorPath(settings)
             guard let supervisor = try FileSystem.read(supervisorPath, limit: 64 << 20) else {
                 throw FascoError.notFound("the supervisor \(supervisorPath) cannot be read")
