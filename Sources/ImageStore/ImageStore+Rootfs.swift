@@ -55,7 +55,10 @@ extension ImageStore {
         guard let record = image(name) else { throw .notFound("image \(name) not found") }
         let chain = record.chainIDs
         let shared = record.sharedLayerCount
-        guard record.isEncrypted, chain.count == record.layers.count else { return }
+        guard record.isEncrypted else { return }
+        guard chain.count == record.layers.count else {
+            throw .failedPrecondition("image \(name) lists \(record.layers.count) layers but \(chain.count) diff IDs")
+        }
         let diffIDs = try record.config.rootfs.diffIDs.map { (text: String) throws(FascoError) -> Digest in try Digest(parsing: text) }
         let own = try SnapshotStore(root: directory + "/layers")
         var lowers = chain.prefix(shared).map { snapshots.path(of: $0) }
