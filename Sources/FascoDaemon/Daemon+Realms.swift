@@ -41,7 +41,7 @@ extension Daemon {
         }
         let backend = try SoftwareBackend(configuration: .init(
             directory: config.state + "/realms", supervisorBinary: supervisor, runtime: runtime, cgroups: cgroups,
-            cgroupRoot: config.runtime.cgroupRoot, network: network(config), logger: logger))
+            cgroupRoot: config.runtime.cgroupRoot, network: network(config, logger: logger), logger: logger))
         let registry = try RealmRegistry(root: config.root + "/realms")
         let storage = try ImageRootfsStorage(images: images, directory: config.root + "/containers")
         let monitor = try softwareRMM(config: config, supervisor: supervisor, runtimeBinary: runtime.binary)
@@ -72,9 +72,9 @@ extension Daemon {
     }
 
     /// The pod network: cni.conf_dir's configuration, else (cni.default_network) Fasco's default one.
-    static func network(_ config: FascoConfig) -> CNINetwork {
+    static func network(_ config: FascoConfig, logger: Logger = Logger(label: "fasco")) -> CNINetwork {
         CNINetwork(configDirectory: config.cni.confDir, pluginDirectories: config.cni.binDirs, cacheDirectory: config.state + "/cni",
-                   defaultDirectory: config.cni.defaultNetwork ? defaultNetworkDirectory(config) : nil)
+                   defaultDirectory: config.cni.defaultNetwork ? defaultNetworkDirectory(config) : nil, logger: logger)
     }
 
     /// Where the default network's configuration is written: Fasco's own, not the host's CNI directory.
