@@ -56,3 +56,70 @@ struct CleanUpLogTests {
         }
     }
 }
+
+/// A backend over a scratch directory that reaches nothing of the host's: no cgroup hierarchy,
+/// no supervisor binary, and `runtimeScript` (sh) as its OCI runtime.
+private func scratchBackend(root: String, network: CNINetwork? = nil, runtimeScript: String = "exit 1",
+                            logger: Logger) throws -> SoftwareBackend {
+    let runtime = root + "/fake-runc"
+    try writeText("#!/bin/sh\n\(runtimeScript)\n", to: runtime, mode: 0o755)
+    let hosts = HostCgroups(root: root + "/cgroup", mode: .none, hierarchies: [], kernelSupportsV1: false, kernelSupportsV2: false,
+                            kernelControllers: [], systemdRunning: false)
+    return try SoftwareBackend(configuration: .init(
+        directory: root + "/realms", supervisorBinary: root + "/no-fasco-realm",
+        runtime: try OCIRuntime(kind: .runc, binary: runtime, stateRoot: root + "/runc", cgroupDriver: .cgroupfs, host: hosts),
+        cgroups: hosts, cgroupRoot: "/fasco-test", network: network, logger: logger))
+}
+
+extension CleanUpLogTests {
+    @Test("a realm whose runtime record cannot be read is torn down as far as it can be, and what is left is reported",
+          .enabled(if: runningAsRoot, "needs root (teardown unmounts)"))
+    func damagedRuntimeRecord() async throws {
+        let root = try makeTemporaryDirectory("fasco-cleanup")
+        defer { try? FileSystem.removeTree(root) }
+        let captured = CapturedLogs()
+        let backend = try scratchBackend(root: root, logger: capturingLogger(captured))
+        let realm = SystemRealm(metadata: SystemRealmMetadata(name: "damaged", uid: "u", namespace: "n", attempt: 0), createdAt: 1)
+        try FileSystem.makeDirectories(backend.directory(of: realm.id), mode: 0o700)
+        try writeText("{not a record", to: backend.runtimeRecord(of: realm.id))
+
+        try await backend.removeSystemRealm(realm)
+        #expect(!FileSystem.exists(backend.directory(of: realm.id)))
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.first?.metadata["realm"] == realm.id.value)
+        #expect(warnings.first?.metadata["podSandboxID"] == realm.id.value)
+        #expect(warnings.first?.metadata["step"] == "read the runtime record to tear the realm down")
+        #expect(warnings.first?.metadata["error"]?.contains("is not a realm runtime record") == true)
+    }
+
+    @Test("a pod whose CNI attachment record cannot be read gets no DEL, and that is reported",
+          .enabled(if: runningAsRoot, "needs root (teardown unmounts)"))
+    func damagedAttachmentRecord() async throws {
+        let root = try makeTemporaryDirectory("fasco-cleanup")
+        defer { try? FileSystem.removeTree(root) }
+        let captured = CapturedLogs()
+        let network = CNINetwork(configDirectory: root + "/net.d", pluginDirectories: [root + "/bin"], cacheDirectory: root + "/cni")
+        let backend = try scratchBackend(root: root, network: network, logger: capturingLogger(captured))
+        let realm = SystemRealm(metadata: SystemRealmMetadata(name: "netless", uid: "u", namespace: "n", attempt: 0), createdAt: 1)
+        let directory = backend.directory(of: realm.id)
+        try FileSystem.makeDirectories(directory, mode: 0o700)
+        try backend.saveRuntime(SystemRealmRuntime(
+            supervisorPID: 0, directory: directory, networkNamespace: NetworkNamespacePin.path(in: directory), ipcNamespace: nil,
+            utsNamespace: nil, pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: "/fasco-test-netless", addresses: []),
+            for: realm.id)
+        let record = network.recordPath(realm.id.value, "eth0")
+        try FileSystem.makeDirectories(root + "/cni", mode: 0o700)
+        try writeText("{damaged", to: record)
+
+        try await backend.removeSystemRealm(realm)
+        #expect(!FileSystem.exists(directory))
+        #expect(FileSystem.exists(record), "no DEL ran, so the record stays (as it always did)")
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.first?.metadata["realm"] == realm.id.value)
+        #expect(warnings.first?.metadata["podSandboxID"] == realm.id.value)
+        #expect(warnings.first?.metadata["step"] == "read the pod's CNI attachment record before DEL")
+        #expect(warnings.first?.metadata["left"] == "the pod's CNI attachment (DEL not run)")
+    }
+}

@@ -114,10 +114,9 @@ extension SoftwareBackend {
             try await runtime.delete(id: container.id.value)
         } catch {
             // RemoveContainer deletes it again, and reports a failure then.
-            configuration.logger.debug("releasing an exited container's runtime state failed; RemoveContainer retries", metadata: [
-                "realm": "\(container.id)", "containerID": "\(container.id)", "podSandboxID": "\(container.systemRealm)",
-                "error": "\(error)",
-            ])
+            configuration.logger.cleanUpFailed(
+                "release an exited container's runtime state", error: error, pod: container.systemRealm.value,
+                container: container.id.value, retried: true)
         }
     }
 

@@ -140,6 +140,12 @@ public struct SupervisorProcess: Sendable, Equatable {
         return recorded(pid: pid, directory: directory)
     }
 
+    /// Whether a supervisor serves `directory` now. A pid file that cannot be read (damaged)
+    /// counts as none: `attach` cannot reach a supervisor through it either.
+    static func isRunning(directory: String) -> Bool {
+        (try? attach(directory: directory)) != nil
+    }
+
     /// Waits until the supervisor has exited (reaping it if it is this process's child).
     /// Returns false when it is still running at the deadline.
     public func waitForExit(timeout: Duration = .seconds(10)) async throws(FascoError) -> Bool {
