@@ -122,4 +122,28 @@ extension CleanUpLogTests {
         #expect(warnings.first?.metadata["step"] == "read the pod's CNI attachment record before DEL")
         #expect(warnings.first?.metadata["left"] == "the pod's CNI attachment (DEL not run)")
     }
+
+    @Test("RemoveContainer: a runtime whose delete fails and which cannot report the container either is taken at its word, and what it left is reported")
+    func runtimeDeleteFails() async throws {
+        let root = try makeTemporaryDirectory("fasco-cleanup")
+        defer { try? FileSystem.removeTree(root) }
+        let captured = CapturedLogs()
+        let backend = try scratchBackend(
+            root: root, runtimeScript: "echo \"fake runtime refuses $*\" >&2; exit 1", logger: capturingLogger(captured))
+        let pod = SystemRealm(metadata: SystemRealmMetadata(name: "p", uid: "u", namespace: "n", attempt: 0), createdAt: 1)
+        let container = ContainerRealm(
+            systemRealm: pod.id, metadata: ContainerRealmMetadata(name: "c", attempt: 0), image: "i", imageID: "sha256:0", createdAt: 1)
+        // The runtime keeps a state directory for the container: it knows it, as far as Fasco can tell.
+        try FileSystem.makeDirectories(root + "/runc/" + container.id.value)
+
+        try await backend.removeContainer(container)
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.first?.metadata["realm"] == container.id.value)
+        #expect(warnings.first?.metadata["containerID"] == container.id.value)
+        #expect(warnings.first?.metadata["podSandboxID"] == pod.id.value)
+        #expect(warnings.first?.metadata["step"] == "delete the container in the runtime")
+        #expect(warnings.first?.metadata["error"]?.contains("fake runtime refuses") == true)
+        #expect(warnings.first?.metadata["left"]?.hasPrefix(root + "/runc/" + container.id.value) == true)
+    }
 }

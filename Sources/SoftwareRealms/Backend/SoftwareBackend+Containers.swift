@@ -128,8 +128,21 @@ extension SoftwareBackend {
         } catch where error.code == .notFound {
             // Never created, or deleted already.
         } catch {
-            // A runtime that no longer knows the container says so in its own words.
-            if (try? await runtime.state(id: id)) != nil { throw error }
+            // A runtime that no longer knows the container says so in its own words (its state
+            // fails too); one that still knows it fails the removal, to be retried. Taken at its
+            // word, the container is removed, and whatever its delete did not remove (its state
+            // directory at least) is reported as left.
+            let state: FascoError?
+            do throws(FascoError) {
+                _ = try await runtime.state(id: id)
+                state = nil
+            } catch let failure {
+                state = failure
+            }
+            guard let state else { throw error }
+            configuration.logger.cleanUpFailed(
+                "delete the container in the runtime", error: error, pod: container.systemRealm.value, container: id,
+                left: "\(runtime.stateRoot)/\(id) (the runtime's state says: \(state.message))")
         }
         do {
             try await client(of: container.systemRealm).forget(id: id)
