@@ -30,7 +30,7 @@ extension Daemon {
         }
         let runtime = try OCIRuntime(
             kind: kind, stateRoot: config.state + "/runtime/" + kind.rawValue, cgroupDriver: driver == .systemd ? .systemd : .cgroupfs,
-            host: cgroups)
+            host: cgroups, logger: logger)
         let supervisor = try supervisorPath(config)
         if let network = try defaultNetwork(config) {
             try network.install(in: defaultNetworkDirectory(config))

@@ -147,3 +147,43 @@ extension CleanUpLogTests {
         #expect(warnings.first?.metadata["left"]?.hasPrefix(root + "/runc/" + container.id.value) == true)
     }
 }
+
+extension CleanUpLogTests {
+    @Test("OCI runtime: a create killed at its timeout whose delete then fails says what is left; a delete that finds nothing says nothing")
+    func createTimeoutDeleteFails() async throws {
+        let root = try makeTemporaryDirectory("fasco-cleanup")
+        defer { try? FileSystem.removeTree(root) }
+        let script = root + "/fake-runc"
+        // create hangs (one process, so the kill of its group ends it); everything else is refused.
+        try writeText("""
+        #!/bin/sh
+        case " $* " in *" create "*) exec sleep 30 ;; esac
+        echo "fake runtime refuses $*" >&2
+        exit 1
+
+        """, to: script, mode: 0o755)
+        let captured = CapturedLogs()
+        let hosts = HostCgroups(root: root + "/cgroup", mode: .none, hierarchies: [], kernelSupportsV1: false, kernelSupportsV2: false,
+                                kernelControllers: [], systemdRunning: false)
+        var runtime = try OCIRuntime(kind: .runc, binary: script, stateRoot: root + "/state", cgroupDriver: .cgroupfs, host: hosts,
+                                     logger: capturingLogger(captured))
+        runtime.timeout = .milliseconds(200)
+        let bundle = root + "/bundle"
+        try FileSystem.makeDirectories(bundle)
+
+        // The runtime never made the container: its delete says so, which is no failure.
+        await #expect { try await runtime.create(id: "never-made", bundle: bundle) } throws: { FascoError.Code.deadlineExceeded.matches($0) }
+        #expect(captured.entries.isEmpty, "\(captured.entries)")
+
+        // Its state directory exists, and the delete fails for another reason: that is left.
+        try FileSystem.makeDirectories(root + "/state/half-made")
+        await #expect { try await runtime.create(id: "half-made", bundle: bundle) } throws: { FascoError.Code.deadlineExceeded.matches($0) }
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.first?.metadata["realm"] == "half-made")
+        #expect(warnings.first?.metadata["containerID"] == "half-made")
+        #expect(warnings.first?.metadata["step"] == "delete the container whose create timed out")
+        #expect(warnings.first?.metadata["left"] == root + "/state/half-made")
+        #expect(warnings.first?.metadata["error"]?.contains("fake runtime refuses") == true)
+    }
+}
