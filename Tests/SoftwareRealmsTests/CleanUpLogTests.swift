@@ -15,6 +15,8 @@ func capturingLogger(_ captured: CapturedLogs) -> Logger {
 extension CapturedLogs {
     /// The warnings about failed clean-ups.
     var cleanUpWarnings: [Entry] { entries.filter { $0.level == .warning && $0.message.hasPrefix("clean-up failed") } }
+    /// The failed clean-ups that a later step retries.
+    var retriedCleanUps: [Entry] { entries.filter { $0.level == .debug && $0.message.hasPrefix("clean-up failed") } }
 }
 
 /// Each clean-up step whose failure is not thrown is logged once, with its realm, step, what it
@@ -185,5 +187,31 @@ extension CleanUpLogTests {
         #expect(warnings.first?.metadata["step"] == "delete the container whose create timed out")
         #expect(warnings.first?.metadata["left"] == root + "/state/half-made")
         #expect(warnings.first?.metadata["error"]?.contains("fake runtime refuses") == true)
+    }
+}
+
+extension CleanUpLogTests {
+    @Test("a supervisor not ready in time whose pid file cannot be read is reported for the teardown to retry")
+    func supervisorTimeoutPIDUnreadable() async throws {
+        let root = try makeTemporaryDirectory("fasco-cleanup")
+        defer { try? FileSystem.removeTree(root) }
+        let directory = root + "/realm"
+        try FileSystem.makeDirectories(directory)
+        // Writes a pid file that holds no pid and never says it is ready (one process: the kill ends it).
+        let script = root + "/fake-realm"
+        try writeText("#!/bin/sh\necho not-a-pid > \"$2/pid\"\nexec sleep 30\n", to: script, mode: 0o755)
+        let captured = CapturedLogs()
+        let logger = capturingLogger(captured).forRealm(pod: "pod-late")
+        await #expect {
+            _ = try await SupervisorProcess.launch(
+                executable: script, arguments: ["--dir", directory], directory: directory, timeout: .milliseconds(300), logger: logger)
+        } throws: { FascoError.Code.deadlineExceeded.matches($0) }
+        let retried = captured.retriedCleanUps
+        #expect(retried.count == 1, "\(captured.entries)")
+        #expect(captured.cleanUpWarnings.isEmpty)
+        #expect(retried.first?.metadata["realm"] == "pod-late")
+        #expect(retried.first?.metadata["podSandboxID"] == "pod-late")
+        #expect(retried.first?.metadata["step"] == "kill the supervisor that was not ready in time")
+        #expect(retried.first?.metadata["error"]?.contains("holds no pid") == true)
     }
 }

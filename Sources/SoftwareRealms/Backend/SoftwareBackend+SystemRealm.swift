@@ -65,7 +65,7 @@ extension SoftwareBackend {
                     network: request.network == .realm, ipc: request.ipc == .realm, uts: ownUTS, pid: request.sharedPID,
                     user: request.userNamespace, networkPath: early ? pin : nil),
                 // The runtimes it runs then see no hybrid cgroup layout, without a launcher of their own.
-                hiddenMounts: self.runtime.launcher?.mountPoints ?? [])
+                hiddenMounts: self.runtime.launcher?.mountPoints ?? [], logger: configuration.logger.forRealm(pod: realm.id.value))
             runtime.supervisorPID = supervisor.pid
             if request.network == .realm {
                 if !early {

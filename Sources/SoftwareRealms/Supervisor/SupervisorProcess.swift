@@ -1,4 +1,5 @@
 import FascoCore
+import Logging
 import RealmCore
 #if canImport(Glibc)
 import Glibc
@@ -85,10 +86,11 @@ public struct SupervisorProcess: Sendable, Equatable {
     public var pidNamespacePath: String? { pidNamespaceInit.map { "/proc/\($0)/ns/pid" } }
 
     /// Starts `binary` (fasco-realm) for the realm whose state lives in `directory` (which
-    /// must exist) and returns once it serves its control socket.
+    /// must exist) and returns once it serves its control socket. `logger` (carrying the
+    /// realm's metadata) hears of what a failed launch could not stop.
     public static func launch(
         binary: String, directory: String, hostname: String?, namespaces: Namespaces = Namespaces(),
-        hiddenMounts: [String] = [], timeout: Duration = .seconds(10)
+        hiddenMounts: [String] = [], timeout: Duration = .seconds(10), logger: Logger = Logger(label: "fasco.supervisor")
     ) async throws(FascoError) -> SupervisorProcess {
         guard binary.hasPrefix("/") else { throw .invalidArgument("the realm supervisor binary must be an absolute path: \(binary)") }
         if let hostname {
@@ -124,11 +126,19 @@ public struct SupervisorProcess: Sendable, Equatable {
             for mapping in user.uids { arguments += ["--uid-map", mapping.argument] }
             for mapping in user.gids { arguments += ["--gid-map", mapping.argument] }
         }
-        let process = try await launch(executable: binary, arguments: arguments, directory: directory, timeout: timeout)
+        let process = try await launch(executable: binary, arguments: arguments, directory: directory, timeout: timeout, logger: logger)
         if (namespaces.pid && process.pidNamespaceInit == nil) || (namespaces.user != nil && process.userNamespaceHolder == nil) {
-            // Ready, yet its pause child is gone already: the realm is unusable.
+            // Ready, yet its pause child is gone already: the realm is unusable. A supervisor
+            // that outlives this is shut down again by the failed start's teardown (found by its pid file).
             kill(process.pid, SIGTERM)
-            _ = try? await process.waitForExit(timeout: .seconds(10))
+            do throws(FascoError) {
+                if try await !process.waitForExit(timeout: .seconds(10)) {
+                    throw FascoError(.deadlineExceeded, "still running 10 s after SIGTERM")
+                }
+            } catch {
+                logger.cleanUpFailed(
+                    "stop the supervisor whose pause child is gone", error: error, left: "supervisor \(process.pid)", retried: true)
+            }
             throw .internal("the realm supervisor for \(directory) started, but its pause child (PID or user namespace) is gone")
         }
         return process
