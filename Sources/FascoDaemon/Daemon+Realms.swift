@@ -33,7 +33,7 @@ extension Daemon {
             host: cgroups, logger: logger)
         let supervisor = try supervisorPath(config)
         if let network = try defaultNetwork(config) {
-            try network.install(in: defaultNetworkDirectory(config))
+            try network.install(in: defaultNetworkDirectory(config), logger: logger)
             logger.notice("default pod network", metadata: [
                 "used": "\(((try? CNINetwork.hasConfiguration(config.cni.confDir)) ?? false) ? "no: \(config.cni.confDir) has a configuration" : "yes")",
                 "bridge": "\(network.bridge)", "subnet": "\(network.subnet)", "config": "\(defaultNetworkDirectory(config))",

@@ -215,3 +215,22 @@ extension CleanUpLogTests {
         #expect(retried.first?.metadata["error"]?.contains("holds no pid") == true)
     }
 }
+
+extension CleanUpLogTests {
+    @Test("the default network's install reports a leftover it cannot remove")
+    func defaultNetworkLeftover() throws {
+        let directory = try makeTemporaryDirectory("fasco-cleanup")
+        defer { try? FileSystem.removeTree(directory) }
+        // unlink refuses a directory (EISDIR): a leftover that stays.
+        try FileSystem.makeDirectories(directory + "/00-stale.conflist")
+        try writeText("{}", to: directory + "/01-stale.conf")
+        let captured = CapturedLogs()
+        try CNIDefaultNetwork().install(in: directory, logger: capturingLogger(captured))
+        #expect(try FileSystem.list(directory) == ["00-stale.conflist", "10-fasco.conflist"])
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.first?.metadata["step"] == "remove a leftover from the default network's directory")
+        #expect(warnings.first?.metadata["left"] == directory + "/00-stale.conflist")
+        #expect(warnings.first?.metadata["error"]?.contains("Is a directory") == true)
+    }
+}
