@@ -58,6 +58,7 @@ extension SoftwareBackend {
             let slice = parent.split(separator: "/").last.map(String.init) ?? ""
             let invalid = FascoError.invalidArgument(
                 "with the systemd cgroup driver a pod's cgroup parent names a slice unit, or is its cgroup path (such as /kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid>.slice): \(parent.debugDescription)")
+            // A slice name systemdSlicePath refuses gets `invalid`, which says what is expected.
             guard slice.hasSuffix(".slice"), let path = try? PodCgroup.systemdSlicePath(slice) else { throw invalid }
             guard !parent.contains("/") || parent == path else { throw invalid }
             return PodPlacement(path: path, slice: slice)

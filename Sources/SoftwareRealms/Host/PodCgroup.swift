@@ -112,6 +112,7 @@ public struct PodCgroup: Sendable, Equatable {
     private func enableControllers(in hierarchy: HostCgroups.Hierarchy) {
         var current = hierarchy.mountPoint
         for component in path.split(separator: "/") {
+            // Best effort (see the type's notes): a level that cannot say what it offers delegates nothing.
             let offered = ((try? CgroupPath.read("\(current)/cgroup.controllers")) ?? nil)?
                 .split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) ?? []
             let control = "\(current)/cgroup.subtree_control"
@@ -206,10 +207,12 @@ public struct PodCgroup: Sendable, Equatable {
             }
             if busy.isEmpty { return }
             if ContinuousClock.now >= deadline || Task.isCancelled {
+                // Only to name them in the error.
                 let left = (try? processes()) ?? []
                 throw .failedPrecondition(
                     "cgroup \(path) is still busy in \(busy.joined(separator: ", ")); processes left: \(left.map(String.init).joined(separator: " "))")
             }
+            // Cancelled, the sleep ends at once, and the check above ends the loop.
             try? await Task.sleep(for: .milliseconds(10))
         }
     }

@@ -98,7 +98,7 @@ public struct CNINetwork: Sendable {
     }
 
     /// The directory whose configuration an ADD uses now: `configDirectory`, unless it holds
-    /// none and there is a default network.
+    /// none (or cannot be listed, see `defaultDirectory`) and there is a default network.
     public var effectiveDirectory: String {
         guard let defaultDirectory, ((try? CNINetworkConfig.firstFile(in: configDirectory)) ?? nil) == nil else { return configDirectory }
         return defaultDirectory

@@ -55,7 +55,7 @@ extension OCIRuntime {
             unlink(pid)
         }
 
-        /// The command's pid, once the runtime has written it.
+        /// The command's pid, once the runtime has written it (nil before, or when it cannot be read).
         var commandPID: pid_t? {
             guard let bytes = try? FileSystem.read(pid, limit: 64), let pid = Int32(String(decoding: bytes, as: UTF8.self).trimmed), pid > 0 else {
                 return nil

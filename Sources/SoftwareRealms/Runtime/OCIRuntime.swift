@@ -139,6 +139,7 @@ public struct OCIRuntime: Sendable {
         guard exit.succeeded else {
             throw failure(operation: "create", id: id, exit: exit, log: log, output: nil, bundle: bundle)
         }
+        // The pid file, else the runtime's state, which says the same.
         if let bytes = try? FileSystem.read(pidPath, limit: 64),
            let pid = Int32(String(decoding: bytes, as: UTF8.self).trimmed), pid > 0 {
             return pid

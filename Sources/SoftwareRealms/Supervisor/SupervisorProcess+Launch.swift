@@ -113,6 +113,7 @@ extension SupervisorProcess {
         return signal == 0 ? "exit status \((status >> 8) & 0xFF)" : "killed by signal \(signal)"
     }
 
+    /// The supervisor's last words, to say more in an error; nil when there are none to read.
     private static func lastLine(of path: String) -> String? {
         guard let bytes = try? FileSystem.read(path, limit: 1 << 20) else { return nil }
         let lines = bytes.split(separator: 0x0A)

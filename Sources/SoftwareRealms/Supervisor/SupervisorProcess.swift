@@ -184,8 +184,8 @@ public struct SupervisorProcess: Sendable, Equatable {
     }
 
     /// DIR/FILE (pidns-pid, userns-pid) when it names a live child of `supervisor` (the pause
-    /// child), else nil: missing, malformed, or left behind by a dead supervisor (a pid possibly
-    /// reused since).
+    /// child), else nil: missing, unreadable, malformed, or left behind by a dead supervisor (a
+    /// pid possibly reused since).
     static func readPauseChild(directory: String, file: String, supervisor: pid_t) -> pid_t? {
         guard let bytes = try? FileSystem.read("\(directory)/\(file)", limit: 64),
             let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimming(" \n")), pid > 0,
@@ -203,7 +203,7 @@ public struct SupervisorProcess: Sendable, Equatable {
         return nil
     }
 
-    /// Whether `pid` exists and is not a zombie.
+    /// Whether `pid` exists and is not a zombie (a stat that cannot be read: it does not exist).
     static func isAlive(_ pid: pid_t) -> Bool {
         guard let bytes = try? FileSystem.read("/proc/\(pid)/stat", limit: 4096) else { return false }
         // "pid (comm) S ...": the state follows the last ')'.
@@ -214,6 +214,7 @@ public struct SupervisorProcess: Sendable, Equatable {
 
     /// Whether `pid` is the fasco-realm of `directory` (its command line says `--dir DIRECTORY`),
     /// not a process that took over a dead supervisor's pid, nor another realm's supervisor.
+    /// A command line that cannot be read (the process is gone) says no.
     static func serves(directory: String, pid: pid_t) -> Bool {
         guard isSupervisor(pid), let bytes = try? FileSystem.read("/proc/\(pid)/cmdline", limit: 65536) else { return false }
         let arguments = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
