@@ -234,3 +234,48 @@ extension CleanUpLogTests {
         #expect(warnings.first?.metadata["error"]?.contains("Is a directory") == true)
     }
 }
+
+extension CleanUpLogTests {
+    @Test("a teardown that fails with the supervisor's shutdown reports the CNI DEL that failed meanwhile, for the retry to redo",
+          .enabled(if: runningAsRoot, "needs root (teardown unmounts)"))
+    func delFailsWhileShutdownFails() async throws {
+        let root = try makeTemporaryDirectory("fasco-cleanup")
+        defer { try? FileSystem.removeTree(root) }
+        try FileSystem.makeDirectories(root + "/bin")
+        try FileSystem.makeDirectories(root + "/net.d")
+        try writeText("#!/bin/sh\necho '{\"code\": 999, \"msg\": \"del broke\"}'\nexit 1\n", to: root + "/bin/fake-del-fails", mode: 0o755)
+        try writeText(#"{"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "fake-del-fails"}]}"#, to: root + "/net.d/10-n.conflist")
+        let captured = CapturedLogs()
+        let network = CNINetwork(configDirectory: root + "/net.d", pluginDirectories: [root + "/bin"], cacheDirectory: root + "/cni")
+        let backend = try scratchBackend(root: root, network: network, logger: capturingLogger(captured))
+        let realm = SystemRealm(metadata: SystemRealmMetadata(name: "stuck", uid: "u", namespace: "n", attempt: 0), createdAt: 1)
+        let directory = backend.directory(of: realm.id)
+        try FileSystem.makeDirectories(directory, mode: 0o700)
+        try backend.saveRuntime(SystemRealmRuntime(
+            supervisorPID: 0, directory: directory, networkNamespace: NetworkNamespacePin.path(in: directory), ipcNamespace: nil,
+            utsNamespace: nil, pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: "/fasco-test-stuck", addresses: []),
+            for: realm.id)
+        // The pod is attached (its ADD finished), so teardown runs DEL while the supervisor shuts down.
+        try FileSystem.makeDirectories(root + "/cni", mode: 0o700)
+        try CNIAttachmentRecord(
+            containerID: realm.id.value, interfaceName: "eth0", networkNamespace: NetworkNamespacePin.path(in: directory),
+            namespaceIdentity: nil, cniArgs: "", capabilityArguments: [:],
+            network: try CNINetworkConfig.load(directory: root + "/net.d"),
+            result: try JSONValue.parse(Array(#"{"cniVersion": "1.0.0"}"#.utf8), what: "result")
+        ).write(to: network.recordPath(realm.id.value, "eth0"))
+        // A pid file that holds no pid: finding the supervisor fails.
+        try writeText("not-a-pid\n", to: directory + "/pid")
+
+        await #expect { try await backend.stopSystemRealm(realm) } throws: { error in
+            (error as? FascoError)?.message.contains("holds no pid") == true
+        }
+        let retried = captured.retriedCleanUps
+        #expect(retried.count == 1, "\(captured.entries)")
+        #expect(captured.cleanUpWarnings.isEmpty)
+        #expect(retried.first?.metadata["realm"] == realm.id.value)
+        #expect(retried.first?.metadata["podSandboxID"] == realm.id.value)
+        #expect(retried.first?.metadata["step"] == "CNI DEL while the supervisor shut down")
+        #expect(retried.first?.metadata["error"]?.contains("del broke") == true)
+        #expect(FileSystem.exists(network.recordPath(realm.id.value, "eth0")), "the record stays for the retry")
+    }
+}

@@ -181,7 +181,12 @@ extension SoftwareBackend {
                 _ = try await supervisor.waitForExit(timeout: .seconds(30))
             }
         } catch {
-            _ = await network?.value
+            if case .failure(let deletion)? = await network?.value {
+                // DEL keeps the attachment record when it fails: the teardown retried after
+                // this failure runs it again.
+                configuration.logger.cleanUpFailed(
+                    "CNI DEL while the supervisor shut down", error: deletion, pod: realm.id.value, retried: true)
+            }
             throw error
         }
         try await network?.value.get()
