@@ -67,9 +67,9 @@ extension SoftwareBackend {
 
     /// Before the supervisor starts: cgroupfs makes the pod's cgroup; under systemd the slice
     /// comes into being with the supervisor's scope.
-    func preparePodCgroup(_ placement: PodPlacement) throws(FascoError) {
+    func preparePodCgroup(_ placement: PodPlacement, of realm: SystemRealm) throws(FascoError) {
         guard placement.slice == nil else { return }
-        try PodCgroup(host: configuration.cgroups, path: placement.path).create()
+        try PodCgroup(host: configuration.cgroups, path: placement.path).create(logger: configuration.logger.forRealm(pod: realm.id.value))
     }
 
     /// Moves the supervisor and its pause child (when it has one) into the pod (see the type's

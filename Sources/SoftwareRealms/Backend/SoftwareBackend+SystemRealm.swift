@@ -28,7 +28,7 @@ extension SoftwareBackend {
 
     private func start(_ realm: SystemRealm, request: SystemRealmRequest, directory: String) async throws(FascoError) -> SystemRealmRuntime {
         let placement = try podPlacement(realm, request: request)
-        try preparePodCgroup(placement)
+        try preparePodCgroup(placement, of: realm)
         // Saved before anything runs, so that a crash from here on leaves a record to clean up from.
         var runtime = SystemRealmRuntime(
             supervisorPID: 0, directory: directory, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
