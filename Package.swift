@@ -116,7 +116,10 @@ let package = Package(
             name: "RealmCoreTests",
             dependencies: ["RealmCore", "FascoCore", "OCISpec", "RealmAttestation", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swift6),
-        .testTarget(name: "SoftwareRealmsTests", dependencies: ["SoftwareRealms", "RealmCore", "OCISpec", "FascoCore"], swiftSettings: swift6),
+        .testTarget(
+            name: "SoftwareRealmsTests",
+            dependencies: ["SoftwareRealms", "RealmCore", "OCISpec", "FascoCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swift6),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"], swiftSettings: swift6),
         .testTarget(
             name: "ImageStoreTests", dependencies: ["ImageStore", "OCISpec", "FascoCore", .product(name: "Crypto", package: "swift-crypto")],

@@ -31,10 +31,10 @@ extension Daemon {
         }
         let runtime = try OCIRuntime(
             kind: kind, stateRoot: config.state + "/runtime/" + kind.rawValue, cgroupDriver: driver == .systemd ? .systemd : .cgroupfs,
-            host: cgroups)
+            host: cgroups, logger: logger)
         let supervisor = try supervisorPath(config)
         if let network = try defaultNetwork(config) {
-            try network.install(in: defaultNetworkDirectory(config))
+            try network.install(in: defaultNetworkDirectory(config), logger: logger)
             logger.notice("default pod network", metadata: [
                 "used": "\(((try? CNINetwork.hasConfiguration(config.cni.confDir)) ?? false) ? "no: \(config.cni.confDir) has a configuration" : "yes")",
                 "bridge": "\(network.bridge)", "subnet": "\(network.subnet)", "config": "\(defaultNetworkDirectory(config))",
@@ -42,7 +42,7 @@ extension Daemon {
         }
         let backend = try SoftwareBackend(configuration: .init(
             directory: config.state + "/realms", supervisorBinary: supervisor, runtime: runtime, cgroups: cgroups,
-            cgroupRoot: config.runtime.cgroupRoot, network: network(config), logger: logger))
+            cgroupRoot: config.runtime.cgroupRoot, network: network(config, logger: logger), logger: logger))
         let registry = try RealmRegistry(root: config.root + "/realms")
         let nodeKeys = try NodeDecryptionKeys(files: config.image.decryptionKeys)
         var openJWE: (@Sendable ([UInt8]) throws(FascoError) -> [UInt8]?)?
@@ -78,9 +78,9 @@ extension Daemon {
     }
 
     /// The pod network: cni.conf_dir's configuration, else (cni.default_network) Fasco's default one.
-    static func network(_ config: FascoConfig) -> CNINetwork {
+    static func network(_ config: FascoConfig, logger: Logger = Logger(label: "fasco")) -> CNINetwork {
         CNINetwork(configDirectory: config.cni.confDir, pluginDirectories: config.cni.binDirs, cacheDirectory: config.state + "/cni",
-                   defaultDirectory: config.cni.defaultNetwork ? defaultNetworkDirectory(config) : nil)
+                   defaultDirectory: config.cni.defaultNetwork ? defaultNetworkDirectory(config) : nil, logger: logger)
     }
 
     /// Where the default network's configuration is written: Fasco's own, not the host's CNI directory.

@@ -1,4 +1,5 @@
 import FascoCore
+import Logging
 @testable import SoftwareRealms
 import Testing
 #if canImport(Glibc)
@@ -42,7 +43,7 @@ struct SupervisorLifecycleTests {
         // A short-lived intermediate parent, gone as soon as the supervisor is started.
         let process = try await SupervisorProcess.launch(
             executable: "/bin/sh", arguments: ["-c", #""$0" --dir "$1" --hostname orphan & exit 0"#, binary, directory],
-            directory: directory, timeout: .seconds(10))
+            directory: directory, timeout: .seconds(10), logger: Logger(label: "test"))
         let realm = RealmUnderTest(directory: directory, process: process)
         do {
             let status = try FileSystem.read("/proc/\(process.pid)/status").map { String(decoding: $0, as: UTF8.self) } ?? ""

@@ -10,6 +10,7 @@ extension SoftwareBackend {
         guard pid > 0, let caller = NamespaceIdentity.of("/proc/\(pid)/ns/mnt") else { return nil }
         var pids: [String: Int32] = [:]
         for pod in Set(containers.map(\.systemRealm)) {
+            // A pod whose supervisor does not answer has no process to match the caller's.
             guard let records = try? await client(of: pod).list() else { continue }
             for record in records where record.state != .exited && record.pid > 0 { pids[record.id] = record.pid }
         }

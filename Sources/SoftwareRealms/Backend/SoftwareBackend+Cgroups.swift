@@ -58,6 +58,7 @@ extension SoftwareBackend {
             let slice = parent.split(separator: "/").last.map(String.init) ?? ""
             let invalid = FascoError.invalidArgument(
                 "with the systemd cgroup driver a pod's cgroup parent names a slice unit, or is its cgroup path (such as /kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid>.slice): \(parent.debugDescription)")
+            // A slice name systemdSlicePath refuses gets `invalid`, which says what is expected.
             guard slice.hasSuffix(".slice"), let path = try? PodCgroup.systemdSlicePath(slice) else { throw invalid }
             guard !parent.contains("/") || parent == path else { throw invalid }
             return PodPlacement(path: path, slice: slice)
@@ -66,9 +67,9 @@ extension SoftwareBackend {
 
     /// Before the supervisor starts: cgroupfs makes the pod's cgroup; under systemd the slice
     /// comes into being with the supervisor's scope.
-    func preparePodCgroup(_ placement: PodPlacement) throws(FascoError) {
+    func preparePodCgroup(_ placement: PodPlacement, of realm: SystemRealm) throws(FascoError) {
         guard placement.slice == nil else { return }
-        try PodCgroup(host: configuration.cgroups, path: placement.path).create()
+        try PodCgroup(host: configuration.cgroups, path: placement.path).create(logger: configuration.logger.forRealm(pod: realm.id.value))
     }
 
     /// Moves the supervisor and its pause child (when it has one) into the pod (see the type's

@@ -29,6 +29,7 @@ extension SoftwareBackend {
         // A start that failed after the runtime's create leaves the container for RemoveContainer to delete.
         if !runtime.knows(id: id) { try await runtimeCreate(container, bundle: bundle) }
         try await runtime.start(id: id)
+        // The pid is for reporting only: 0 when the supervisor cannot list the container now.
         return (try? await client(of: container.systemRealm).list().first(where: { $0.id == id })?.pid) ?? 0
     }
 
@@ -81,6 +82,7 @@ extension SoftwareBackend {
     public func containerProcess(_ container: ContainerRealm) async -> ContainerProcess {
         let client = client(of: container.systemRealm)
         let id = container.id.value
+        // A supervisor that does not answer (gone with its pod) leaves the exit it persisted.
         if let listed = try? await client.list() {
             if let record = listed.first(where: { $0.id == id }) {
                 switch record.state {
@@ -89,6 +91,7 @@ extension SoftwareBackend {
                 case .creating:
                     return .created(pid: 0)
                 case .running:
+                    // Created but not started yet? A runtime that cannot say: running, as the supervisor says.
                     if let state = try? await runtime.state(id: id), state.status == .created {
                         return .created(pid: record.pid)
                     }
@@ -96,12 +99,14 @@ extension SoftwareBackend {
                 }
             }
         }
+        // No exit file, or one that cannot be read: nothing is known of the container.
         if let exit = try? client.persistedExit(id: id) {
             return .exited(ContainerExit(code: exit.code, finishedAt: exit.finishedAt, oomKilled: exit.oom))
         }
         return .missing
     }
 
+    /// The running container's pid; nil when it is not running, or its supervisor cannot list it.
     public func containerPID(_ container: ContainerRealm) async -> Int32? {
         guard let record = try? await client(of: container.systemRealm).list().first(where: { $0.id == container.id.value }),
               record.state != .exited, record.pid > 0 else { return nil }
@@ -114,10 +119,9 @@ extension SoftwareBackend {
             try await runtime.delete(id: container.id.value)
         } catch {
             // RemoveContainer deletes it again, and reports a failure then.
-            configuration.logger.debug("releasing an exited container's runtime state failed; RemoveContainer retries", metadata: [
-                "realm": "\(container.id)", "containerID": "\(container.id)", "podSandboxID": "\(container.systemRealm)",
-                "error": "\(error)",
-            ])
+            configuration.logger.cleanUpFailed(
+                "release an exited container's runtime state", error: error, pod: container.systemRealm.value,
+                container: container.id.value, retried: true)
         }
     }
 
@@ -129,8 +133,21 @@ extension SoftwareBackend {
         } catch where error.code == .notFound {
             // Never created, or deleted already.
         } catch {
-            // A runtime that no longer knows the container says so in its own words.
-            if (try? await runtime.state(id: id)) != nil { throw error }
+            // A runtime that no longer knows the container says so in its own words (its state
+            // fails too); one that still knows it fails the removal, to be retried. Taken at its
+            // word, the container is removed, and whatever its delete did not remove (its state
+            // directory at least) is reported as left.
+            let state: FascoError?
+            do throws(FascoError) {
+                _ = try await runtime.state(id: id)
+                state = nil
+            } catch let failure {
+                state = failure
+            }
+            guard let state else { throw error }
+            configuration.logger.cleanUpFailed(
+                "delete the container in the runtime", error: error, pod: container.systemRealm.value, container: id,
+                left: "\(runtime.stateRoot)/\(id) (the runtime's state says: \(state.message))")
         }
         do {
             try await client(of: container.systemRealm).forget(id: id)

@@ -18,10 +18,8 @@ extension SoftwareBackend {
                 do throws(FascoError) {
                     try await teardown(realm, removing: true)
                 } catch let cleanUp {
-                    configuration.logger.warning("clean-up failed; what the realm's start made is left", metadata: [
-                        "realm": "\(realm.id)", "podSandboxID": "\(realm.id)", "step": "tear down a realm whose start failed",
-                        "error": "\(cleanUp)",
-                    ])
+                    configuration.logger.cleanUpFailed(
+                        "tear down a realm whose start failed", error: cleanUp, pod: realm.id.value, left: "what the realm's start made")
                 }
                 throw error
             }
@@ -30,7 +28,7 @@ extension SoftwareBackend {
 
     private func start(_ realm: SystemRealm, request: SystemRealmRequest, directory: String) async throws(FascoError) -> SystemRealmRuntime {
         let placement = try podPlacement(realm, request: request)
-        try preparePodCgroup(placement)
+        try preparePodCgroup(placement, of: realm)
         // Saved before anything runs, so that a crash from here on leaves a record to clean up from.
         var runtime = SystemRealmRuntime(
             supervisorPID: 0, directory: directory, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
@@ -67,7 +65,7 @@ extension SoftwareBackend {
                     network: request.network == .realm, ipc: request.ipc == .realm, uts: ownUTS, pid: request.sharedPID,
                     user: request.userNamespace, networkPath: early ? pin : nil),
                 // The runtimes it runs then see no hybrid cgroup layout, without a launcher of their own.
-                hiddenMounts: self.runtime.launcher?.mountPoints ?? [])
+                hiddenMounts: self.runtime.launcher?.mountPoints ?? [], logger: configuration.logger.forRealm(pod: realm.id.value))
             runtime.supervisorPID = supervisor.pid
             if request.network == .realm {
                 if !early {
@@ -143,7 +141,18 @@ extension SoftwareBackend {
     private func teardown(_ realm: SystemRealm, removing: Bool) async throws(FascoError) {
         let directory = directory(of: realm.id)
         let pin = NetworkNamespacePin.path(in: directory)
-        guard var runtime = loadRuntime(realm.id) else {
+        let record: SystemRealmRuntime?
+        do throws(FascoError) {
+            record = try readRuntime(realm.id)
+        } catch {
+            // Without the record nothing says where the realm's network, supervisor and cgroup
+            // are: they are left, and only its directory goes.
+            configuration.logger.cleanUpFailed(
+                "read the runtime record to tear the realm down", error: error, pod: realm.id.value,
+                left: "the realm's network, supervisor and cgroup, if it had them")
+            record = nil
+        }
+        guard var runtime = record else {
             if removing {
                 try NetworkNamespacePin.release(pin)
                 try FileSystem.removeTree(directory)
@@ -155,9 +164,9 @@ extension SoftwareBackend {
         // names its supervisor's, which is usable only while that runs.
         var network: Task<Result<Void, FascoError>, Never>?
         if let plugins = configuration.network, let namespace = runtime.networkNamespace,
-           (try? plugins.cachedResult(containerID: realm.id.value)) != nil {
+           attached(realm, plugins: plugins) {
             // DEL is idempotent; the namespace may be gone already (CNI allows an empty netns then).
-            let usable = namespace == pin ? NetworkNamespacePin.isBound(pin) : (try? SupervisorProcess.attach(directory: directory)) != nil
+            let usable = namespace == pin ? NetworkNamespacePin.isBound(pin) : SupervisorProcess.isRunning(directory: directory)
             let attachment = attachment(realm, request: nil, netns: usable ? namespace : "")
             // Concurrently only when the namespace outlives the supervisor.
             if namespace == pin {
@@ -172,7 +181,12 @@ extension SoftwareBackend {
                 _ = try await supervisor.waitForExit(timeout: .seconds(30))
             }
         } catch {
-            _ = await network?.value
+            if case .failure(let deletion)? = await network?.value {
+                // DEL keeps the attachment record when it fails: the teardown retried after
+                // this failure runs it again.
+                configuration.logger.cleanUpFailed(
+                    "CNI DEL while the supervisor shut down", error: deletion, pod: realm.id.value, retried: true)
+            }
             throw error
         }
         try await network?.value.get()
@@ -193,6 +207,21 @@ extension SoftwareBackend {
         try await removePodCgroup(of: realm, runtime: runtime)
         try FileSystem.removeTree(directory)
         supervisorWatcher.forget(directory: directory)
+    }
+
+    /// Whether the realm's CNI ADD finished (its attachment record holds a result): only then
+    /// does teardown run DEL. A record that cannot be read is reported, and counts as not
+    /// attached, as it always did: DEL is not run, and the record and whatever the plugins
+    /// made for the pod (its address) are left.
+    private func attached(_ realm: SystemRealm, plugins: CNINetwork) -> Bool {
+        do throws(FascoError) {
+            return try plugins.cachedResult(containerID: realm.id.value) != nil
+        } catch {
+            configuration.logger.cleanUpFailed(
+                "read the pod's CNI attachment record before DEL", error: error, pod: realm.id.value,
+                left: "the pod's CNI attachment (DEL not run)")
+            return false
+        }
     }
 
     public func usage(of realm: SystemRealm) async throws(FascoError) -> RealmUsage {

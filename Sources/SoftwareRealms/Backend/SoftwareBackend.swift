@@ -56,10 +56,23 @@ public struct SoftwareBackend: RealmBackend {
     func runtimeRecord(of id: RealmID) -> String { "\(directory(of: id))/runtime.json" }
     func client(of id: RealmID) -> SupervisorClient { SupervisorClient(directory: directory(of: id)) }
 
-    /// The runtime record saved when the realm started.
+    /// The runtime record saved when the realm started; nil when there is none, or it cannot be
+    /// read: these callers only ask what runs, and a realm without a readable record runs
+    /// nothing they could reach. Teardown reads it with `readRuntime` and reports a damaged one.
     func loadRuntime(_ id: RealmID) -> SystemRealmRuntime? {
-        guard let bytes = try? FileSystem.read(runtimeRecord(of: id), limit: 1 << 20) else { return nil }
-        return try? JSONDecoder().decode(SystemRealmRuntime.self, from: Data(bytes))
+        try? readRuntime(id)
+    }
+
+    /// The runtime record saved when the realm started, nil when there is none; throws when it
+    /// cannot be read or decoded.
+    func readRuntime(_ id: RealmID) throws(FascoError) -> SystemRealmRuntime? {
+        let path = runtimeRecord(of: id)
+        guard let bytes = try FileSystem.read(path, limit: 1 << 20) else { return nil }
+        do {
+            return try JSONDecoder().decode(SystemRealmRuntime.self, from: Data(bytes))
+        } catch {
+            throw .internal("\(path) is not a realm runtime record", cause: error)
+        }
     }
 
     func saveRuntime(_ runtime: SystemRealmRuntime, for id: RealmID) throws(FascoError) {
@@ -76,7 +89,7 @@ public struct SoftwareBackend: RealmBackend {
     /// a realm without, say, its network: not ready, to be removed and made again).
     public func isRunning(_ realm: SystemRealm) async -> Bool {
         guard loadRuntime(realm.id)?.complete ?? true else { return false }
-        return (try? SupervisorProcess.attach(directory: directory(of: realm.id))) != nil
+        return SupervisorProcess.isRunning(directory: directory(of: realm.id))
     }
 
     /// Returns once the realm's supervisor has ended, however it ends: killed, crashed, or shut

@@ -130,11 +130,13 @@ public struct HostCgroups: Sendable, Equatable {
     public static func detect(root: String = "/sys/fs/cgroup") throws(FascoError) -> HostCgroups {
         let mounts = try MountInfo.current()
         let filesystems = (try FileSystem.read("/proc/filesystems")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        // Optional: without it, every v1 super option that is not a known other one counts as a controller.
         let cgroups = (try? FileSystem.read("/proc/cgroups")).map { String(decoding: $0, as: UTF8.self) }
         return classify(
             mounts: mounts, filesystems: filesystems, procCgroups: cgroups,
             systemdRunning: FileSystem.isDirectory("/run/systemd/system"), root: root,
             v2Controllers: { mountPoint in
+                // A v2 mount whose controllers cannot be read offers none Fasco could use.
                 guard let bytes = try? FileSystem.read(mountPoint + "/cgroup.controllers") else { return [] }
                 return String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
             })

@@ -1,4 +1,5 @@
 import FascoCore
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,12 +64,13 @@ public struct PodCgroup: Sendable, Equatable {
     // MARK: create
 
     /// Makes the cgroup's directory (and missing parents) in every hierarchy. Idempotent: what
-    /// exists already is kept. On failure the directories this call made are removed again.
+    /// exists already is kept. On failure the directories this call made are removed again;
+    /// one that cannot be is reported to `logger` (nothing else knows of it).
     ///
     /// v1 cpuset: a new cgroup starts with empty `cpuset.cpus` and `cpuset.mems`, which refuses
     /// every process; both are copied from the parent (as runc does). Unified host: see the
     /// type's notes on `cgroup.subtree_control` (best effort per controller).
-    public func create() throws(FascoError) {
+    public func create(logger: Logger = Logger(label: "fasco.cgroups")) throws(FascoError) {
         guard !hierarchies.isEmpty else { throw .failedPrecondition("no writable cgroup hierarchy is mounted") }
         var made: [String] = []
         do throws(FascoError) {
@@ -91,7 +93,11 @@ public struct PodCgroup: Sendable, Equatable {
                 if hierarchy.version == .v2 && host.mode == .unified { enableControllers(in: hierarchy) }
             }
         } catch {
-            for directory in made.reversed() { rmdir(directory) }
+            for directory in made.reversed() {
+                guard rmdir(directory) != 0 && errno != ENOENT else { continue }
+                logger.cleanUpFailed(
+                    "remove a cgroup made by a failed create", error: FascoError.internal(FileSystem.errnoText), left: directory)
+            }
             throw error
         }
     }
@@ -112,6 +118,7 @@ public struct PodCgroup: Sendable, Equatable {
     private func enableControllers(in hierarchy: HostCgroups.Hierarchy) {
         var current = hierarchy.mountPoint
         for component in path.split(separator: "/") {
+            // Best effort (see the type's notes): a level that cannot say what it offers delegates nothing.
             let offered = ((try? CgroupPath.read("\(current)/cgroup.controllers")) ?? nil)?
                 .split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) ?? []
             let control = "\(current)/cgroup.subtree_control"
@@ -206,10 +213,12 @@ public struct PodCgroup: Sendable, Equatable {
             }
             if busy.isEmpty { return }
             if ContinuousClock.now >= deadline || Task.isCancelled {
+                // Only to name them in the error.
                 let left = (try? processes()) ?? []
                 throw .failedPrecondition(
                     "cgroup \(path) is still busy in \(busy.joined(separator: ", ")); processes left: \(left.map(String.init).joined(separator: " "))")
             }
+            // Cancelled, the sleep ends at once, and the check above ends the loop.
             try? await Task.sleep(for: .milliseconds(10))
         }
     }

@@ -31,6 +31,7 @@ public struct SystemdManager: Sendable {
                 guard ContinuousClock.now < deadline else {
                     throw FascoError(.deadlineExceeded, "systemd did not place process \(pid) in \(expected) within \(timeout)")
                 }
+                // Cancelled, the sleep ends at once and the loop polls on until the deadline.
                 try? await Task.sleep(for: .milliseconds(1))
             }
         }
@@ -53,7 +54,7 @@ public struct SystemdManager: Sendable {
     }
 
     /// The path of `pid` in the `name=systemd` hierarchy (cgroup v1) or the unified one (v2):
-    /// the one systemd manages. Nil when the process is gone.
+    /// the one systemd manages. Nil when the process is gone (its cgroup file cannot be read).
     static func systemdCgroup(of pid: pid_t) -> String? {
         guard let bytes = try? FileSystem.read("/proc/\(pid)/cgroup", limit: 65536) else { return nil }
         var unified: String?

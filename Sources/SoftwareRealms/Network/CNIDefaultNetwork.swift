@@ -1,4 +1,5 @@
 import FascoCore
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -67,13 +68,25 @@ public struct CNIDefaultNetwork: Sendable, Equatable {
     }
 
     /// Writes the configuration to `directory/10-fasco.conflist` (made 0755 when missing),
-    /// replacing what an earlier start wrote; returns the directory.
+    /// replacing what an earlier start wrote; returns the directory. Leftovers it cannot remove
+    /// are reported to `logger` (one sorting first would be picked instead).
     @discardableResult
-    public func install(in directory: String) throws(FascoError) -> String {
+    public func install(in directory: String, logger: Logger = Logger(label: "fasco.cni")) throws(FascoError) -> String {
         try FileSystem.makeDirectories(directory, mode: 0o755)
-        for name in (try? FileSystem.list(directory)) ?? [] where name != "10-fasco.conflist" && !name.hasPrefix(".") {
-            // Only Fasco writes here: whatever else is found is a leftover, never picked instead.
-            unlink(directory + "/" + name)
+        // Only Fasco writes here: whatever else is found is a leftover, never to be picked instead.
+        let names: [String]
+        do throws(FascoError) {
+            names = try FileSystem.list(directory)
+        } catch {
+            logger.cleanUpFailed("list the default network's directory for leftovers", error: error, left: "whatever \(directory) holds")
+            names = []
+        }
+        for name in names where name != "10-fasco.conflist" && !name.hasPrefix(".") {
+            let path = directory + "/" + name
+            if unlink(path) != 0 && errno != ENOENT {
+                logger.cleanUpFailed(
+                    "remove a leftover from the default network's directory", error: FascoError.internal(FileSystem.errnoText), left: path)
+            }
         }
         try FileSystem.writeAtomically(Array(conflist.utf8), to: directory + "/10-fasco.conflist", mode: 0o644)
         return directory

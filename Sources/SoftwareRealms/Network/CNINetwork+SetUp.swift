@@ -9,7 +9,8 @@ extension CNINetwork {
     /// attachment is already set up (tear it down first), `invalidArgument` for a namespace path
     /// that is not a namespace or is the daemon's own. When a plugin fails, the chain is undone
     /// (DEL in reverse order, best effort) before the error, the plugin's own message, is
-    /// thrown, with what undoing could not do appended; no attachment record stays.
+    /// thrown, with what undoing could not do appended; no attachment record stays (one that cannot be
+    /// removed is logged: nothing removes it later).
     public func setUp(_ attachment: CNIAttachment) async throws(FascoError) -> CNIResult {
         try attachment.validate(requireNamespace: true)
         guard let identity = NamespaceIdentity.of(attachment.networkNamespace) else {
@@ -76,7 +77,13 @@ extension CNINetwork {
             } catch let failure {
                 undoFailure = failure
             }
-            try? FileSystem.removeTree(recordPath)
+            do throws(FascoError) {
+                try FileSystem.removeTree(recordPath)
+            } catch let removal {
+                // Nothing removes it later: a record without a result is never torn down.
+                logger.cleanUpFailed(
+                    "remove the attachment record of a failed ADD", error: removal, pod: attachment.containerID, left: recordPath)
+            }
             if let undoFailure {
                 throw FascoError(error.code, "\(error.message); undoing the attachment failed too: \(undoFailure.message)")
             }

@@ -1,4 +1,5 @@
 import FascoCore
+import Logging
 
 /// The pod network of the software backend: a CNI client (SPEC.md sections 2 and 3) that runs
 /// real CNI plugins (bridge, host-local, portmap, firewall, ...) against a pod's network namespace.
@@ -25,11 +26,15 @@ public struct CNINetwork: Sendable {
     public var pluginTimeout: Duration
     /// The most a plugin may print (stdout and stderr together) before its call fails.
     public var outputLimit: Int
+    /// Where clean-ups that fail without an error to throw them in are reported.
+    public var logger: Logger
 
     public init(
         configDirectory: String, pluginDirectories: [String], cacheDirectory: String,
-        pluginTimeout: Duration = .seconds(60), outputLimit: Int = 1 << 20, defaultDirectory: String? = nil
+        pluginTimeout: Duration = .seconds(60), outputLimit: Int = 1 << 20, defaultDirectory: String? = nil,
+        logger: Logger = Logger(label: "fasco.cni")
     ) {
+        self.logger = logger
         self.configDirectory = configDirectory
         self.defaultDirectory = defaultDirectory
         self.pluginDirectories = pluginDirectories
@@ -93,7 +98,7 @@ public struct CNINetwork: Sendable {
     }
 
     /// The directory whose configuration an ADD uses now: `configDirectory`, unless it holds
-    /// none and there is a default network.
+    /// none (or cannot be listed, see `defaultDirectory`) and there is a default network.
     public var effectiveDirectory: String {
         guard let defaultDirectory, ((try? CNINetworkConfig.firstFile(in: configDirectory)) ?? nil) == nil else { return configDirectory }
         return defaultDirectory

@@ -122,6 +122,7 @@ struct CNIPluginCall: Sendable {
     /// as a `FascoError`, or what it wrote when it printed no such object.
     private func failure(_ output: ProcessSpawner.Output) -> FascoError {
         let stderr = output.stderrText.trimmed
+        // Output that is not JSON is no error object: it is reported as it was printed, below.
         if let error = try? JSONValue.parse(output.stdout, what: "the output"), let message = error["msg"]?.stringValue {
             let code = error["code"]?.integerValue
             var text = message

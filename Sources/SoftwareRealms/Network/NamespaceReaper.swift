@@ -58,6 +58,7 @@ final class NamespaceReaper: Sendable {
         guard schedule else { return }
         Task.detached { [self] in
             while true {
+                // A detached task nobody cancels: the sleep cannot fail.
                 try? await Task.sleep(for: quiet)
                 if releaseIfDue() { return }
             }

@@ -82,6 +82,7 @@ extension ProcessSpawner {
             }
             if ready == 0 && remaining == 0 {
                 kill(killGroup ? -child.pid : child.pid, SIGKILL)
+                // Fails only when the child is not this process's to reap (ECHILD): nothing is left then.
                 _ = try? reap(child.pid, deadline: nil)
                 for index in streams.indices where streams[index].fd >= 0 {
                     read(&streams[index], budget: &budget, untilDrained: true)

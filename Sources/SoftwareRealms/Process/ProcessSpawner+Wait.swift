@@ -26,6 +26,7 @@ extension ProcessSpawner {
     /// checks `/proc/<pid>/stat` every few milliseconds.
     public static func waitForExit(ofProcess pid: pid_t, timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
+        // No thread to wait on: not seen to end, as at a timeout.
         let result = try? await BlockingWork.run { () throws(FascoError) -> Bool in
             if let pidfdOpen = LibcExtras.pidfdOpen {
                 let pidfd = pidfdOpen(pid, 0)
@@ -42,7 +43,7 @@ extension ProcessSpawner {
         return result ?? false
     }
 
-    /// True while `pid` exists and is not a zombie.
+    /// True while `pid` exists and is not a zombie (a stat that cannot be read: it is gone).
     public static func isAlive(_ pid: pid_t) -> Bool {
         guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
         guard let bytes = try? FileSystem.read("/proc/\(pid)/stat", limit: 4096) else { return false }

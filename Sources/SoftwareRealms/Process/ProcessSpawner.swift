@@ -152,6 +152,7 @@ public enum ProcessSpawner {
         } else {
             // Close what is open now; descriptors opened later by other threads are close-on-exec
             // where Fasco opens them, and a close of an already closed one is ignored by glibc.
+            // Without /proc nothing is listed, and close-on-exec alone applies.
             for name in (try? FileSystem.list("/proc/self/fd")) ?? [] {
                 if let fd = Int32(name), fd >= Int32(sources.count), !sources.contains(fd) {
                     try check(posix_spawn_file_actions_addclose(&actions, fd), "addclose")

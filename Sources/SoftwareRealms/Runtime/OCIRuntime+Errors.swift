@@ -50,7 +50,8 @@ extension OCIRuntime {
     }
 
     /// The `error`/`fatal` messages of a `--log-format json` log, in order. Lines that are not
-    /// JSON are kept as they are (runtimes print some before their logger is set up).
+    /// JSON are kept as they are (runtimes print some before their logger is set up). A log that
+    /// cannot be read has nothing to add: the caller reports the exit instead.
     static func errorMessages(inLog path: String) -> [String] {
         guard let bytes = try? FileSystem.read(path, limit: 1 << 20) else { return [] }
         struct Line: Decodable {

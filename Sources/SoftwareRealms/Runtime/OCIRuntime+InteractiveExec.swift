@@ -55,7 +55,7 @@ extension OCIRuntime {
             unlink(pid)
         }
 
-        /// The command's pid, once the runtime has written it.
+        /// The command's pid, once the runtime has written it (nil before, or when it cannot be read).
         var commandPID: pid_t? {
             guard let bytes = try? FileSystem.read(pid, limit: 64), let pid = Int32(String(decoding: bytes, as: UTF8.self).trimmed), pid > 0 else {
                 return nil
@@ -123,7 +123,15 @@ extension OCIRuntime {
             }
         case .failure(let error):
             Glibc.kill(-pid, SIGKILL)
-            let exit = try? await ProcessSpawner.wait(pid)
+            let exit: ProcessExit?
+            do throws(FascoError) {
+                exit = try await ProcessSpawner.wait(pid)
+            } catch let reaping {
+                logger.cleanUpFailed(
+                    "reap the exec runtime killed when no terminal came", error: reaping, container: id,
+                    left: "\(kind.rawValue) process \(pid), unreaped")
+                exit = nil
+            }
             let said = Self.errorMessages(inLog: files.log)
             files.remove()
             if let status = RuntimeRefusal.recognise(said.joined(separator: "; "))?.shellStatus {

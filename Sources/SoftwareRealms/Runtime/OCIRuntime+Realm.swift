@@ -19,7 +19,7 @@ extension OCIRuntime {
     }
 
     /// Whether the runtime keeps state for `id` (crun and runc both keep a directory per
-    /// container under their root): a file-system check, no process.
+    /// container under their root): a file-system check, no process. An invalid ID it never knows.
     public func knows(id: String) -> Bool {
         (try? Self.validate(id: id)) != nil && FileSystem.isDirectory("\(stateRoot)/\(id)")
     }
@@ -54,12 +54,14 @@ extension OCIRuntime {
         // at the timeout (or when the caller gives up) it is killed through its pid file, which
         // makes the runtime return at once.
         @Sendable func killCommand() {
+            // No pid file (yet): the command has not started; there is nothing of it to kill.
             if let bytes = try? FileSystem.read(pidFile, limit: 64), let pid = Int32(String(decoding: bytes, as: UTF8.self).trimmed), pid > 0 {
                 Glibc.kill(pid, SIGKILL)
             }
         }
         let fired = Mutex(false)
         let timer = Task {
+            // Cancelled when the exec ended first; the check below tells.
             try? await Task.sleep(for: timeout)
             guard !Task.isCancelled else { return }
             fired.withLock { $0 = true }

@@ -1,5 +1,6 @@
 import FascoCore
 import FoundationEssentials
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,6 +51,8 @@ public struct OCIRuntime: Sendable {
     public let launcher: HybridCgroupLauncher?
     /// The longest any single runtime call may take before it is killed.
     public var timeout: Duration
+    /// Where clean-ups that fail without an error to throw them in are reported.
+    public var logger: Logger
 
     /// - Parameters:
     ///   - binary: the runtime's path; by default `kind`'s name looked up on `PATH` (then the usual sbin/bin directories).
@@ -58,7 +61,8 @@ public struct OCIRuntime: Sendable {
     ///   - host: the detected cgroup layout; detected now when nil.
     public init(
         kind: Kind, binary: String? = nil, stateRoot: String, logDirectory: String? = nil,
-        cgroupDriver: CgroupDriver? = nil, host: HostCgroups? = nil, timeout: Duration = .seconds(60)
+        cgroupDriver: CgroupDriver? = nil, host: HostCgroups? = nil, timeout: Duration = .seconds(60),
+        logger: Logger = Logger(label: "fasco.runtime")
     ) throws(FascoError) {
         let name = binary ?? kind.rawValue
         guard let path = ProcessSpawner.resolve(name) ?? ProcessSpawner.resolve(name, searchPath: ProcessSpawner.defaultSearchPath) else {
@@ -77,6 +81,7 @@ public struct OCIRuntime: Sendable {
         let hide = kind == .crun ? layout.mountsHidingHybridFromCrun : []
         self.launcher = hide.isEmpty ? nil : try HybridCgroupLauncher(mountPoints: hide)
         self.timeout = timeout
+        self.logger = logger
         try FileSystem.makeDirectories(stateRoot)
         try FileSystem.makeDirectories(self.logDirectory)
     }
@@ -114,13 +119,27 @@ public struct OCIRuntime: Sendable {
         // Only wait for the runtime to exit: the container holds its stdio open long after.
         guard let exit = try await ProcessSpawner.wait(child.pid, timeout: timeout) else {
             Glibc.kill(-child.pid, SIGKILL)
-            _ = try? await ProcessSpawner.wait(child.pid)
-            try? await delete(id: id, force: true)
+            do throws(FascoError) {
+                _ = try await ProcessSpawner.wait(child.pid)
+            } catch {
+                logger.cleanUpFailed(
+                    "reap the runtime killed at its create's timeout", error: error, container: id,
+                    left: "\(kind.rawValue) process \(child.pid), unreaped")
+            }
+            do throws(FascoError) {
+                try await delete(id: id, force: true)
+            } catch where error.code == .notFound {
+                // The runtime had not got as far as making the container: nothing to delete.
+            } catch {
+                logger.cleanUpFailed(
+                    "delete the container whose create timed out", error: error, container: id, left: "\(stateRoot)/\(id)")
+            }
             throw .init(.deadlineExceeded, "\(kind.rawValue) create \(id) did not finish within \(timeout); killed")
         }
         guard exit.succeeded else {
             throw failure(operation: "create", id: id, exit: exit, log: log, output: nil, bundle: bundle)
         }
+        // The pid file, else the runtime's state, which says the same.
         if let bytes = try? FileSystem.read(pidPath, limit: 64),
            let pid = Int32(String(decoding: bytes, as: UTF8.self).trimmed), pid > 0 {
             return pid

@@ -1,5 +1,6 @@
 import CLinux
 import FascoCore
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,9 @@ extension SupervisorProcess {
     /// parent is fine; that intermediate is reaped here. The pause child of a realm with a PID
     /// namespace is taken from `directory/pidns-pid`, that of a realm with a user namespace from
     /// `directory/userns-pid`.
-    static func launch(executable: String, arguments: [String], directory: String, timeout: Duration) async throws(FascoError) -> SupervisorProcess {
+    static func launch(
+        executable: String, arguments: [String], directory: String, timeout: Duration, logger: Logger
+    ) async throws(FascoError) -> SupervisorProcess {
         guard FileSystem.isDirectory(directory) else { throw .notFound("the realm directory \(directory) does not exist") }
         let logPath = "\(directory)/supervisor.log"
         let deadline = ContinuousClock.now + timeout
@@ -37,7 +40,14 @@ extension SupervisorProcess {
                 let tail = lastLine(of: logPath)
                 throw .internal("the realm supervisor for \(directory) exited before it was ready (\(status))\(tail.map { ": \($0)" } ?? "")")
             case .timedOut:
-                if let pid = try? readPID(directory: directory), pid != spawned, isSupervisor(pid) { kill(pid, SIGKILL) }
+                // The supervisor, when an intermediate started it and it wrote its pid already.
+                do throws(FascoError) {
+                    if let pid = try readPID(directory: directory), pid != spawned, isSupervisor(pid) { kill(pid, SIGKILL) }
+                } catch {
+                    // The failed start's teardown reads the same file, and reports it then.
+                    logger.cleanUpFailed(
+                        "kill the supervisor that was not ready in time", error: error, left: "the supervisor, if it runs", retried: true)
+                }
                 kill(spawned, SIGKILL)
                 reap(spawned, until: ContinuousClock.now + .seconds(2))
                 throw FascoError(.deadlineExceeded, "the realm supervisor for \(directory) was not ready within \(timeout)")
@@ -103,6 +113,7 @@ extension SupervisorProcess {
         return signal == 0 ? "exit status \((status >> 8) & 0xFF)" : "killed by signal \(signal)"
     }
 
+    /// The supervisor's last words, to say more in an error; nil when there are none to read.
     private static func lastLine(of path: String) -> String? {
         guard let bytes = try? FileSystem.read(path, limit: 1 << 20) else { return nil }
         let lines = bytes.split(separator: 0x0A)

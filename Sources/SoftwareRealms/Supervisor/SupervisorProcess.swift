@@ -1,4 +1,5 @@
 import FascoCore
+import Logging
 import RealmCore
 #if canImport(Glibc)
 import Glibc
@@ -85,10 +86,11 @@ public struct SupervisorProcess: Sendable, Equatable {
     public var pidNamespacePath: String? { pidNamespaceInit.map { "/proc/\($0)/ns/pid" } }
 
     /// Starts `binary` (fasco-realm) for the realm whose state lives in `directory` (which
-    /// must exist) and returns once it serves its control socket.
+    /// must exist) and returns once it serves its control socket. `logger` (carrying the
+    /// realm's metadata) hears of what a failed launch could not stop.
     public static func launch(
         binary: String, directory: String, hostname: String?, namespaces: Namespaces = Namespaces(),
-        hiddenMounts: [String] = [], timeout: Duration = .seconds(10)
+        hiddenMounts: [String] = [], timeout: Duration = .seconds(10), logger: Logger = Logger(label: "fasco.supervisor")
     ) async throws(FascoError) -> SupervisorProcess {
         guard binary.hasPrefix("/") else { throw .invalidArgument("the realm supervisor binary must be an absolute path: \(binary)") }
         if let hostname {
@@ -124,11 +126,19 @@ public struct SupervisorProcess: Sendable, Equatable {
             for mapping in user.uids { arguments += ["--uid-map", mapping.argument] }
             for mapping in user.gids { arguments += ["--gid-map", mapping.argument] }
         }
-        let process = try await launch(executable: binary, arguments: arguments, directory: directory, timeout: timeout)
+        let process = try await launch(executable: binary, arguments: arguments, directory: directory, timeout: timeout, logger: logger)
         if (namespaces.pid && process.pidNamespaceInit == nil) || (namespaces.user != nil && process.userNamespaceHolder == nil) {
-            // Ready, yet its pause child is gone already: the realm is unusable.
+            // Ready, yet its pause child is gone already: the realm is unusable. A supervisor
+            // that outlives this is shut down again by the failed start's teardown (found by its pid file).
             kill(process.pid, SIGTERM)
-            _ = try? await process.waitForExit(timeout: .seconds(10))
+            do throws(FascoError) {
+                if try await !process.waitForExit(timeout: .seconds(10)) {
+                    throw FascoError(.deadlineExceeded, "still running 10 s after SIGTERM")
+                }
+            } catch {
+                logger.cleanUpFailed(
+                    "stop the supervisor whose pause child is gone", error: error, left: "supervisor \(process.pid)", retried: true)
+            }
             throw .internal("the realm supervisor for \(directory) started, but its pause child (PID or user namespace) is gone")
         }
         return process
@@ -138,6 +148,12 @@ public struct SupervisorProcess: Sendable, Equatable {
     public static func attach(directory: String) throws(FascoError) -> SupervisorProcess? {
         guard let pid = try readPID(directory: directory), isAlive(pid), isSupervisor(pid) else { return nil }
         return recorded(pid: pid, directory: directory)
+    }
+
+    /// Whether a supervisor serves `directory` now. A pid file that cannot be read (damaged)
+    /// counts as none: `attach` cannot reach a supervisor through it either.
+    static func isRunning(directory: String) -> Bool {
+        (try? attach(directory: directory)) != nil
     }
 
     /// Waits until the supervisor has exited (reaping it if it is this process's child).
@@ -168,8 +184,8 @@ public struct SupervisorProcess: Sendable, Equatable {
     }
 
     /// DIR/FILE (pidns-pid, userns-pid) when it names a live child of `supervisor` (the pause
-    /// child), else nil: missing, malformed, or left behind by a dead supervisor (a pid possibly
-    /// reused since).
+    /// child), else nil: missing, unreadable, malformed, or left behind by a dead supervisor (a
+    /// pid possibly reused since).
     static func readPauseChild(directory: String, file: String, supervisor: pid_t) -> pid_t? {
         guard let bytes = try? FileSystem.read("\(directory)/\(file)", limit: 64),
             let pid = pid_t(String(decoding: bytes, as: UTF8.self).trimming(" \n")), pid > 0,
@@ -187,7 +203,7 @@ public struct SupervisorProcess: Sendable, Equatable {
         return nil
     }
 
-    /// Whether `pid` exists and is not a zombie.
+    /// Whether `pid` exists and is not a zombie (a stat that cannot be read: it does not exist).
     static func isAlive(_ pid: pid_t) -> Bool {
         guard let bytes = try? FileSystem.read("/proc/\(pid)/stat", limit: 4096) else { return false }
         // "pid (comm) S ...": the state follows the last ')'.
@@ -198,6 +214,7 @@ public struct SupervisorProcess: Sendable, Equatable {
 
     /// Whether `pid` is the fasco-realm of `directory` (its command line says `--dir DIRECTORY`),
     /// not a process that took over a dead supervisor's pid, nor another realm's supervisor.
+    /// A command line that cannot be read (the process is gone) says no.
     static func serves(directory: String, pid: pid_t) -> Bool {
         guard isSupervisor(pid), let bytes = try? FileSystem.read("/proc/\(pid)/cmdline", limit: 65536) else { return false }
         let arguments = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }

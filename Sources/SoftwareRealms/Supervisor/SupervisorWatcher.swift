@@ -203,7 +203,8 @@ final class SupervisorWatcher: Sendable {
 
     // MARK: OOM counter
 
-    /// memory.oom_control (v1) or memory.events (v2) of the memory cgroup `pid` is in.
+    /// memory.oom_control (v1) or memory.events (v2) of the memory cgroup `pid` is in; nil
+    /// when /proc cannot tell (the process is gone): its end then just is not known as an OOM kill.
     static func oomCounter(of pid: pid_t, cgroups: HostCgroups) -> String? {
         guard let bytes = try? FileSystem.read("/proc/\(pid)/cgroup", limit: 65536) else { return nil }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
@@ -223,7 +224,7 @@ final class SupervisorWatcher: Sendable {
         return nil
     }
 
-    /// The `oom_kill N` count in `file`.
+    /// The `oom_kill N` count in `file`; nil when it is gone or unreadable (no count to compare).
     static func readOOMCount(_ file: String) -> Int64? {
         guard let bytes = try? FileSystem.read(file, limit: 65536) else { return nil }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("oom_kill ") {
@@ -232,6 +233,7 @@ final class SupervisorWatcher: Sendable {
         return nil
     }
 
+    /// Whether `pid` is a zombie; a process whose stat cannot be read (gone) is not.
     static func isZombie(_ pid: pid_t) -> Bool {
         guard let bytes = try? FileSystem.read("/proc/\(pid)/stat", limit: 4096),
               let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count else { return false }
