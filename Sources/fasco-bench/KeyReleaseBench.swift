@@ -19,6 +19,7 @@ func keyReleaseBenchmark() async throws {
     }
     let port = Int.random(in: 30000...39999)
     let brokerDirectory = try makeDirectory("kbs")
+    defer { try? FileManager.default.removeItem(at: brokerDirectory) }
     let fasco = try startFasco(config: "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\n")
     defer { stop(fasco) }
     try await waitUntilAnswering(fasco)
