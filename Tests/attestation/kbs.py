@@ -98,6 +98,9 @@ class Broker:
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY each answer waits for the
+    # client's delayed ACK (about 40 ms), which would be the broker's cost, not the client's.
+    disable_nagle_algorithm = True
     broker = None
 
     def log_message(self, *a):
