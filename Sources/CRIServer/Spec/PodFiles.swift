@@ -53,7 +53,7 @@ public enum PodFiles {
                 throw .invalidArgument("DNS config entry \(entry.debugDescription) is empty or has whitespace")
             }
         }
-        for server in dns.servers where !isIPAddress(server) {
+        for server in dns.servers where IPAddressText.family(of: server) == nil {
             throw .invalidArgument("DNS server \(server.debugDescription) is not an IP address")
         }
         var text = ""
@@ -69,11 +69,6 @@ public enum PodFiles {
         guard !name.isEmpty, name.utf8.count <= 64,
               !name.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F || $0 == "/" })
         else { throw .invalidArgument("hostname \(name.debugDescription) is not valid") }
-    }
-
-    static func isIPAddress(_ text: String) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 16)
-        return inet_pton(AF_INET, text, &buffer) == 1 || inet_pton(AF_INET6, text, &buffer) == 1
     }
 
     static func systemHostname() -> String {
