@@ -38,11 +38,12 @@ extension CRIService {
         let targetNamespace = try await Self.targetPIDNamespace(config: config, podConfig: podConfig, pod: pod, realms: realms)
         let imageConfig = image.config
         let floor = Self.daemonOOMScoreAdj()
+        let host = HostFacts.current()
         let created = try await realms.createContainer(container, image: image.measured) { bundle, runtime throws(FascoError) -> RuntimeSpec in
             let spec = try ContainerSpecBuilder.build(ContainerSpecInput(
                 containerID: container.id.value, config: config,
                 pod: Self.podContext(pod: pod, config: podConfig, runtime: runtime),
-                image: imageConfig, rootfs: bundle.rootfs, minimumOOMScoreAdj: floor,
+                image: imageConfig, rootfs: bundle.rootfs, host: host, minimumOOMScoreAdj: floor,
                 targetPIDNamespacePath: targetNamespace))
             try Self.makeMountPoints(spec, rootfs: bundle.rootfs)
             return spec

@@ -3,6 +3,7 @@ import CRIServer
 import FascoCore
 import FoundationEssentials
 import OCISpec
+import RealmCore
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -131,7 +132,7 @@ struct ContainerSpecRuncTests {
         input.pod.cgroupParent = "/fasco-spec-test"
         input.containerID = "fasco-spec-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
         input.minimumOOMScoreAdj = ownOOMScoreAdj()
-        input.availableCapabilities = nil  // this process's own, as the daemon would
+        input.host.capabilities = HostFacts.effectiveCapabilities()  // this process's own, as the daemon's
         return input
     }
 

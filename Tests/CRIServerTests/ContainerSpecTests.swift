@@ -3,6 +3,7 @@ import CRIServer
 import FascoCore
 import FoundationEssentials
 import OCISpec
+import RealmCore
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -272,7 +273,7 @@ struct ContainerSpecTests {
         defer { fixture.remove() }
         let available = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_ADMIN", "CAP_SYS_ADMIN"]
         var input = fixture.input()
-        input.availableCapabilities = available
+        input.host.capabilities = available
         #expect(try ContainerSpecBuilder.build(input).process?.capabilities?.bounding == ["CAP_CHOWN", "CAP_KILL"])
         input.config.security.capabilities = Capability(addCapabilities: ["ALL"])
         #expect(try ContainerSpecBuilder.build(input).process?.capabilities?.bounding == ["CAP_CHOWN", "CAP_KILL", "CAP_NET_ADMIN", "CAP_SYS_ADMIN"])
@@ -286,17 +287,6 @@ struct ContainerSpecTests {
         input.config.security = LinuxContainerSecurityContext(privileged: true, namespaceOptions: NamespaceOption(pid: .container))
         input.pod.config.linux = LinuxPodSandboxConfig(securityContext: LinuxSandboxSecurityContext(privileged: true))
         #expect(try ContainerSpecBuilder.build(input).process?.capabilities?.bounding == available)
-    }
-
-    @Test("currentCapabilities reads this process's effective set")
-    func currentCapabilities() throws {
-        let current = ContainerSpecBuilder.currentCapabilities()
-        let status = String(decoding: try FileSystem.read("/proc/self/status") ?? [], as: UTF8.self)
-        let line = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }
-        let mask = line.flatMap { UInt64($0.dropFirst(7).drop { $0 == "\t" || $0 == " " }, radix: 16) } ?? 0
-        let known = RuntimeSpec.Process.Capabilities.allKnownNames
-        #expect(current == known.enumerated().filter { mask & (UInt64(1) << UInt64($0.offset)) != 0 }.map(\.element))
-        if getuid() == 0 { #expect(current.contains("CAP_CHOWN")) }
     }
 
     @Test("ambient capabilities are raised into inheritable and ambient (and held)")

@@ -1,15 +1,17 @@
 import CRIAPI
 import FascoCore
 import OCISpec
+import RealmCore
 
 /// Translates a CRI CreateContainer request (the ContainerConfig, its pod, the image config)
 /// into the OCI runtime spec a runtime (runc, crun) runs, following containerd's CRI plugin
 /// where CRI leaves the behaviour open.
 ///
-/// `build` reads host state where the translation needs it: the rootfs' /etc/passwd and
-/// /etc/group (inside the root only), seccomp profile files, device nodes, /proc/self/mountinfo
-/// for mount propagation. Like containerd it creates a missing host directory of a CRI mount.
-/// Every malformed input is a thrown FascoError (INVALID_ARGUMENT, or FAILED_PRECONDITION for
+/// What it needs of the host comes in `ContainerSpecInput.host` (`HostFacts`: capabilities,
+/// hostname, kernel release, and the host paths the request names: seccomp profile files,
+/// device nodes, mount sources and the mount table for their propagation); like containerd it
+/// creates a missing host directory of a CRI mount, through it. It reads the rootfs'
+/// /etc/passwd and /etc/group itself (inside the root only). Every malformed input is a thrown FascoError (INVALID_ARGUMENT, or FAILED_PRECONDITION for
 /// host state that does not fit); nothing in the input can crash it.
 ///
 /// The parts live in `ContainerSpecBuilder+*.swift`: Process (argv, env, cwd), User,
@@ -29,10 +31,9 @@ public enum ContainerSpecBuilder {
         }
 
         let namespaces = try namespaces(input, security: security)
-        let hostname = try PodFiles.hostname(input.pod.config, hostHostname: input.hostHostname)
+        let hostname = try PodFiles.hostname(input.pod.config, hostHostname: input.host.hostname)
         let imageConfig = input.image?.config
-        let capabilities = try capabilities(security, privileged: privileged,
-                                            available: input.availableCapabilities ?? currentCapabilities())
+        let capabilities = try capabilities(security, privileged: privileged, available: input.host.capabilities)
 
         let process = RuntimeSpec.Process(
             terminal: config.tty,
@@ -44,7 +45,7 @@ public enum ContainerSpecBuilder {
             noNewPrivileges: security.noNewPrivs,
             oomScoreAdj: try oomScoreAdj(config.linux?.resources, minimum: input.minimumOOMScoreAdj))
 
-        let devices = try devices(config.devices, privileged: privileged)
+        let devices = try devices(config.devices, privileged: privileged, files: input.host.files)
         var linux = RuntimeSpec.Linux(
             uidMappings: namespaces.uidMappings,
             gidMappings: namespaces.gidMappings,
@@ -53,7 +54,7 @@ public enum ContainerSpecBuilder {
             cgroupsPath: cgroupsPath(input),
             namespaces: namespaces.namespaces,
             devices: devices.nodes.isEmpty ? nil : devices.nodes,
-            seccomp: try seccomp(security, privileged: privileged, capabilities: capabilities.bounding ?? []))
+            seccomp: try seccomp(security, privileged: privileged, capabilities: capabilities.bounding ?? [], host: input.host))
         if !privileged {
             linux.maskedPaths = security.maskedPaths.isEmpty ? defaultMaskedPaths : try absolutePaths(security.maskedPaths, "masked path")
             linux.readonlyPaths = security.readonlyPaths.isEmpty ? defaultReadonlyPaths : try absolutePaths(security.readonlyPaths, "read-only path")

@@ -1,5 +1,6 @@
 import CRIAPI
 import OCISpec
+import RealmCore
 
 /// Everything `ContainerSpecBuilder` needs to turn a CRI CreateContainer request into an OCI
 /// runtime spec.
@@ -19,18 +20,14 @@ public struct ContainerSpecInput: Sendable {
     /// `/proc/<its pid>/ns/pid`), which the backend looks up from `namespace_options.target_id`.
     /// TARGET without it is INVALID_ARGUMENT.
     public var targetPIDNamespacePath: String?
-    /// The host's name, for a pod without a hostname of its own; nil asks gethostname(2).
-    public var hostHostname: String?
-    /// The capabilities the runtime can grant: the daemon's own effective set (`CAP_*` names),
-    /// which is what "privileged" and `add_capabilities: ["ALL"]` give, as containerd's
-    /// WithAllCurrentCapabilities does (this host withholds CAP_SYS_RESOURCE even from root).
-    /// nil reads this process's `CapEff` from /proc/self/status.
-    public var availableCapabilities: [String]?
+    /// The host the container will run on: the capabilities the runtime can grant, the host's
+    /// name (for a pod without one), the kernel release, and the host paths the request names,
+    /// looked at only through it.
+    public var host: HostFacts
 
     public init(containerID: String, config: ContainerConfig, pod: PodSandboxContext,
-                image: ImageConfiguration?, rootfs: String, minimumOOMScoreAdj: Int = 0,
-                targetPIDNamespacePath: String? = nil, hostHostname: String? = nil,
-                availableCapabilities: [String]? = nil) {
+                image: ImageConfiguration?, rootfs: String, host: HostFacts, minimumOOMScoreAdj: Int = 0,
+                targetPIDNamespacePath: String? = nil) {
         self.containerID = containerID
         self.config = config
         self.pod = pod
@@ -38,7 +35,6 @@ public struct ContainerSpecInput: Sendable {
         self.rootfs = rootfs
         self.minimumOOMScoreAdj = minimumOOMScoreAdj
         self.targetPIDNamespacePath = targetPIDNamespacePath
-        self.hostHostname = hostHostname
-        self.availableCapabilities = availableCapabilities
+        self.host = host
     }
 }
