@@ -37,16 +37,12 @@ extension CRIService {
             stdin: config.stdin ? (config.stdinOnce ? .once : .open) : nil)
         let targetNamespace = try await Self.targetPIDNamespace(config: config, podConfig: podConfig, pod: pod, realms: realms)
         let imageConfig = image.config
-        let floor = Self.daemonOOMScoreAdj()
         let host = HostFacts.current()
         let created = try await realms.createContainer(container, image: image.measured) { bundle, runtime throws(FascoError) -> RuntimeSpec in
-            let spec = try ContainerSpecBuilder.build(ContainerSpecInput(
+            try ContainerSpecBuilder.build(ContainerSpecInput(
                 containerID: container.id.value, config: config,
                 pod: Self.podContext(pod: pod, config: podConfig, runtime: runtime),
-                image: imageConfig, rootfs: bundle.rootfs, host: host, minimumOOMScoreAdj: floor,
-                targetPIDNamespacePath: targetNamespace))
-            try Self.makeMountPoints(spec, rootfs: bundle.rootfs)
-            return spec
+                image: imageConfig, rootfs: bundle.rootfs, host: host, targetPIDNamespacePath: targetNamespace))
         }
         return CreateContainerResponse(containerID: created.id.value)
     }
@@ -74,28 +70,6 @@ extension CRIService {
         return "/proc/\(pid)/ns/pid"
     }
 
-    /// In a user namespace the container's root (an unprivileged host ID) cannot create mount
-    /// points in the image's root filesystem, which belongs to the host's root: the daemon makes
-    /// the missing ones first (an empty file for a bind mount of a file, else a directory). Mount
-    /// points below another mount are the runtime's business (inside its tmpfs, sysfs, or volume).
-    static func makeMountPoints(_ spec: RuntimeSpec, rootfs: String) throws(FascoError) {
-        guard spec.linux?.namespaces?.contains(where: { $0.type == .user }) == true else { return }
-        let mounts = spec.mounts ?? []
-        let destinations = mounts.map { $0.destination.split(separator: "/").map(String.init) }
-        for (index, mount) in mounts.enumerated() {
-            let components = destinations[index]
-            let nested = destinations.contains { other in
-                other.count < components.count && !other.isEmpty && Array(components.prefix(other.count)) == other
-            }
-            guard !nested, !components.isEmpty else { continue }
-            var file = false
-            if mount.type == "bind" || (mount.options ?? []).contains(where: { $0 == "bind" || $0 == "rbind" }), let source = mount.source {
-                file = FileSystem.exists(source) && !FileSystem.isDirectory(source)
-            }
-            try RootfsFile.makeMountPoint(mount.destination, inRoot: rootfs, file: file)
-        }
-    }
-
     /// What the spec builder needs to know of the System Realm.
     static func podContext(pod: SystemRealm, config: PodSandboxConfig, runtime: SystemRealmRuntime) -> PodSandboxContext {
         PodSandboxContext(
@@ -104,8 +78,8 @@ extension CRIService {
             utsNamespacePath: runtime.utsNamespace, pidNamespacePath: runtime.pidNamespace,
             userNamespacePath: runtime.userNamespace,
             hostsPath: runtime.files["hosts"] ?? "", resolvConfPath: runtime.files["resolv.conf"] ?? "",
-            hostnamePath: runtime.files["hostname"] ?? "", shmPath: runtime.shmPath, cgroupParent: runtime.cgroupParent,
-            systemdSlice: runtime.systemdSlice, guestAPIDirectory: guestAPIDirectory(pod: pod, runtime: runtime))
+            hostnamePath: runtime.files["hostname"] ?? "", shmPath: runtime.shmPath,
+            guestAPIDirectory: guestAPIDirectory(pod: pod, runtime: runtime))
     }
 
     /// The pod's guest API directory when the pod has the guest API (its annotation does not turn
@@ -114,11 +88,5 @@ extension CRIService {
         guard GuestAPIPolicy.isEnabled(annotations: pod.annotations) else { return nil }
         let directory = GuestAPIPolicy.directory(ofRealmDirectory: runtime.directory)
         return FileSystem.isDirectory(directory) ? directory : nil
-    }
-
-    /// The daemon's own oom_score_adj: the floor for containers' (a lower value needs CAP_SYS_RESOURCE).
-    static func daemonOOMScoreAdj() -> Int {
-        guard let bytes = try? FileSystem.read("/proc/self/oom_score_adj", limit: 64) else { return 0 }
-        return Int(String(decoding: bytes, as: UTF8.self).split(separator: "\n").first ?? "") ?? 0
     }
 }

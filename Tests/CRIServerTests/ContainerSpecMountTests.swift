@@ -411,7 +411,7 @@ struct ContainerSpecMountTests {
         #expect(resources?.memory == .init(limit: 64 << 20, swap: 64 << 20))
         #expect(resources?.hugepageLimits == [.init(pageSize: "2MB", limit: 4 << 20)])
         #expect(resources?.unified == ["memory.high": "1000000"])
-        #expect(spec.linux?.cgroupsPath == "/fasco/pod0123/ctr0123")
+        #expect(spec.linux?.cgroupsPath == nil, "the backend places the container")
 
         spec = try build(fixture) { $0.resources = LinuxContainerResources(memoryLimitInBytes: 15 << 20, memorySwapLimitInBytes: 30 << 20) }
         #expect(spec.linux?.resources?.memory == .init(limit: 15 << 20, swap: 30 << 20))
@@ -445,17 +445,15 @@ struct ContainerSpecMountTests {
         }
     }
 
-    @Test("oom_score_adj is raised to the daemon's own value, never lowered below it")
+    @Test("oom_score_adj is the request (0 without one); raising it to the daemon's own is the backend's")
     func oomScoreAdj() throws {
         let fixture = try SpecFixture()
         defer { fixture.remove() }
         var input = fixture.input { $0.resources = LinuxContainerResources(oomScoreAdj: -998) }
-        input.minimumOOMScoreAdj = -500
-        #expect(try ContainerSpecBuilder.build(input).process?.oomScoreAdj == -500)
+        #expect(try ContainerSpecBuilder.build(input).process?.oomScoreAdj == -998)
         input.config.resources.oomScoreAdj = 1000
         #expect(try ContainerSpecBuilder.build(input).process?.oomScoreAdj == 1000)
         input.config.linux?.resources = nil
-        input.minimumOOMScoreAdj = 0
         #expect(try ContainerSpecBuilder.build(input).process?.oomScoreAdj == 0)
     }
 }

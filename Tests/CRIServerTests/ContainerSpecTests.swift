@@ -374,7 +374,7 @@ struct ContainerSpecTests {
             .init(type: .uts, path: "/proc/self/ns/uts"), .init(type: .mount),
         ])
         #expect(spec.hostname == "fasco-pod")
-        #expect(spec.linux?.cgroupsPath == "/fasco/pod0123/ctr0123")
+        #expect(spec.linux?.cgroupsPath == nil, "the backend places the container (SoftwareBackend.runnable)")
     }
 
     @Test("host network, IPC and UTS: no entries, no hostname, the host's /dev/shm")
@@ -524,15 +524,11 @@ struct ContainerSpecTests {
         input = fixture.input()
         input.rootfs = "relative/rootfs"
         #expect(specError { _ = try ContainerSpecBuilder.build(input) }?.code == .invalidArgument)
-        input = fixture.input()
-        input.pod.cgroupParent = "/fasco/../escape"
-        #expect(specError { _ = try ContainerSpecBuilder.build(input) }?.code == .invalidArgument)
         input = fixture.input { $0.cdiDevices = [CDIDevice(name: "vendor.com/gpu=0")] }
         #expect(specError { _ = try ContainerSpecBuilder.build(input) }?.code == .unimplemented)
         input = fixture.input { $0.security.apparmor = SecurityProfile(profileType: .localhost, localhostRef: "p") }
         #expect(specError { _ = try ContainerSpecBuilder.build(input) }?.code == .failedPrecondition)
         input = fixture.input()
-        input.minimumOOMScoreAdj = 0
         input.pod.config.hostname = "bad host"
         #expect(specError { _ = try ContainerSpecBuilder.build(input) }?.code == .invalidArgument)
     }
@@ -545,24 +541,5 @@ struct ContainerSpecTests {
         #expect(spec.ociVersion == ContainerSpecBuilder.ociVersion)
         let data = try JSONEncoder().encode(spec)
         #expect(try JSONDecoder().decode(RuntimeSpec.self, from: data) == spec)
-    }
-}
-
-@Suite("ContainerSpecBuilder: cgroupsPath under either cgroup driver")
-struct ContainerSpecCgroupsPathTests {
-    @Test("cgroupfs: <pod cgroup>/<ID>; systemd: <pod slice>:fasco:<ID>; a bad slice is INVALID_ARGUMENT")
-    func cgroupsPath() throws {
-        let fixture = try SpecFixture()
-        defer { fixture.remove() }
-        var input = fixture.input()
-        #expect(try ContainerSpecBuilder.build(input).linux?.cgroupsPath == "/fasco/pod0123/ctr0123")
-
-        input.pod.systemdSlice = "kubepods-besteffort-pod0123.slice"
-        #expect(try ContainerSpecBuilder.build(input).linux?.cgroupsPath == "kubepods-besteffort-pod0123.slice:fasco:ctr0123")
-
-        for bad in ["kubepods", "a:b.slice", "/kubepods.slice"] {
-            input.pod.systemdSlice = bad
-            #expect(throws: FascoError.self, "\(bad)") { try ContainerSpecBuilder.build(input) }
-        }
     }
 }

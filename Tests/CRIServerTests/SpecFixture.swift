@@ -72,8 +72,7 @@ struct SpecFixture {
             networkNamespacePath: "/proc/self/ns/net", ipcNamespacePath: "/proc/self/ns/ipc",
             utsNamespacePath: "/proc/self/ns/uts", pidNamespacePath: nil,
             hostsPath: podDirectory + "/hosts", resolvConfPath: podDirectory + "/resolv.conf",
-            hostnamePath: podDirectory + "/hostname", shmPath: podDirectory + "/shm",
-            cgroupParent: "/fasco/pod0123")
+            hostnamePath: podDirectory + "/hostname", shmPath: podDirectory + "/shm")
     }
 
     /// A container running `/bin/true` in a pod from `pod()`, its PID namespace its own, on a
@@ -94,8 +93,7 @@ struct SpecFixture {
         configure(&config)
         return ContainerSpecInput(containerID: "ctr0123", config: config, pod: pod(), image: nil, rootfs: rootfs,
                                   host: HostFacts(capabilities: RuntimeSpec.Process.Capabilities.allKnownNames, hostname: "host-name",
-                                                  kernelRelease: HostFacts.systemKernelRelease()),
-                                  minimumOOMScoreAdj: 0)
+                                                  kernelRelease: HostFacts.systemKernelRelease()))
     }
 }
 

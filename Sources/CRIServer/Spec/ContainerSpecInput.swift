@@ -13,9 +13,6 @@ public struct ContainerSpecInput: Sendable {
     /// The mounted root filesystem (absolute). Its /etc/passwd and /etc/group resolve user and
     /// group names; they are read with `RESOLVE_IN_ROOT`, never following a symlink out of it.
     public var rootfs: String
-    /// The daemon's own oom_score_adj: a lower requested value is raised to it (this host
-    /// withholds CAP_SYS_RESOURCE, like containerd's `restrict_oom_score_adj`).
-    public var minimumOOMScoreAdj: Int
     /// For PID namespace mode TARGET: the PID namespace of the target container (e.g.
     /// `/proc/<its pid>/ns/pid`), which the backend looks up from `namespace_options.target_id`.
     /// TARGET without it is INVALID_ARGUMENT.
@@ -26,14 +23,12 @@ public struct ContainerSpecInput: Sendable {
     public var host: HostFacts
 
     public init(containerID: String, config: ContainerConfig, pod: PodSandboxContext,
-                image: ImageConfiguration?, rootfs: String, host: HostFacts, minimumOOMScoreAdj: Int = 0,
-                targetPIDNamespacePath: String? = nil) {
+                image: ImageConfiguration?, rootfs: String, host: HostFacts, targetPIDNamespacePath: String? = nil) {
         self.containerID = containerID
         self.config = config
         self.pod = pod
         self.image = image
         self.rootfs = rootfs
-        self.minimumOOMScoreAdj = minimumOOMScoreAdj
         self.targetPIDNamespacePath = targetPIDNamespacePath
         self.host = host
     }
