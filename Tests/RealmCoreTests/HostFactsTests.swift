@@ -61,3 +61,31 @@ struct HostFactsTests {
         #expect(throws: FascoError.self) { try LocalHostFiles().device(at: "/dev/no-such-device-fasco") }
     }
 }
+
+@Suite("Host facts: user namespace ID maps")
+struct UserNamespaceMapTests {
+    @Test("uid_map lines as the kernel pads them; root is the line that maps ID 0")
+    func parse() {
+        let text = "         0       1000     100000\n    100000     500000          1\n"
+        let mappings = UserNamespaceMap.parse(text)
+        #expect(mappings == [.init(containerID: 0, hostID: 1000, size: 100000), .init(containerID: 100000, hostID: 500000, size: 1)])
+        #expect(UserNamespaceMap.rootHostID(mappings) == 1000)
+        #expect(UserNamespaceMap.rootHostID(UserNamespaceMap.parse("1 2000 10\n0\t3000\t1\n")) == 3000, "not the first line, tabs too")
+        #expect(UserNamespaceMap.parse("0 x 1000 1\n0 1000\n-1 0 1\n0 1 2 3\n").isEmpty, "only three numbers make a line")
+        #expect(UserNamespaceMap.rootHostID(UserNamespaceMap.parse("0 1000 0\n1 0 10\n")) == nil, "an empty range maps nothing")
+        #expect(UserNamespaceMap.rootHostID([]) == nil)
+    }
+
+    @Test("root of a live namespace: this process's (the initial one maps 0 to 0); a gone one is FAILED_PRECONDITION")
+    func live() throws {
+        let uidMap = String(decoding: try FileSystem.read("/proc/self/uid_map") ?? [], as: UTF8.self)
+        let gidMap = String(decoding: try FileSystem.read("/proc/self/gid_map") ?? [], as: UTF8.self)
+        let root = try UserNamespaceMap.root(ofUserNamespace: "/proc/self/ns/user")
+        #expect(root.uid == UserNamespaceMap.rootHostID(UserNamespaceMap.parse(uidMap)))
+        #expect(root.gid == UserNamespaceMap.rootHostID(UserNamespaceMap.parse(gidMap)))
+        let gone = #expect(throws: FascoError.self) { try UserNamespaceMap.root(ofUserNamespace: "/proc/2147483647/ns/user") }
+        #expect(gone?.code == .failedPrecondition)
+        let wrong = #expect(throws: FascoError.self) { try UserNamespaceMap.root(ofUserNamespace: "/proc/self/ns/net") }
+        #expect(wrong?.code == .internal)
+    }
+}
