@@ -5,10 +5,10 @@ import Glibc
 #endif
 
 /// What a container spec needs to know of the host it will run on, as one value passed into the
-/// translation (which so makes no system call of its own, as youki keeps spec translation apart
-/// from its syscalls): the daemon's capabilities, the host's name, the kernel's release, and
-/// `files`, through which it looks at the host paths a request names. `current()` reads this
-/// machine; tests make their own.
+/// translation (which so looks at the host through nothing else, as youki keeps spec
+/// translation apart from its syscalls): the daemon's capabilities, the host's name, the
+/// kernel's release, and `files`, through which it looks at the host paths a request names.
+/// `current()` reads this machine; tests make their own.
 public struct HostFacts: Sendable {
     /// The capabilities a runtime can grant: the daemon's own effective set, by name (`CAP_*`),
     /// which is what "privileged" and `add_capabilities: ["ALL"]` give, as containerd's

@@ -6,7 +6,7 @@ import Glibc
 /// The host paths a container spec names, looked at when the translation reaches them: device
 /// nodes, bind-mount sources (and the mount table their propagation is checked against), the
 /// pod's files, seccomp profiles. Part of `HostFacts`: `LocalHostFiles` looks on this machine,
-/// tests give their own, so that spec translation makes no system call of its own.
+/// tests give their own, so that spec translation runs against any host they make up.
 public protocol HostFiles: Sendable {
     /// The host's mount table, in mountinfo order.
     func mounts() throws(FascoError) -> [MountInfo]
