@@ -69,13 +69,3 @@ public enum ProcFS {
         Int(text.split(separator: "\n", omittingEmptySubsequences: false).first?.trimmingBlanks ?? "")
     }
 }
-
-extension Substring {
-    /// Without leading and trailing spaces and tabs.
-    fileprivate var trimmingBlanks: Substring {
-        var result = self
-        while let first = result.first, first == " " || first == "\t" { result = result.dropFirst() }
-        while let last = result.last, last == " " || last == "\t" { result = result.dropLast() }
-        return result
-    }
-}
