@@ -52,10 +52,14 @@ struct SoftwareBackendPlacementTests {
         #expect(try SoftwareBackend.runnable(spec, containerID: "c1", pod: pod(slice: "p.slice"), oomScoreAdjFloor: 0).linux
             == .init(cgroupsPath: "p.slice:fasco:c1"))
 
-        #expect(SoftwareBackend.clampedOOMScoreAdj(-998, floor: -500) == -500)
-        #expect(SoftwareBackend.clampedOOMScoreAdj(-500, floor: -500) == -500)
-        #expect(SoftwareBackend.clampedOOMScoreAdj(200, floor: 0) == 200)
-        #expect(SoftwareBackend.clampedOOMScoreAdj(-1000, floor: 0) == 0)
+        func clamped(_ requested: Int, floor: Int) throws -> Int? {
+            spec.process?.oomScoreAdj = requested
+            return try SoftwareBackend.runnable(spec, containerID: "c1", pod: pod(), oomScoreAdjFloor: floor).process?.oomScoreAdj
+        }
+        #expect(try clamped(-500, floor: -500) == -500)
+        #expect(try clamped(200, floor: 0) == 200)
+        #expect(try clamped(-1000, floor: 0) == 0)
+        #expect(try clamped(-1000, floor: -1000) == -1000)
         let own = try #require(try readText("/proc/self/oom_score_adj"))
         #expect(SoftwareBackend.daemonOOMScoreAdj() == Int(own.split(separator: "\n")[0]))
     }

@@ -23,9 +23,10 @@ extension ContainerSpecBuilder {
     ]
 
     /// Device nodes and cgroup rules. Each CRI device's host path is looked up in `files`
-    /// (symlinks followed) for its type and numbers, and created at its container path with an allow rule carrying
-    /// its `permissions` (any of `rwm`; empty means `rwm`); a host directory contributes every
-    /// device below it. Privileged containers get every host device and an allow-all rule.
+    /// (symlinks followed) for its type and numbers, and created at its container path with an
+    /// allow rule carrying its `permissions` (any of `rwm`; empty means `rwm`); a host directory
+    /// contributes every device below it. Privileged containers get every host device and an
+    /// allow-all rule.
     static func devices(_ requested: [Device], privileged: Bool, files: any HostFiles) throws(FascoError)
         -> (nodes: [RuntimeSpec.Linux.Device], rules: [RuntimeSpec.Linux.Resources.DeviceRule])
     {

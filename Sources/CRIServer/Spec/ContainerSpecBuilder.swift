@@ -11,8 +11,9 @@ import RealmCore
 /// hostname, kernel release, and the host paths the request names: seccomp profile files,
 /// device nodes, mount sources and the mount table for their propagation); like containerd it
 /// creates a missing host directory of a CRI mount, through it. It reads the rootfs'
-/// /etc/passwd and /etc/group itself (inside the root only). Every malformed input is a thrown FascoError (INVALID_ARGUMENT, or FAILED_PRECONDITION for
-/// host state that does not fit); nothing in the input can crash it.
+/// /etc/passwd and /etc/group itself (inside the root only). Every malformed input is a thrown
+/// FascoError (INVALID_ARGUMENT, or FAILED_PRECONDITION for host state that does not fit);
+/// nothing in the input can crash it.
 ///
 /// The parts live in `ContainerSpecBuilder+*.swift`: Process (argv, env, cwd), User,
 /// Capabilities, Namespaces, Mounts, Devices, Resources, Seccomp. Where the container goes on

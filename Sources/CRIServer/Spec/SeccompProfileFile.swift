@@ -46,7 +46,7 @@ struct SeccompProfileFile: Decodable, Sendable {
         var minKernel: String?
     }
 
-    /// Reads and converts the profile at `path` (absolute). A missing file is FAILED_PRECONDITION;
+    /// Reads (from `files`) and converts the profile at `path` (absolute). A missing file is FAILED_PRECONDITION;
     /// invalid JSON or unknown actions, operators or architectures are INVALID_ARGUMENT.
     static func load(_ path: String, capabilities: [String], kernel: (major: Int, minor: Int),
                      files: any HostFiles) throws(FascoError) -> RuntimeSpec.Linux.Seccomp {

@@ -17,14 +17,9 @@ extension SoftwareBackend {
         linux.cgroupsPath = try cgroupsPath(containerID: containerID, pod: pod)
         spec.linux = linux
         if let requested = spec.process?.oomScoreAdj {
-            spec.process?.oomScoreAdj = clampedOOMScoreAdj(requested, floor: oomScoreAdjFloor)
+            spec.process?.oomScoreAdj = max(requested, oomScoreAdjFloor)
         }
         return spec
-    }
-
-    /// `requested` raised to `floor`.
-    static func clampedOOMScoreAdj(_ requested: Int, floor: Int) -> Int {
-        max(requested, floor)
     }
 
     /// This process's oom_score_adj (0 when it cannot be read).
