@@ -37,9 +37,4 @@ public enum Base64URL {
     public static func encodeStandard(_ bytes: some Sequence<UInt8>) -> String {
         Data(bytes).base64EncodedString()
     }
-
-    /// Standard base64 (with padding); nil when it is not.
-    public static func decodeStandard(_ text: some StringProtocol) -> [UInt8]? {
-        Data(base64Encoded: String(text)).map(Array.init)
-    }
 }
