@@ -48,7 +48,8 @@ let package = Package(
         .target(
             name: "SoftwareRealms",
             dependencies: [
-                "RealmCore", "OCISpec", "FascoCore", "CLinux", "CSystemdBus", .product(name: "Metrics", package: "swift-metrics"),
+                // ImageStore for RootfsFile: the mount points made inside a container's rootfs.
+                "RealmCore", "OCISpec", "FascoCore", "ImageStore", "CLinux", "CSystemdBus", .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
@@ -138,7 +139,8 @@ let package = Package(
         .testTarget(
             name: "CRIServerTests",
             dependencies: [
-                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore",
+                // SoftwareRealms: ContainerSpecRuncTests runs specs as the backend completes them.
+                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore", "SoftwareRealms",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),

@@ -37,17 +37,14 @@ extension CRIService {
             stdin: config.stdin ? (config.stdinOnce ? .once : .open) : nil)
         let targetNamespace = try await Self.targetPIDNamespace(config: config, podConfig: podConfig, pod: pod, realms: realms)
         let imageConfig = image.config
-        let floor = Self.daemonOOMScoreAdj()
+        let host = HostFacts.current()
         let admit = try Self.podImagePolicy(pod: pod, image: image, name: imageName, realms: realms, images: images)
         let created = try await realms.createContainer(container, image: image.measured, makeSpec: { bundle, runtime throws(FascoError) -> RuntimeSpec in
-            let spec = try ContainerSpecBuilder.build(ContainerSpecInput(
+            try ContainerSpecBuilder.build(ContainerSpecInput(
                 containerID: container.id.value, config: config,
                 pod: Self.podContext(pod: pod, config: podConfig, runtime: runtime),
-                image: imageConfig, rootfs: bundle.rootfs, minimumOOMScoreAdj: floor,
-                targetPIDNamespacePath: targetNamespace, accountFilesLocked: bundle.locked))
-            // A locked root filesystem (encrypted layers) gets its mount points once unlocked.
-            if !bundle.locked { try RootfsFile.makeMountPoints(for: spec, inRoot: bundle.rootfs) }
-            return spec
+                image: imageConfig, rootfs: bundle.rootfs, host: host, targetPIDNamespacePath: targetNamespace,
+                accountFilesLocked: bundle.locked))
         }, admit: admit)
         return CreateContainerResponse(containerID: created.id.value)
     }
@@ -107,8 +104,8 @@ extension CRIService {
             utsNamespacePath: runtime.utsNamespace, pidNamespacePath: runtime.pidNamespace,
             userNamespacePath: runtime.userNamespace,
             hostsPath: runtime.files["hosts"] ?? "", resolvConfPath: runtime.files["resolv.conf"] ?? "",
-            hostnamePath: runtime.files["hostname"] ?? "", shmPath: runtime.shmPath, cgroupParent: runtime.cgroupParent,
-            systemdSlice: runtime.systemdSlice, guestAPIDirectory: guestAPIDirectory(pod: pod, runtime: runtime))
+            hostnamePath: runtime.files["hostname"] ?? "", shmPath: runtime.shmPath,
+            guestAPIDirectory: guestAPIDirectory(pod: pod, runtime: runtime))
     }
 
     /// The pod's guest API directory when the pod has the guest API (its annotation does not turn
@@ -117,11 +114,5 @@ extension CRIService {
         guard GuestAPIPolicy.isEnabled(annotations: pod.annotations) else { return nil }
         let directory = GuestAPIPolicy.directory(ofRealmDirectory: runtime.directory)
         return FileSystem.isDirectory(directory) ? directory : nil
-    }
-
-    /// The daemon's own oom_score_adj: the floor for containers' (a lower value needs CAP_SYS_RESOURCE).
-    static func daemonOOMScoreAdj() -> Int {
-        guard let bytes = try? FileSystem.read("/proc/self/oom_score_adj", limit: 64) else { return 0 }
-        return Int(String(decoding: bytes, as: UTF8.self).split(separator: "\n").first ?? "") ?? 0
     }
 }

@@ -34,7 +34,7 @@ extension CRIService {
             }
         }
         let userNamespace = try userNamespace(options)
-        let hostname = try PodFiles.hostname(config)
+        let hostname = try PodFiles.hostname(config, hostHostname: HostFacts.systemHostname())
         let hostResolvConf = hostFile("/etc/resolv.conf") ?? ""
         var files: [String: String] = [:]
         // A pod on the host's network sees the host's /etc/hosts, as with containerd.

@@ -1,4 +1,5 @@
 import CRIAPI
+import FascoCore
 
 /// What the CRI handlers need to know about the runtime they front, supplied by the composition root.
 public struct RuntimeEnvironment: Sendable {
@@ -45,21 +46,5 @@ public struct RuntimeEnvironment: Sendable {
         self.networkReadiness = networkReadiness
         self.verboseInfo = verboseInfo
         self.imageFilesystemUsage = imageFilesystemUsage
-    }
-}
-
-/// Usage of one directory tree: bytes of allocated blocks and inodes, as `du` counts them.
-public struct FilesystemUsageReport: Sendable, Equatable {
-    public var mountpoint: String
-    public var usedBytes: UInt64
-    public var inodesUsed: UInt64
-    /// When it was measured, in nanoseconds since the Unix epoch.
-    public var timestampNanos: Int64
-
-    public init(mountpoint: String, usedBytes: UInt64, inodesUsed: UInt64, timestampNanos: Int64) {
-        self.mountpoint = mountpoint
-        self.usedBytes = usedBytes
-        self.inodesUsed = inodesUsed
-        self.timestampNanos = timestampNanos
     }
 }

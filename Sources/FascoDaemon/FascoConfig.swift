@@ -1,3 +1,4 @@
+import FascoCore
 import ImageStore
 #if canImport(Glibc)
 import Glibc
@@ -134,12 +135,6 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         get throws(ConfigError) { try Self.socketPath(of: grpc.listen) }
     }
 
-    static func isIPAddress(_ text: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
-    }
-
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     static func socketPath(of endpoint: String) throws(ConfigError) -> String {
@@ -197,7 +192,7 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         guard streaming.port >= 0, streaming.port <= 65535 else {
             throw ConfigError("streaming.port must be between 0 and 65535, got \(streaming.port)")
         }
-        guard Self.isIPAddress(streaming.address) else {
+        guard IPAddressText.family(of: streaming.address) != nil else {
             throw ConfigError("streaming.address must be an IPv4 or IPv6 address, got \(streaming.address)")
         }
         for (key, value) in [(LayerLimits.maxBytesKey, image.maxLayerBytes), (LayerLimits.maxRatioKey, image.maxLayerRatio),

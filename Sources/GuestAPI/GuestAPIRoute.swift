@@ -1,3 +1,4 @@
+import FascoCore
 import FoundationEssentials
 
 /// What a guest API request asks for, decided from the request alone (CoCo's api-server-rest
@@ -81,7 +82,7 @@ enum GuestAPIRoute: Sendable, Equatable {
         case nil:
             data = Array(text.utf8)
         case "base64":
-            guard let decoded = base64URLDecode(text) else {
+            guard let decoded = Base64URL.decodeCanonical(text) else {
                 return badRequest("runtime_data is not URL-safe base64 without padding")
             }
             data = decoded
@@ -123,40 +124,5 @@ enum GuestAPIRoute: Sendable, Equatable {
         case DecodingError.valueNotFound(_, let context): "\(context.codingPath.map(\.stringValue).joined(separator: ".")) is null"
         default: "not JSON"
         }
-    }
-
-    /// RFC 4648 section 5 (URL-safe alphabet) without padding; nil for anything else, including
-    /// non-zero trailing bits (as Rust's base64 URL_SAFE_NO_PAD decoder refuses them).
-    static func base64URLDecode(_ text: String) -> [UInt8]? {
-        var values: [UInt8] = []
-        values.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
-            switch byte {
-            case 65...90: values.append(byte - 65)
-            case 97...122: values.append(byte - 71)
-            case 48...57: values.append(byte + 4)
-            case UInt8(ascii: "-"): values.append(62)
-            case UInt8(ascii: "_"): values.append(63)
-            default: return nil
-            }
-        }
-        guard values.count % 4 != 1 else { return nil }
-        var output: [UInt8] = []
-        var index = 0
-        while index + 4 <= values.count {
-            let v = values[index..<index + 4].reduce(UInt32(0)) { $0 << 6 | UInt32($1) }
-            output += [UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)]
-            index += 4
-        }
-        let rest = values.count - index
-        if rest == 2 {
-            guard values[index + 1] & 0x0f == 0 else { return nil }
-            output.append(values[index] << 2 | values[index + 1] >> 4)
-        } else if rest == 3 {
-            guard values[index + 2] & 0x03 == 0 else { return nil }
-            output.append(values[index] << 2 | values[index + 1] >> 4)
-            output.append((values[index + 1] & 0x0f) << 4 | values[index + 2] >> 2)
-        }
-        return output
     }
 }

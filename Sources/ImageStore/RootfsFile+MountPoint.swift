@@ -1,32 +1,8 @@
 import CImageLibs
 import FascoCore
 import Glibc
-import OCISpec
 
 extension RootfsFile {
-    /// In a user namespace the container's root (an unprivileged host ID) cannot create mount
-    /// points in the image's root filesystem, which belongs to the host's root: the daemon makes
-    /// the missing ones of `spec` in `root` first (an empty file for a bind mount of a file, else a
-    /// directory). Mount points below another mount are the runtime's business (inside its tmpfs,
-    /// sysfs, or volume). Nothing for a container without a user namespace.
-    public static func makeMountPoints(for spec: RuntimeSpec, inRoot root: String) throws(FascoError) {
-        guard spec.linux?.namespaces?.contains(where: { $0.type == .user }) == true else { return }
-        let mounts = spec.mounts ?? []
-        let destinations = mounts.map { $0.destination.split(separator: "/").map(String.init) }
-        for (index, mount) in mounts.enumerated() {
-            let components = destinations[index]
-            let nested = destinations.contains { other in
-                other.count < components.count && !other.isEmpty && Array(components.prefix(other.count)) == other
-            }
-            guard !nested, !components.isEmpty else { continue }
-            var file = false
-            if mount.type == "bind" || (mount.options ?? []).contains(where: { $0 == "bind" || $0 == "rbind" }), let source = mount.source {
-                file = FileSystem.exists(source) && !FileSystem.isDirectory(source)
-            }
-            try makeMountPoint(mount.destination, inRoot: root, file: file)
-        }
-    }
-
     /// Makes `path` (absolute, resolved inside `root` as the container would see it) exist: a
     /// directory (0755), or with `file` an empty regular file (0644), with any missing parent
     /// directories, all owned by the caller. Something already there, of any kind, is left as it is.

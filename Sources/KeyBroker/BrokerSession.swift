@@ -1,3 +1,4 @@
+import FascoCore
 import FoundationEssentials
 
 /// One realm's attested session with a key broker: its TEE key, the broker's session cookie and

@@ -56,19 +56,3 @@ extension P384.Signing.PublicKey {
         return ["kty": "EC", "crv": "P-384", "x": Base64URL.encode(Array(raw[0..<48])), "y": Base64URL.encode(Array(raw[48..<96]))]
     }
 }
-
-/// Base64url without padding (RFC 4648 §5), as JWKs carry key coordinates.
-public enum Base64URL {
-    public static func encode(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-        var out: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            let chunk = Array(bytes[index..<min(index + 3, bytes.count)])
-            let value = chunk.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (16 - 8 * UInt32($1.offset)) }
-            for position in 0...chunk.count { out.append(alphabet[Int(value >> (18 - 6 * UInt32(position)) & 0x3f)]) }
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}

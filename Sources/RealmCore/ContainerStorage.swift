@@ -8,8 +8,9 @@ public protocol ContainerStorage: Sendable {
     /// image has encrypted layers comes back `locked`: its root filesystem is empty until `unlock`.
     func prepare(_ container: ContainerRealm, pod: SystemRealmRuntime) async throws(FascoError) -> ContainerBundle
     /// Decrypts a locked bundle's layers with keys `resource` gives (key-broker resources released
-    /// to the container's realm, `kbs:///repo/type/tag`) and mounts its root filesystem, then
-    /// makes the mount points `spec` needs in it. On failure nothing decrypted is left.
+    /// to the container's realm, `kbs:///repo/type/tag`) and mounts its root filesystem for
+    /// `spec` (the backend makes its mount points when it creates the container). On failure
+    /// nothing decrypted is left.
     func unlock(_ container: ContainerRealm, pod: SystemRealmRuntime, spec: RuntimeSpec,
                 resource: (@Sendable (String) async throws(FascoError) -> [UInt8])?) async throws(FascoError)
     /// The container's bundle directory (whether or not it exists).

@@ -2,6 +2,7 @@ import CRIAPI
 import CRIServer
 import FascoCore
 import OCISpec
+import RealmCore
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -255,6 +256,64 @@ struct ContainerSpecMountTests {
         #expect(try build(fixture) { $0.mounts = [Mount(containerPath: "/p", hostPath: privateMount)] }.linux?.rootfsPropagation == nil)
     }
 
+    @Test("propagation is held against the host's mount table as HostFacts gives it: shared, slave, private, stacked")
+    func propagationAgainstTheTable() throws {
+        let fixture = try SpecFixture()
+        defer { fixture.remove() }
+        let shared = try volume(fixture, "shared"), slave = try volume(fixture, "slave")
+        let covered = try volume(fixture, "covered"), plain = try volume(fixture, "plain")
+        try FileSystem.makeDirectories(shared + "/sub dir", mode: 0o755)
+        var files = FakeHostFiles()
+        let escaped = { (path: String) in String(path.flatMap { $0 == " " ? Array(#"\040"#) : [$0] }) }
+        files.mountInfo = """
+            1 0 0:1 / / rw - ext4 /dev/vda rw
+            2 1 0:2 / \(escaped(shared)) rw shared:5 - tmpfs t rw
+            3 1 0:3 / \(slave) rw master:5 - tmpfs t rw
+            4 1 0:4 / \(covered) rw shared:6 - tmpfs t rw
+            5 4 0:5 / \(covered) rw - tmpfs t rw
+            """
+        func build(_ mounts: [Mount]) throws -> RuntimeSpec {
+            var input = fixture.input { $0.mounts = mounts }
+            input.host.files = files
+            return try ContainerSpecBuilder.build(input)
+        }
+
+        var spec = try build([Mount(containerPath: "/s", hostPath: shared + "/sub dir", propagation: .bidirectional)])
+        #expect(spec.mounts?.first { $0.destination == "/s" }?.options == ["rbind", "rshared", "rw"])
+        #expect(spec.linux?.rootfsPropagation == "rshared")
+        spec = try build([Mount(containerPath: "/s", hostPath: slave, propagation: .hostToContainer)])
+        #expect(spec.mounts?.first { $0.destination == "/s" }?.options == ["rbind", "rslave", "rw"])
+        #expect(spec.linux?.rootfsPropagation == "rslave")
+        spec = try build([Mount(containerPath: "/a", hostPath: shared, propagation: .bidirectional),
+                          Mount(containerPath: "/b", hostPath: slave, propagation: .hostToContainer)])
+        #expect(spec.linux?.rootfsPropagation == "rshared", "rshared wins over a later rslave")
+        #expect(specError { _ = try build([Mount(containerPath: "/p", hostPath: slave, propagation: .bidirectional)]) }?.code
+            == .failedPrecondition, "a slave cannot propagate back")
+        for propagation in [MountPropagation.bidirectional, .hostToContainer] {
+            #expect(specError { _ = try build([Mount(containerPath: "/p", hostPath: plain, propagation: propagation)]) }?.code
+                == .failedPrecondition, "on the private root mount")
+            #expect(specError { _ = try build([Mount(containerPath: "/p", hostPath: covered, propagation: propagation)]) }?.code
+                == .failedPrecondition, "the private mount stacked on the shared one is what counts")
+        }
+
+        // Private mounts never read the table; a table that cannot be read fails only the others.
+        files.mountInfo = "not mountinfo"
+        #expect(try build([Mount(containerPath: "/p", hostPath: plain)]).linux?.rootfsPropagation == nil)
+        #expect(specError { _ = try build([Mount(containerPath: "/p", hostPath: shared, propagation: .hostToContainer)]) }?.code
+            == .failedPrecondition)
+    }
+
+    @Test("a bind source is what the host resolves the path to")
+    func bindSourceFromHost() throws {
+        let fixture = try SpecFixture()
+        defer { fixture.remove() }
+        var files = FakeHostFiles()
+        files.links["/srv/link"] = "/data/target"
+        var input = fixture.input { $0.mounts = [Mount(containerPath: "/m", hostPath: "/srv/link")] }
+        input.host.files = files
+        #expect(try ContainerSpecBuilder.build(input).mounts?.first { $0.destination == "/m" }?.source == "/data/target")
+    }
+
     // MARK: - devices
 
     @Test("CRI devices: stat'ed host node at the container path, with an allow rule of its permissions")
@@ -289,6 +348,31 @@ struct ContainerSpecMountTests {
         }.linux?.devices ?? []
         #expect(nodes.map(\.path) == ["/dev/extra/sub/null2"])
         #expect(nodes.first?.fileMode == 0o600)
+    }
+
+    @Test("devices as HostFacts gives them: a directory's nodes below it, privileged gets /dev's")
+    func devicesFromHost() throws {
+        let fixture = try SpecFixture()
+        defer { fixture.remove() }
+        var files = FakeHostFiles()
+        let gpu = HostDevice(type: "c", major: 195, minor: 0, fileMode: 0o660, uid: 0, gid: 44)
+        let disk = HostDevice(type: "b", major: 8, minor: 16, fileMode: 0o600, uid: 0, gid: 6)
+        files.devices = ["/srv/devs/gpu0": gpu, "/srv/devs/sub/disk": disk, "/dev/fake-null": gpu]
+        var input = fixture.input { $0.devices = [Device(containerPath: "/dev/extra/", hostPath: "/srv/devs", permissions: "rw")] }
+        input.host.files = files
+        var spec = try ContainerSpecBuilder.build(input)
+        #expect(spec.linux?.devices?.map(\.path) == ["/dev/extra/gpu0", "/dev/extra/sub/disk"])
+        #expect(spec.linux?.devices?.last == disk.spec(path: "/dev/extra/sub/disk"))
+        #expect(spec.linux?.resources?.devices?.suffix(2) == [
+            .init(allow: true, type: "c", major: 195, minor: 0, access: "rw"), .init(allow: true, type: "b", major: 8, minor: 16, access: "rw"),
+        ])
+
+        input.config.devices = [Device(containerPath: "/dev/fake-null", hostPath: "/srv/devs/sub/disk", permissions: "r")]
+        input.config.security.privileged = true
+        input.pod.config.linux = LinuxPodSandboxConfig(securityContext: LinuxSandboxSecurityContext(privileged: true))
+        spec = try ContainerSpecBuilder.build(input)
+        #expect(spec.linux?.devices == [disk.spec(path: "/dev/fake-null")], "the CRI device replaces /dev's node at its path")
+        #expect(spec.linux?.resources?.devices == [.init(allow: true, access: "rwm")])
     }
 
     @Test("bad devices: not a node, missing, relative, unknown permissions")
@@ -327,7 +411,7 @@ struct ContainerSpecMountTests {
         #expect(resources?.memory == .init(limit: 64 << 20, swap: 64 << 20))
         #expect(resources?.hugepageLimits == [.init(pageSize: "2MB", limit: 4 << 20)])
         #expect(resources?.unified == ["memory.high": "1000000"])
-        #expect(spec.linux?.cgroupsPath == "/fasco/pod0123/ctr0123")
+        #expect(spec.linux?.cgroupsPath == nil, "the backend places the container")
 
         spec = try build(fixture) { $0.resources = LinuxContainerResources(memoryLimitInBytes: 15 << 20, memorySwapLimitInBytes: 30 << 20) }
         #expect(spec.linux?.resources?.memory == .init(limit: 15 << 20, swap: 30 << 20))
@@ -361,17 +445,15 @@ struct ContainerSpecMountTests {
         }
     }
 
-    @Test("oom_score_adj is raised to the daemon's own value, never lowered below it")
+    @Test("oom_score_adj is the request (0 without one); raising it to the daemon's own is the backend's")
     func oomScoreAdj() throws {
         let fixture = try SpecFixture()
         defer { fixture.remove() }
         var input = fixture.input { $0.resources = LinuxContainerResources(oomScoreAdj: -998) }
-        input.minimumOOMScoreAdj = -500
-        #expect(try ContainerSpecBuilder.build(input).process?.oomScoreAdj == -500)
+        #expect(try ContainerSpecBuilder.build(input).process?.oomScoreAdj == -998)
         input.config.resources.oomScoreAdj = 1000
         #expect(try ContainerSpecBuilder.build(input).process?.oomScoreAdj == 1000)
         input.config.linux?.resources = nil
-        input.minimumOOMScoreAdj = 0
         #expect(try ContainerSpecBuilder.build(input).process?.oomScoreAdj == 0)
     }
 }

@@ -3,6 +3,8 @@ import CRIServer
 import FascoCore
 import FoundationEssentials
 import OCISpec
+import RealmCore
+@testable import SoftwareRealms
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -82,10 +84,16 @@ struct ContainerSpecRuncTests {
         #expect(lines["rootfs"] == "read-only")
     }
 
-    /// Builds the spec of `input`, writes it into a bundle and `runc run`s it (cleaning up the
-    /// container and its cgroups afterwards): the exit status, stdout and stderr.
+    /// Builds the spec of `input`, completes it as the software backend does (placed under
+    /// /fasco-spec-test, oom_score_adj raised to this process's own), writes it into a bundle and
+    /// `runc run`s it (cleaning up the container and its cgroups afterwards): the exit status,
+    /// stdout and stderr.
     private func run(_ input: ContainerSpecInput, in fixture: SpecFixture) async throws -> (Int32, String, String) {
-        let spec = try ContainerSpecBuilder.build(input)
+        let pod = SystemRealmRuntime(supervisorPID: 0, directory: fixture.podDirectory, networkNamespace: nil, ipcNamespace: nil,
+                                     utsNamespace: nil, pidNamespace: nil, files: [:], shmPath: "/dev/shm",
+                                     cgroupParent: "/fasco-spec-test", addresses: [])
+        let spec = try SoftwareBackend.runnable(ContainerSpecBuilder.build(input), containerID: input.containerID, pod: pod,
+                                                oomScoreAdjFloor: SoftwareBackend.daemonOOMScoreAdj())
         let bundle = fixture.directory + "/bundle"
         try FileSystem.makeDirectories(bundle, mode: 0o700)
         let encoder = JSONEncoder()
@@ -122,16 +130,14 @@ struct ContainerSpecRuncTests {
         return lines
     }
 
-    /// A container in the host's network, IPC and UTS namespaces, under /fasco-spec-test.
+    /// A container in the host's network, IPC and UTS namespaces.
     private func hostPodInput(_ fixture: SpecFixture, _ configure: (inout ContainerConfig) -> Void) -> ContainerSpecInput {
         var input = fixture.input(configure)
         input.pod.networkNamespacePath = nil
         input.pod.ipcNamespacePath = nil
         input.pod.utsNamespacePath = nil
-        input.pod.cgroupParent = "/fasco-spec-test"
         input.containerID = "fasco-spec-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
-        input.minimumOOMScoreAdj = ownOOMScoreAdj()
-        input.availableCapabilities = nil  // this process's own, as the daemon would
+        input.host.capabilities = HostFacts.effectiveCapabilities()  // this process's own, as the daemon's
         return input
     }
 
@@ -183,11 +189,6 @@ struct ContainerSpecRuncTests {
                 throw FascoError.internal("symlink \(applet): \(FileSystem.errnoText)")
             }
         }
-    }
-
-    private func ownOOMScoreAdj() -> Int {
-        guard let bytes = try? FileSystem.read("/proc/self/oom_score_adj") else { return 0 }
-        return Int(trimmed(Substring(String(decoding: bytes, as: UTF8.self)))) ?? 0
     }
 }
 

@@ -2,6 +2,7 @@ import CRIAPI
 import CRIServer
 import FascoCore
 import OCISpec
+import RealmCore
 import Testing
 
 @Suite("ContainerSpecBuilder: seccomp")
@@ -134,6 +135,31 @@ struct ContainerSpecSeccompTests {
         }
         #expect(admin?.syscalls?.map(\.names) == [["read", "write"], ["mount"], ["personality"], ["new_call"], ["not_chroot"]])
         #expect(admin?.syscalls?.last?.errnoRet == 38)
+    }
+
+    @Test("minKernel is held against the host's kernel release, as HostFacts gives it")
+    func kernelRelease() throws {
+        let fixture = try SpecFixture()
+        defer { fixture.remove() }
+        let file = fixture.directory + "/kernel.json"
+        try fixture.write("""
+            {
+              "defaultAction": "SCMP_ACT_ERRNO",
+              "syscalls": [
+                {"names": ["old_call"], "action": "SCMP_ACT_ALLOW", "excludes": {"minKernel": "4.8"}},
+                {"names": ["new_call"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "4.8"}}
+              ]
+            }
+            """, to: file)
+        func names(_ release: String) throws -> [[String]] {
+            var input = fixture.input { $0.security.seccomp = SecurityProfile(profileType: .localhost, localhostRef: file) }
+            input.host.kernelRelease = release
+            return try ContainerSpecBuilder.build(input).linux?.seccomp?.syscalls?.map(\.names) ?? []
+        }
+        #expect(try names("6.1.0-18-amd64") == [["new_call"]])
+        #expect(try names("4.8.0") == [["new_call"]])
+        #expect(try names("4.7.10") == [["old_call"]])
+        #expect(try names("") == [["old_call"]], "an unreadable release meets no minimum")
     }
 
     @Test("a missing, relative or invalid Localhost profile is refused")

@@ -2,6 +2,7 @@ import CRIAPI
 import CRIServer
 import FascoCore
 import OCISpec
+import RealmCore
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -71,12 +72,12 @@ struct SpecFixture {
             networkNamespacePath: "/proc/self/ns/net", ipcNamespacePath: "/proc/self/ns/ipc",
             utsNamespacePath: "/proc/self/ns/uts", pidNamespacePath: nil,
             hostsPath: podDirectory + "/hosts", resolvConfPath: podDirectory + "/resolv.conf",
-            hostnamePath: podDirectory + "/hostname", shmPath: podDirectory + "/shm",
-            cgroupParent: "/fasco/pod0123")
+            hostnamePath: podDirectory + "/hostname", shmPath: podDirectory + "/shm")
     }
 
     /// A container running `/bin/true` in a pod from `pod()`, its PID namespace its own, on a
-    /// host whose runtime could grant every capability.
+    /// host named host-name whose runtime could grant every capability (this machine's files
+    /// and kernel release).
     func input(_ configure: (inout ContainerConfig) -> Void = { _ in }) -> ContainerSpecInput {
         var config = ContainerConfig()
         config.metadata = ContainerMetadata(name: "ctr", attempt: 0)
@@ -91,9 +92,45 @@ struct SpecFixture {
         config.linux = linux
         configure(&config)
         return ContainerSpecInput(containerID: "ctr0123", config: config, pod: pod(), image: nil, rootfs: rootfs,
-                                  minimumOOMScoreAdj: 0, hostHostname: "host-name",
-                                  availableCapabilities: RuntimeSpec.Process.Capabilities.allKnownNames)
+                                  host: HostFacts(capabilities: RuntimeSpec.Process.Capabilities.allKnownNames, hostname: "host-name",
+                                                  kernelRelease: HostFacts.systemKernelRelease()))
     }
+}
+
+/// A host made up for a test: the paths it knows, with this machine's answering for the rest
+/// (the fixture's pod files and volumes), and a mount table of its own.
+struct FakeHostFiles: HostFiles {
+    /// mountinfo lines.
+    var mountInfo = ""
+    /// Device nodes by host path; a directory's are those below it.
+    var devices: [String: HostDevice] = [:]
+    /// Bind sources that resolve elsewhere (as a symlink would), by host path.
+    var links: [String: String] = [:]
+
+    func mounts() throws(FascoError) -> [MountInfo] { MountInfo.parse(mountInfo) }
+
+    func device(at path: String) throws(FascoError) -> HostDevice? {
+        if let device = devices[path] { return device }
+        return isDirectory(path) ? nil : try LocalHostFiles().device(at: path)
+    }
+
+    func devices(under directory: String) throws(FascoError) -> [(relative: String, device: HostDevice)] {
+        devices.filter { $0.key.hasPrefix(directory + "/") }.sorted { $0.key < $1.key }
+            .map { (String($0.key.dropFirst(directory.count + 1)), $0.value) }
+    }
+
+    func bindSource(_ path: String) throws(FascoError) -> String {
+        if let link = links[path] { return link }
+        return try LocalHostFiles().bindSource(path)
+    }
+
+    func exists(_ path: String) -> Bool { devices[path] != nil || isDirectory(path) || FileSystem.exists(path) }
+
+    func isDirectory(_ path: String) -> Bool {
+        devices.keys.contains { $0.hasPrefix(path + "/") } || links[path] != nil || FileSystem.isDirectory(path)
+    }
+
+    func read(_ path: String, limit: Int) throws(FascoError) -> [UInt8]? { try LocalHostFiles().read(path, limit: limit) }
 }
 
 extension ContainerConfig {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CRIServer
+import FascoCore
 import Foundation
 @testable import FascoDaemon
 import Foundation

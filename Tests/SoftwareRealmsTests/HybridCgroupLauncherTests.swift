@@ -1,4 +1,5 @@
 import FascoCore
+import RealmCore
 import SoftwareRealms
 import Testing
 #if canImport(Glibc)

@@ -41,25 +41,12 @@ public struct ImageRootfsStorage: ContainerStorage {
         let mapping = try pod.userNamespace.map { path throws(FascoError) in try Self.idMapping(userNamespace: path) }
         try await images.unlockRootfs(image: container.imageID, directory: bundle, idMapping: mapping,
                                       keys: LayerKeys(resource: resource, jwe: nodeKeys))
-        try RootfsFile.makeMountPoints(for: spec, inRoot: bundle + "/rootfs")
     }
 
-    /// The host IDs of the root of the user namespace `/proc/<holder>/ns/user`, from the
-    /// holder's uid_map and gid_map ("inside outside length" lines).
+    /// The user namespace `/proc/<holder>/ns/user` with the host IDs of its root.
     static func idMapping(userNamespace path: String) throws(FascoError) -> RootfsIDMapping {
-        guard path.hasSuffix("/ns/user") else { throw .internal("not a user namespace path: \(path)") }
-        let process = String(path.dropLast("/ns/user".count))
-        func root(_ file: String) throws(FascoError) -> UInt32 {
-            guard let bytes = try FileSystem.read("\(process)/\(file)", limit: 65536) else {
-                throw .failedPrecondition("the pod's user namespace is gone (\(process)/\(file))")
-            }
-            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-                let fields = line.split(separator: " ", omittingEmptySubsequences: true).compactMap { UInt32($0) }
-                if fields.count == 3, fields[0] == 0, fields[2] > 0 { return fields[1] }
-            }
-            throw .failedPrecondition("the pod's user namespace maps no root (\(process)/\(file))")
-        }
-        return RootfsIDMapping(userNamespace: path, rootUID: try root("uid_map"), rootGID: try root("gid_map"))
+        let root = try UserNamespaceMap.root(ofUserNamespace: path)
+        return RootfsIDMapping(userNamespace: path, rootUID: root.uid, rootGID: root.gid)
     }
 
     /// Removed containers' bundles wait here for the image store's background clean-up.

@@ -54,7 +54,7 @@ struct AccountDatabase: Sendable, Equatable {
         records(text, minimumFields: 3).compactMap { fields in
             guard let gid = id(fields[2]) else { return nil }
             let members = fields.count > 3
-                ? fields[3].split(separator: ",").map { String($0.trimmingSpaces) }.filter { !$0.isEmpty }
+                ? fields[3].split(separator: ",").map { String($0.trimmingBlanks) }.filter { !$0.isEmpty }
                 : []
             return Group(name: String(fields[0]), gid: gid, members: members)
         }
@@ -62,7 +62,7 @@ struct AccountDatabase: Sendable, Equatable {
 
     private static func records(_ text: String, minimumFields: Int) -> [[Substring]] {
         text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).compactMap { line in
-            let trimmed = line.trimmingSpaces
+            let trimmed = line.trimmingBlanks
             guard let first = trimmed.first, first != "#", first != "+", first != "-" else { return nil }
             let fields = trimmed.split(separator: ":", omittingEmptySubsequences: false)
             guard fields.count >= minimumFields, !fields[0].isEmpty else { return nil }
@@ -76,14 +76,5 @@ struct AccountDatabase: Sendable, Equatable {
               let value = UInt32(text), value != UInt32.max
         else { return nil }
         return value
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingSpaces: Substring {
-        var result = self
-        while let first = result.first, first == " " || first == "\t" { result = result.dropFirst() }
-        while let last = result.last, last == " " || last == "\t" { result = result.dropLast() }
-        return result
     }
 }

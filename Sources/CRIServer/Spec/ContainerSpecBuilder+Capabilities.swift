@@ -56,19 +56,6 @@ extension ContainerSpecBuilder {
             ambient: ambient.isEmpty ? nil : ambient)
     }
 
-    /// This process's effective capabilities (`CapEff` in /proc/self/status), by name; every
-    /// known capability when the file cannot be read.
-    public static func currentCapabilities() -> [String] {
-        let known = RuntimeSpec.Process.Capabilities.allKnownNames
-        guard let bytes = try? FileSystem.read("/proc/self/status", limit: 1 << 16) else { return known }
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("CapEff:") {
-            let hex = line.dropFirst("CapEff:".count).drop { $0 == " " || $0 == "\t" }
-            guard let mask = UInt64(hex, radix: 16) else { return known }
-            return known.enumerated().filter { $0.offset < 64 && mask & (UInt64(1) << UInt64($0.offset)) != 0 }.map(\.element)
-        }
-        return known
-    }
-
     static func isAll(_ name: String) -> Bool { name.uppercased() == "ALL" }
 
     /// `net_admin`, `NET_ADMIN` or `CAP_NET_ADMIN` → `CAP_NET_ADMIN`, if Linux knows it.

@@ -1,6 +1,7 @@
 import CRIAPI
 import FascoCore
 import OCISpec
+import RealmCore
 
 extension ContainerSpecBuilder {
     /// The device cgroup rules every unprivileged container gets: deny everything, allow mknod of
@@ -21,17 +22,18 @@ extension ContainerSpecBuilder {
         .init(allow: true, type: "c", major: 136, access: "rwm"),
     ]
 
-    /// Device nodes and cgroup rules. Each CRI device's host path is stat'ed (symlinks followed)
-    /// for its type and numbers, and created at its container path with an allow rule carrying
-    /// its `permissions` (any of `rwm`; empty means `rwm`); a host directory contributes every
-    /// device below it. Privileged containers get every host device and an allow-all rule.
-    static func devices(_ requested: [Device], privileged: Bool) throws(FascoError)
+    /// Device nodes and cgroup rules. Each CRI device's host path is looked up in `files`
+    /// (symlinks followed) for its type and numbers, and created at its container path with an
+    /// allow rule carrying its `permissions` (any of `rwm`; empty means `rwm`); a host directory
+    /// contributes every device below it. Privileged containers get every host device and an
+    /// allow-all rule.
+    static func devices(_ requested: [Device], privileged: Bool, files: any HostFiles) throws(FascoError)
         -> (nodes: [RuntimeSpec.Linux.Device], rules: [RuntimeSpec.Linux.Resources.DeviceRule])
     {
         var nodes: [RuntimeSpec.Linux.Device] = []
         var rules = privileged ? [RuntimeSpec.Linux.Resources.DeviceRule(allow: true, access: "rwm")] : defaultDeviceRules
         if privileged {
-            for (relative, device) in try HostDevice.all(under: "/dev") {
+            for (relative, device) in try files.devices(under: "/dev") {
                 nodes.append(device.spec(path: "/dev/" + relative))
             }
         }
@@ -44,10 +46,10 @@ extension ContainerSpecBuilder {
             }
             let containerPath = cleanPath(device.containerPath)
             var found: [(path: String, device: HostDevice)] = []
-            if let single = try HostDevice.at(device.hostPath) {
+            if let single = try files.device(at: device.hostPath) {
                 found = [(containerPath, single)]
-            } else if FileSystem.isDirectory(device.hostPath) {
-                found = try HostDevice.all(under: device.hostPath).map { (containerPath + "/" + $0.relative, $0.device) }
+            } else if files.isDirectory(device.hostPath) {
+                found = try files.devices(under: device.hostPath).map { (containerPath + "/" + $0.relative, $0.device) }
             } else {
                 throw .invalidArgument("device \(device.hostPath) is not a device node")
             }

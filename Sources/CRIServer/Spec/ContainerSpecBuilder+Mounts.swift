@@ -2,9 +2,6 @@ import CRIAPI
 import FascoCore
 import OCISpec
 import RealmCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 extension ContainerSpecBuilder {
     /// The container's mounts, in the order a runtime performs them:
@@ -17,19 +14,20 @@ extension ContainerSpecBuilder {
     ///    pod's guest API directory at /run/fasco/guest (read-only; `GuestAPIPolicy`), and the
 ///    CRI mounts: stably sorted by depth, so a parent is mounted before its children.
     ///
-    /// A CRI mount is an `rbind` of its host path (symlinks resolved; a missing path is created as
-    /// a directory, as containerd does) with `rprivate`, `rslave` (HOST_TO_CONTAINER, which needs
-    /// a shared or slave host mount) or `rshared` (BIDIRECTIONAL, which needs a shared host mount
-    /// and makes the rootfs `rshared`), `ro` or `rw`, and `rro` for `recursive_read_only` (which
+    /// A CRI mount is an `rbind` of its host path (`HostFiles.bindSource`: symlinks resolved; a
+    /// missing path is created as a directory, as containerd does) with `rprivate`, `rslave`
+    /// (HOST_TO_CONTAINER, which needs a shared or slave host mount) or `rshared` (BIDIRECTIONAL,
+    /// which needs a shared host mount and makes the rootfs `rshared`), the host's mount table
+    /// read once and only for them, `ro` or `rw`, and `rro` for `recursive_read_only` (which
     /// needs `readonly` and private propagation). `selinux_relabel` is ignored (no SELinux).
     static func mounts(_ input: ContainerSpecInput, security: LinuxContainerSecurityContext,
                        namespaces: ContainerNamespaces) throws(FascoError) -> (mounts: [RuntimeSpec.Mount], rootfsPropagation: String?) {
-        var hostMounts: HostMountTable?
-        func hostMountTable() throws(FascoError) -> HostMountTable {
-            if let hostMounts { return hostMounts }
-            let table = try HostMountTable.load()
-            hostMounts = table
-            return table
+        let files = input.host.files
+        var hostMounts: [MountInfo]?
+        /// The host mount `source` lives on.
+        func hostMount(of source: String) throws(FascoError) -> MountInfo? {
+            if hostMounts == nil { hostMounts = try files.mounts() }
+            return MountInfo.mount(containing: source, in: hostMounts ?? [])
         }
 
         var extra: [RuntimeSpec.Mount] = []
@@ -61,20 +59,20 @@ extension ContainerSpecBuilder {
                 throw .invalidArgument("mount \(destination): unknown propagation \(value)")
             }
             // Validated first: resolving the source may create a directory.
-            let source = try hostSource(mount.hostPath)
+            let source = try files.bindSource(mount.hostPath)
 
             var options = ["rbind"]
             switch mount.propagation {
             case .private:
                 options.append("rprivate")
             case .hostToContainer:
-                guard let host = try hostMountTable().mount(containing: source), host.shared || host.slave else {
+                guard let host = try hostMount(of: source), host.isShared || host.isSlave else {
                     throw .failedPrecondition("mount \(destination): host path \(source) is not on a shared or slave mount, so HOST_TO_CONTAINER cannot propagate")
                 }
                 options.append("rslave")
                 if rootfsPropagation != "rshared" { rootfsPropagation = "rslave" }
             case .bidirectional:
-                guard let host = try hostMountTable().mount(containing: source), host.shared else {
+                guard let host = try hostMount(of: source), host.isShared else {
                     throw .failedPrecondition("mount \(destination): host path \(source) is not on a shared mount, so BIDIRECTIONAL cannot propagate")
                 }
                 options.append("rshared")
@@ -100,7 +98,7 @@ extension ContainerSpecBuilder {
         var podMounts: [RuntimeSpec.Mount] = []
         for file in podFiles where !extra.contains(where: { $0.destination == file.destination }) {
             try requireAbsolute(file.source, "pod file for \(file.destination)")
-            guard FileSystem.exists(file.source) else {
+            guard files.exists(file.source) else {
                 throw .failedPrecondition("pod file \(file.source) for \(file.destination) does not exist")
             }
             podMounts.append(RuntimeSpec.Mount(destination: file.destination, type: "bind", source: file.source,
@@ -110,7 +108,7 @@ extension ContainerSpecBuilder {
         // The guest API's directory (its socket is re-created there after a daemon restart).
         if let guest = pod.guestAPIDirectory, !extra.contains(where: { $0.destination == GuestAPIPolicy.mountPath }) {
             try requireAbsolute(guest, "guest API directory")
-            guard FileSystem.isDirectory(guest) else {
+            guard files.isDirectory(guest) else {
                 throw .failedPrecondition("the pod's guest API directory \(guest) does not exist")
             }
             podMounts.append(RuntimeSpec.Mount(destination: GuestAPIPolicy.mountPath, type: "bind", source: guest,
@@ -147,23 +145,6 @@ extension ContainerSpecBuilder {
             RuntimeSpec.Mount(destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
                               options: ["nosuid", "noexec", "nodev", "relatime", access]),
         ]
-    }
-
-    /// The host path of a bind mount with its symlinks resolved; created (0755, with parents)
-    /// when it does not exist.
-    static func hostSource(_ path: String) throws(FascoError) -> String {
-        var info = stat()
-        if stat(path, &info) != 0 {
-            guard errno == ENOENT else {
-                throw .failedPrecondition("cannot inspect mount host path \(path): \(FileSystem.errnoText)")
-            }
-            try FileSystem.makeDirectories(path, mode: 0o755)
-        }
-        guard let resolved = realpath(path, nil) else {
-            throw .failedPrecondition("cannot resolve mount host path \(path): \(FileSystem.errnoText)")
-        }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 
     static func ociMapping(_ mapping: IDMapping) -> RuntimeSpec.IDMapping {

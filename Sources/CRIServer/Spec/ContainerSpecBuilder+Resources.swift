@@ -66,12 +66,12 @@ extension ContainerSpecBuilder {
         return resources
     }
 
-    /// The process's oom_score_adj: the request (-1000...1000, else INVALID_ARGUMENT) raised to
-    /// the daemon's own value, since lowering it needs CAP_SYS_RESOURCE (see `ContainerSpecInput`).
-    static func oomScoreAdj(_ requested: LinuxContainerResources?, minimum: Int) throws(FascoError) -> Int {
+    /// The process's oom_score_adj as requested (0 when not): -1000...1000, else
+    /// INVALID_ARGUMENT. The backend raises it to what the host lets it set.
+    static func oomScoreAdj(_ requested: LinuxContainerResources?) throws(FascoError) -> Int {
         let value = requested?.oomScoreAdj ?? 0
         guard (-1000...1000).contains(value) else { throw .invalidArgument("oom_score_adj \(value) is outside -1000...1000") }
-        return max(Int(value), minimum)
+        return Int(value)
     }
 
     /// A cpuset list such as `0-3,7`: numbers and ascending ranges, comma-separated.

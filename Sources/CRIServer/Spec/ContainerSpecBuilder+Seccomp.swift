@@ -1,9 +1,7 @@
 import CRIAPI
 import FascoCore
 import OCISpec
-#if canImport(Glibc)
-import Glibc
-#endif
+import RealmCore
 
 extension ContainerSpecBuilder {
     /// The seccomp filter, from the `seccomp` SecurityProfile, else the deprecated
@@ -12,10 +10,11 @@ extension ContainerSpecBuilder {
     /// - RuntimeDefault, `runtime/default`, `docker/default`: `DefaultSeccompProfile`;
     /// - Unconfined, `unconfined`, and no profile at all (as containerd and critest expect): none;
     /// - Localhost with an absolute `localhost_ref`, `localhost/<absolute path>`: that JSON file
-    ///   (Docker or OCI format; missing is FAILED_PRECONDITION);
+    ///   of the host (Docker or OCI format; missing is FAILED_PRECONDITION), its minimum kernel
+    ///   versions held against the host's kernel release;
     /// - privileged containers: none, whatever was asked.
     static func seccomp(_ security: LinuxContainerSecurityContext, privileged: Bool,
-                        capabilities: [String]) throws(FascoError) -> RuntimeSpec.Linux.Seccomp? {
+                        capabilities: [String], host: HostFacts) throws(FascoError) -> RuntimeSpec.Linux.Seccomp? {
         if privileged { return nil }
         enum Choice { case unconfined, runtimeDefault, localhost(String) }
         let choice: Choice
@@ -49,17 +48,10 @@ extension ContainerSpecBuilder {
         case .runtimeDefault:
             return DefaultSeccompProfile.profile(capabilities: capabilities)
         case .localhost(let path):
-            return try SeccompProfileFile.load(path, capabilities: capabilities, kernel: kernelVersion())
+            // (0, 0) when the release cannot be read: no minimum kernel is met.
+            return try SeccompProfileFile.load(path, capabilities: capabilities,
+                                               kernel: SeccompProfileFile.kernelVersion(host.kernelRelease) ?? (0, 0),
+                                               files: host.files)
         }
-    }
-
-    /// The running kernel's major and minor version (uname(2)); (0, 0) if unreadable.
-    static func kernelVersion() -> (major: Int, minor: Int) {
-        var names = utsname()
-        guard uname(&names) == 0 else { return (0, 0) }
-        let release = withUnsafeBytes(of: names.release) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-        return SeccompProfileFile.kernelVersion(release) ?? (0, 0)
     }
 }

@@ -1,19 +1,24 @@
 import CRIAPI
 import FascoCore
 import OCISpec
+import RealmCore
 
 /// Translates a CRI CreateContainer request (the ContainerConfig, its pod, the image config)
 /// into the OCI runtime spec a runtime (runc, crun) runs, following containerd's CRI plugin
 /// where CRI leaves the behaviour open.
 ///
-/// `build` reads host state where the translation needs it: the rootfs' /etc/passwd and
-/// /etc/group (inside the root only), seccomp profile files, device nodes, /proc/self/mountinfo
-/// for mount propagation. Like containerd it creates a missing host directory of a CRI mount.
-/// Every malformed input is a thrown FascoError (INVALID_ARGUMENT, or FAILED_PRECONDITION for
-/// host state that does not fit); nothing in the input can crash it.
+/// What it needs of the host comes in `ContainerSpecInput.host` (`HostFacts`: capabilities,
+/// hostname, kernel release, and the host paths the request names: seccomp profile files,
+/// device nodes, mount sources and the mount table for their propagation); like containerd it
+/// creates a missing host directory of a CRI mount, through it. It reads the rootfs'
+/// /etc/passwd and /etc/group itself (inside the root only). Every malformed input is a thrown
+/// FascoError (INVALID_ARGUMENT, or FAILED_PRECONDITION for host state that does not fit);
+/// nothing in the input can crash it.
 ///
 /// The parts live in `ContainerSpecBuilder+*.swift`: Process (argv, env, cwd), User,
-/// Capabilities, Namespaces, Mounts, Devices, Resources, Seccomp.
+/// Capabilities, Namespaces, Mounts, Devices, Resources, Seccomp. Where the container goes on
+/// the host is the backend's to add: its `linux.cgroupsPath`, its `oom_score_adj` raised to
+/// what the host allows, the mount points its root cannot make.
 public enum ContainerSpecBuilder {
     /// The runtime-spec version written into specs (runc 1.1 speaks 1.0.2).
     public static let ociVersion = "1.0.2"
@@ -29,10 +34,9 @@ public enum ContainerSpecBuilder {
         }
 
         let namespaces = try namespaces(input, security: security)
-        let hostname = try PodFiles.hostname(input.pod.config, hostHostname: input.hostHostname)
+        let hostname = try PodFiles.hostname(input.pod.config, hostHostname: input.host.hostname)
         let imageConfig = input.image?.config
-        let capabilities = try capabilities(security, privileged: privileged,
-                                            available: input.availableCapabilities ?? currentCapabilities())
+        let capabilities = try capabilities(security, privileged: privileged, available: input.host.capabilities)
 
         let process = RuntimeSpec.Process(
             terminal: config.tty,
@@ -42,18 +46,17 @@ public enum ContainerSpecBuilder {
             cwd: try workingDirectory(config, image: imageConfig),
             capabilities: capabilities,
             noNewPrivileges: security.noNewPrivs,
-            oomScoreAdj: try oomScoreAdj(config.linux?.resources, minimum: input.minimumOOMScoreAdj))
+            oomScoreAdj: try oomScoreAdj(config.linux?.resources))
 
-        let devices = try devices(config.devices, privileged: privileged)
+        let devices = try devices(config.devices, privileged: privileged, files: input.host.files)
         var linux = RuntimeSpec.Linux(
             uidMappings: namespaces.uidMappings,
             gidMappings: namespaces.gidMappings,
             sysctl: try sysctls(input.pod.config.linux?.sysctls ?? [:], namespaces: namespaces),
             resources: try resources(config.linux?.resources, deviceRules: devices.rules),
-            cgroupsPath: cgroupsPath(input),
             namespaces: namespaces.namespaces,
             devices: devices.nodes.isEmpty ? nil : devices.nodes,
-            seccomp: try seccomp(security, privileged: privileged, capabilities: capabilities.bounding ?? []))
+            seccomp: try seccomp(security, privileged: privileged, capabilities: capabilities.bounding ?? [], host: input.host))
         if !privileged {
             linux.maskedPaths = security.maskedPaths.isEmpty ? defaultMaskedPaths : try absolutePaths(security.maskedPaths, "masked path")
             linux.readonlyPaths = security.readonlyPaths.isEmpty ? defaultReadonlyPaths : try absolutePaths(security.readonlyPaths, "read-only path")
@@ -84,7 +87,7 @@ public enum ContainerSpecBuilder {
     ]
 
     /// IDs and paths the backend chose: a container ID usable as a cgroup and directory name, an
-    /// absolute rootfs and cgroup parent, and CRI metadata with a name.
+    /// absolute rootfs, and CRI metadata with a name.
     static func validateIdentity(_ input: ContainerSpecInput) throws(FascoError) {
         let id = input.containerID
         let allowed: (UInt8) -> Bool = { byte in
@@ -96,21 +99,6 @@ public enum ContainerSpecBuilder {
             throw .invalidArgument("container config has no metadata name")
         }
         try requireAbsolute(input.rootfs, "rootfs")
-        try requireAbsolute(input.pod.cgroupParent, "cgroup parent")
-        guard !input.pod.cgroupParent.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
-            throw .invalidArgument("cgroup parent \(input.pod.cgroupParent.debugDescription) has . or .. components")
-        }
-        if let slice = input.pod.systemdSlice, !slice.hasSuffix(".slice") || slice.contains(":") || slice.contains("/") {
-            throw .invalidArgument("\(slice.debugDescription) is not a systemd slice name")
-        }
-    }
-
-    /// `linux.cgroupsPath`: "<pod cgroup>/<ID>" (cgroupfs), or with the systemd driver
-    /// "<pod slice>:fasco:<ID>", which the runtime turns into the scope "fasco-<ID>.scope" in the
-    /// pod's slice (the ID has no ':', see `validateIdentity`).
-    static func cgroupsPath(_ input: ContainerSpecInput) -> String {
-        if let slice = input.pod.systemdSlice { return "\(slice):fasco:\(input.containerID)" }
-        return (input.pod.cgroupParent == "/" ? "" : input.pod.cgroupParent) + "/" + input.containerID
     }
 
     /// CRI features this builder does not implement, refused rather than ignored.

@@ -1,17 +1,14 @@
 import CRIAPI
 import FascoCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The content of the files a pod prepares for its containers: /etc/hostname, /etc/hosts and
 /// /etc/resolv.conf. Pure functions of the pod config (and of host facts passed in); the
 /// backend writes the results and bind-mounts them through `PodSandboxContext`.
 public enum PodFiles {
-    /// The pod's hostname: its config's, else the host's (`hostHostname`, or gethostname(2) when
-    /// nil), as containerd does. INVALID_ARGUMENT when it cannot be a hostname.
-    public static func hostname(_ config: PodSandboxConfig, hostHostname: String? = nil) throws(FascoError) -> String {
-        let name = config.hostname.isEmpty ? (hostHostname ?? systemHostname()) : config.hostname
+    /// The pod's hostname: its config's, else the host's (`hostHostname`, `HostFacts.hostname`),
+    /// as containerd does. INVALID_ARGUMENT when it cannot be a hostname.
+    public static func hostname(_ config: PodSandboxConfig, hostHostname: String) throws(FascoError) -> String {
+        let name = config.hostname.isEmpty ? hostHostname : config.hostname
         try validateHostname(name)
         return name
     }
@@ -53,7 +50,7 @@ public enum PodFiles {
                 throw .invalidArgument("DNS config entry \(entry.debugDescription) is empty or has whitespace")
             }
         }
-        for server in dns.servers where !isIPAddress(server) {
+        for server in dns.servers where IPAddressText.family(of: server) == nil {
             throw .invalidArgument("DNS server \(server.debugDescription) is not an IP address")
         }
         var text = ""
@@ -69,16 +66,5 @@ public enum PodFiles {
         guard !name.isEmpty, name.utf8.count <= 64,
               !name.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F || $0 == "/" })
         else { throw .invalidArgument("hostname \(name.debugDescription) is not valid") }
-    }
-
-    static func isIPAddress(_ text: String) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 16)
-        return inet_pton(AF_INET, text, &buffer) == 1 || inet_pton(AF_INET6, text, &buffer) == 1
-    }
-
-    static func systemHostname() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -26,12 +26,6 @@ public struct PodSandboxContext: Sendable, Equatable {
     public var hostnamePath: String
     /// The pod's /dev/shm (a tmpfs the pod mounted); with host IPC the host's /dev/shm is used instead.
     public var shmPath: String
-    /// The pod's cgroup in cgroupfs form, e.g. `/fasco/<podID>`; a container's `cgroupsPath` is
-    /// `<cgroupParent>/<containerID>`.
-    public var cgroupParent: String
-    /// With the systemd cgroup driver, the pod's slice unit; a container's `cgroupsPath` is then
-    /// `<slice>:fasco:<containerID>` (a scope the runtime asks systemd for).
-    public var systemdSlice: String?
     /// The pod's guest API directory (holding the unix socket `api.sock`), bind-mounted
     /// read-only at `GuestAPIPolicy.mountPath`; nil when the pod has no guest API.
     public var guestAPIDirectory: String?
@@ -41,7 +35,7 @@ public struct PodSandboxContext: Sendable, Equatable {
                 utsNamespacePath: String? = nil, pidNamespacePath: String? = nil,
                 userNamespacePath: String? = nil,
                 hostsPath: String, resolvConfPath: String, hostnamePath: String, shmPath: String,
-                cgroupParent: String, systemdSlice: String? = nil, guestAPIDirectory: String? = nil) {
+                guestAPIDirectory: String? = nil) {
         self.podID = podID
         self.config = config
         self.networkNamespacePath = networkNamespacePath
@@ -53,8 +47,6 @@ public struct PodSandboxContext: Sendable, Equatable {
         self.resolvConfPath = resolvConfPath
         self.hostnamePath = hostnamePath
         self.shmPath = shmPath
-        self.cgroupParent = cgroupParent
-        self.systemdSlice = systemdSlice
         self.guestAPIDirectory = guestAPIDirectory
     }
 

@@ -1,6 +1,7 @@
 import FascoCore
 import FoundationEssentials
 import OCISpec
+import RealmCore
 
 /// A seccomp profile file as kubelet's `localhost/` profiles are written: Docker's format (the
 /// OCI `linux.seccomp` object plus `archMap`, per-rule `name`, and `includes`/`excludes` on
@@ -45,11 +46,12 @@ struct SeccompProfileFile: Decodable, Sendable {
         var minKernel: String?
     }
 
-    /// Reads and converts the profile at `path` (absolute). A missing file is FAILED_PRECONDITION;
+    /// Reads (from `files`) and converts the profile at `path` (absolute). A missing file is FAILED_PRECONDITION;
     /// invalid JSON or unknown actions, operators or architectures are INVALID_ARGUMENT.
-    static func load(_ path: String, capabilities: [String], kernel: (major: Int, minor: Int)) throws(FascoError) -> RuntimeSpec.Linux.Seccomp {
+    static func load(_ path: String, capabilities: [String], kernel: (major: Int, minor: Int),
+                     files: any HostFiles) throws(FascoError) -> RuntimeSpec.Linux.Seccomp {
         guard path.hasPrefix("/") else { throw .invalidArgument("seccomp profile path \(path.debugDescription) is not absolute") }
-        guard let bytes = try FileSystem.read(path, limit: 8 << 20) else {
+        guard let bytes = try files.read(path, limit: 8 << 20) else {
             throw .failedPrecondition("seccomp profile \(path) does not exist")
         }
         let file: SeccompProfileFile

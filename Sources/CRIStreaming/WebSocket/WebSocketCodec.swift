@@ -1,3 +1,5 @@
+import FascoCore
+
 /// WebSocket frames (RFC 6455 section 5): what a server reads (masked client frames, no
 /// extensions) and writes (unmasked).
 enum WebSocketCodec {
@@ -21,7 +23,7 @@ enum WebSocketCodec {
     static let handshakeGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
     static func accept(key: String) -> String {
-        Base64.encode(SHA1.hash(Array((key + handshakeGUID).utf8)))
+        Base64URL.encodeStandard(SHA1.hash(Array((key + handshakeGUID).utf8)))
     }
 
     /// The next frame at the front of `input` (removed), nil when incomplete. Payloads above

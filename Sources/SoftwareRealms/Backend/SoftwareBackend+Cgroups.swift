@@ -123,10 +123,20 @@ extension SoftwareBackend {
         try await PodCgroup(host: configuration.cgroups, path: runtime.cgroupParent).remove()
     }
 
-    /// A container's cgroup, relative to every hierarchy's root.
+    /// A container's `linux.cgroupsPath` in the pod `pod`, in the form of the driver the pod
+    /// started with: "<pod cgroup>/<ID>" (cgroupfs), or "<pod slice>:fasco:<ID>" (systemd), which
+    /// the runtime turns into the scope "fasco-<ID>.scope" in the pod's slice.
+    static func cgroupsPath(containerID: String, pod: SystemRealmRuntime) throws(FascoError) -> String {
+        guard let slice = pod.systemdSlice else {
+            return try PodCgroup.containerCgroupsPath(parent: pod.cgroupParent, containerID: containerID, driver: .cgroupfs)
+        }
+        return try PodCgroup.containerCgroupsPath(parent: slice, containerID: containerID, driver: .systemd)
+    }
+
+    /// A container's cgroup, relative to every hierarchy's root: where the runtime puts it for
+    /// its `cgroupsPath`.
     func containerCgroupPath(pod: SystemRealmRuntime, containerID: String) throws(FascoError) -> String {
-        guard let slice = pod.systemdSlice else { return CgroupPath.child(of: pod.cgroupParent, containerID) }
-        return try PodCgroup.hostPath(
-            forCgroupsPath: PodCgroup.containerCgroupsPath(parent: slice, containerID: containerID, driver: .systemd), driver: .systemd)
+        try PodCgroup.hostPath(forCgroupsPath: Self.cgroupsPath(containerID: containerID, pod: pod),
+                               driver: pod.systemdSlice == nil ? .cgroupfs : .systemd)
     }
 }

@@ -1,5 +1,6 @@
 import FascoCore
 import FoundationEssentials
+import ImageStore
 import OCISpec
 import RealmCore
 #if canImport(Glibc)
@@ -9,12 +10,23 @@ import Glibc
 extension SoftwareBackend {
     func pidFile(_ container: ContainerRealm, bundle: String) -> String { bundle + "/init.pid" }
 
+    /// Writes the bundle's config.json from `spec` as this backend runs it (`runnable`), after
+    /// making the mount points a container in a user namespace cannot make itself.
     public func createContainer(_ container: ContainerRealm, spec: RuntimeSpec, bundle: String) async throws(FascoError) {
+        guard let pod = loadRuntime(container.systemRealm) else {
+            throw .failedPrecondition("pod \(container.systemRealm) has no runtime record: it is not running here")
+        }
         // A pod keeps the driver it started with; a daemon restarted with the other one cannot
         // place its containers (nor would the runtime read their cgroupsPath right).
-        if let pod = loadRuntime(container.systemRealm), (pod.systemdSlice != nil) != (configuration.runtime.cgroupDriver == .systemd) {
+        if (pod.systemdSlice != nil) != (configuration.runtime.cgroupDriver == .systemd) {
             throw .failedPrecondition(
                 "pod \(container.systemRealm) was started with the \(pod.systemdSlice != nil ? "systemd" : "cgroupfs") cgroup driver, and the runtime now uses \(configuration.runtime.cgroupDriver.rawValue)")
+        }
+        let spec = try Self.runnable(spec, containerID: container.id.value, pod: pod, oomScoreAdjFloor: Self.daemonOOMScoreAdj())
+        if let rootfs = spec.root?.path {
+            for point in Self.mountPoints(of: spec, isFile: { FileSystem.exists($0) && !FileSystem.isDirectory($0) }) {
+                try RootfsFile.makeMountPoint(point.path, inRoot: rootfs, file: point.file)
+            }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -1,4 +1,5 @@
 import FascoCore
+import RealmCore
 #if canImport(Glibc)
 import Glibc
 #endif

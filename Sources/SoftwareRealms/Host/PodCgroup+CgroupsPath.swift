@@ -11,8 +11,8 @@ extension PodCgroup {
     ///   slice unit `parent` ("kubepods-besteffort-pod1.slice"). `parent` must be a slice name;
     ///   its cgroup directory is what `systemdSlicePath` gives.
     ///
-    /// The container ID must be a single path component; for systemd neither it nor the prefix
-    /// may contain ':' (the field separator).
+    /// The container ID must be a single path component; for systemd neither it, the slice nor
+    /// the prefix may contain ':' (the field separator).
     public static func containerCgroupsPath(
         parent: String, containerID: String, driver: OCIRuntime.CgroupDriver, systemdPrefix: String = "fasco"
     ) throws(FascoError) -> String {
@@ -25,8 +25,10 @@ extension PodCgroup {
             return CgroupPath.child(of: base, containerID)
         case .systemd:
             _ = try systemdSlicePath(parent)
-            guard !containerID.contains(":"), !systemdPrefix.isEmpty, !systemdPrefix.contains(":"), !systemdPrefix.contains("/") else {
-                throw .invalidArgument("systemd cgroupsPath fields must not contain ':' or '/': \(systemdPrefix):\(containerID)")
+            guard !parent.contains(":"), !containerID.contains(":"), !systemdPrefix.isEmpty, !systemdPrefix.contains(":"),
+                  !systemdPrefix.contains("/")
+            else {
+                throw .invalidArgument("systemd cgroupsPath fields must not contain ':' or '/': \(parent):\(systemdPrefix):\(containerID)")
             }
             return "\(parent):\(systemdPrefix):\(containerID)"
         }

@@ -1,5 +1,6 @@
 import CSystemdBus
 import FascoCore
+import RealmCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,13 +57,11 @@ public struct SystemdManager: Sendable {
     /// The path of `pid` in the `name=systemd` hierarchy (cgroup v1) or the unified one (v2):
     /// the one systemd manages. Nil when the process is gone (its cgroup file cannot be read).
     static func systemdCgroup(of pid: pid_t) -> String? {
-        guard let bytes = try? FileSystem.read("/proc/\(pid)/cgroup", limit: 65536) else { return nil }
+        guard let text = ProcFS.read("cgroup", of: String(pid)) else { return nil }
         var unified: String?
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3 else { continue }
-            if fields[1] == "name=systemd" { return String(fields[2]) }
-            if fields[0] == "0" && fields[1].isEmpty { unified = String(fields[2]) }
+        for line in ProcFS.cgroups(text) {
+            if line.controllers == "name=systemd" { return String(line.path) }
+            if line.isUnified { unified = String(line.path) }
         }
         return unified
     }

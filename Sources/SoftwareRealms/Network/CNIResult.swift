@@ -1,3 +1,5 @@
+import FascoCore
+
 /// What a network attachment configured: the ADD success result of SPEC.md section 5, read
 /// from any result version (0.1.0 to 1.1.0) into the 1.0.0 shape.
 public struct CNIResult: Sendable, Equatable, Codable {

@@ -1,4 +1,5 @@
 import FascoCore
+import RealmCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,11 +47,9 @@ extension ProcessSpawner {
     /// True while `pid` exists and is not a zombie (a stat that cannot be read: it is gone).
     public static func isAlive(_ pid: pid_t) -> Bool {
         guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
-        guard let bytes = try? FileSystem.read("/proc/\(pid)/stat", limit: 4096) else { return false }
-        // pid (comm) state ...: comm may hold spaces and parentheses, the state follows the last ')'.
-        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count else { return true }
-        let state = bytes[close + 2]
-        return state != UInt8(ascii: "Z") && state != UInt8(ascii: "X")
+        guard let stat = ProcFS.read("stat", of: String(pid)) else { return false }
+        guard let state = ProcFS.state(stat: stat) else { return true }
+        return state != "Z" && state != "X"
     }
 
     /// Blocking: reaps `pid`, or returns nil when `deadline` passes first.

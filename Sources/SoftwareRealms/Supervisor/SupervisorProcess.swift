@@ -196,20 +196,13 @@ public struct SupervisorProcess: Sendable, Equatable {
 
     /// The PPid of `pid` as /proc/PID/status tells it, nil when it cannot be read.
     static func parent(of pid: pid_t) -> pid_t? {
-        guard let bytes = try? FileSystem.read("/proc/\(pid)/status", limit: 16384) else { return nil }
-        for line in bytes.split(separator: 0x0A) where line.starts(with: Array("PPid:".utf8)) {
-            return pid_t(String(decoding: line.dropFirst(5), as: UTF8.self).trimming(" \t"))
-        }
-        return nil
+        ProcFS.read("status", of: String(pid)).flatMap { ProcFS.field("PPid", status: $0) }.flatMap { pid_t($0) }
     }
 
     /// Whether `pid` exists and is not a zombie (a stat that cannot be read: it does not exist).
     static func isAlive(_ pid: pid_t) -> Bool {
-        guard let bytes = try? FileSystem.read("/proc/\(pid)/stat", limit: 4096) else { return false }
-        // "pid (comm) S ...": the state follows the last ')'.
-        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count else { return false }
-        let state = bytes[close + 2]
-        return state != UInt8(ascii: "Z") && state != UInt8(ascii: "X")
+        guard let state = ProcFS.state(of: pid) else { return false }
+        return state != "Z" && state != "X"
     }
 
     /// Whether `pid` is the fasco-realm of `directory` (its command line says `--dir DIRECTORY`),

@@ -206,22 +206,14 @@ final class SupervisorWatcher: Sendable {
     /// memory.oom_control (v1) or memory.events (v2) of the memory cgroup `pid` is in; nil
     /// when /proc cannot tell (the process is gone): its end then just is not known as an OOM kill.
     static func oomCounter(of pid: pid_t, cgroups: HostCgroups) -> String? {
-        guard let bytes = try? FileSystem.read("/proc/\(pid)/cgroup", limit: 65536) else { return nil }
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+        guard let text = ProcFS.read("cgroup", of: String(pid)) else { return nil }
+        let lines = ProcFS.cgroups(text)
         if let memory = cgroups.v1Hierarchies.first(where: { $0.controllers.contains("memory") }), !memory.mountPoint.isEmpty {
-            for line in lines {
-                let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-                guard fields.count == 3, fields[1].split(separator: ",").contains("memory") else { continue }
-                return memory.mountPoint + (fields[2] == "/" ? "" : String(fields[2])) + "/memory.oom_control"
-            }
-            return nil
+            guard let line = lines.first(where: { $0.has("memory") }) else { return nil }
+            return memory.mountPoint + (line.path == "/" ? "" : String(line.path)) + "/memory.oom_control"
         }
-        guard let mount = cgroups.v2MountPoint else { return nil }
-        for line in lines where line.hasPrefix("0::") {
-            let path = line.dropFirst(3)
-            return mount + (path == "/" ? "" : String(path)) + "/memory.events"
-        }
-        return nil
+        guard let mount = cgroups.v2MountPoint, let line = lines.first(where: \.isUnified) else { return nil }
+        return mount + (line.path == "/" ? "" : String(line.path)) + "/memory.events"
     }
 
     /// The `oom_kill N` count in `file`; nil when it is gone or unreadable (no count to compare).
@@ -235,8 +227,6 @@ final class SupervisorWatcher: Sendable {
 
     /// Whether `pid` is a zombie; a process whose stat cannot be read (gone) is not.
     static func isZombie(_ pid: pid_t) -> Bool {
-        guard let bytes = try? FileSystem.read("/proc/\(pid)/stat", limit: 4096),
-              let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count else { return false }
-        return bytes[close + 2] == UInt8(ascii: "Z")
+        ProcFS.state(of: pid) == "Z"
     }
 }

@@ -5,18 +5,39 @@ import Glibc
 #endif
 
 /// A device node on the host, as a container spec lists it (config-linux.md "Devices").
-struct HostDevice: Sendable, Equatable {
+public struct HostDevice: Sendable, Equatable {
     /// `c` or `b`.
-    var type: String
-    var major: Int64
-    var minor: Int64
-    var fileMode: UInt32
-    var uid: UInt32
-    var gid: UInt32
+    public var type: String
+    public var major: Int64
+    public var minor: Int64
+    public var fileMode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(type: String, major: Int64, minor: Int64, fileMode: UInt32, uid: UInt32, gid: UInt32) {
+        self.type = type
+        self.major = major
+        self.minor = minor
+        self.fileMode = fileMode
+        self.uid = uid
+        self.gid = gid
+    }
+
+    /// The node a stat(2) `st_mode` and `st_rdev` describe; nil when it is not a character or
+    /// block device.
+    public init?(mode: UInt32, rdev: UInt64, uid: UInt32, gid: UInt32) {
+        let format = mode & UInt32(S_IFMT)
+        guard format == UInt32(S_IFCHR) || format == UInt32(S_IFBLK) else { return nil }
+        // glibc's gnu_dev_major/gnu_dev_minor.
+        let major = ((rdev >> 8) & 0xFFF) | ((rdev >> 32) & ~UInt64(0xFFF))
+        let minor = (rdev & 0xFF) | ((rdev >> 12) & ~UInt64(0xFF))
+        self.init(type: format == UInt32(S_IFCHR) ? "c" : "b", major: Int64(truncatingIfNeeded: major),
+                  minor: Int64(truncatingIfNeeded: minor), fileMode: mode & 0o7777, uid: uid, gid: gid)
+    }
 
     /// The device node at `path` (symlinks followed); nil when `path` is not a character or block
     /// device. A missing path is FAILED_PRECONDITION.
-    static func at(_ path: String) throws(FascoError) -> HostDevice? {
+    public static func at(_ path: String) throws(FascoError) -> HostDevice? {
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw .failedPrecondition("device \(path) cannot be inspected: \(FileSystem.errnoText)")
@@ -25,25 +46,17 @@ struct HostDevice: Sendable, Equatable {
     }
 
     static func from(_ info: stat) -> HostDevice? {
-        let format = info.st_mode & S_IFMT
-        guard format == S_IFCHR || format == S_IFBLK else { return nil }
-        let device = UInt64(info.st_rdev)
-        // glibc's gnu_dev_major/gnu_dev_minor.
-        let major = ((device >> 8) & 0xFFF) | ((device >> 32) & ~UInt64(0xFFF))
-        let minor = (device & 0xFF) | ((device >> 12) & ~UInt64(0xFF))
-        return HostDevice(type: format == S_IFCHR ? "c" : "b", major: Int64(truncatingIfNeeded: major),
-                          minor: Int64(truncatingIfNeeded: minor), fileMode: UInt32(info.st_mode & 0o7777),
-                          uid: info.st_uid, gid: info.st_gid)
+        HostDevice(mode: UInt32(info.st_mode), rdev: UInt64(info.st_rdev), uid: info.st_uid, gid: info.st_gid)
     }
 
-    func spec(path: String) -> RuntimeSpec.Linux.Device {
+    public func spec(path: String) -> RuntimeSpec.Linux.Device {
         RuntimeSpec.Linux.Device(path: path, type: type, major: major, minor: minor, fileMode: fileMode, uid: uid, gid: gid)
     }
 
     /// Every device node below `directory` (not following symlinks), keyed by its path relative
     /// to `directory` ("" for `directory` itself). Below /dev, the directories a runtime provides
     /// itself (pts, shm, fd, mqueue) and /dev/console are skipped, as runc's HostDevices does.
-    static func all(under directory: String) throws(FascoError) -> [(relative: String, device: HostDevice)] {
+    public static func all(under directory: String) throws(FascoError) -> [(relative: String, device: HostDevice)] {
         var found: [(relative: String, device: HostDevice)] = []
         try walk(directory, relative: "", found: &found, depth: 0)
         return found

@@ -1,4 +1,3 @@
-import FascoCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,5 +31,21 @@ public enum DiskUsage {
         clock_gettime(CLOCK_REALTIME, &now)
         return FilesystemUsageReport(mountpoint: root, usedBytes: bytes, inodesUsed: inodes,
                                      timestampNanos: Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
+    }
+}
+
+/// Usage of one directory tree: bytes of allocated blocks and inodes, as `du` counts them.
+public struct FilesystemUsageReport: Sendable, Equatable {
+    public var mountpoint: String
+    public var usedBytes: UInt64
+    public var inodesUsed: UInt64
+    /// When it was measured, in nanoseconds since the Unix epoch.
+    public var timestampNanos: Int64
+
+    public init(mountpoint: String, usedBytes: UInt64, inodesUsed: UInt64, timestampNanos: Int64) {
+        self.mountpoint = mountpoint
+        self.usedBytes = usedBytes
+        self.inodesUsed = inodesUsed
+        self.timestampNanos = timestampNanos
     }
 }

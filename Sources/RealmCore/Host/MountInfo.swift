@@ -5,7 +5,8 @@ import FascoCore
 /// `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`
 /// is mount ID, parent ID, major:minor, root, mount point, mount options, optional fields
 /// (ended by `-`), file-system type, source and super options. Paths are octal-escaped
-/// (`\040` for a space); they are unescaped here.
+/// (`\040` for a space); they are unescaped here. The one parser of mountinfo: the cgroup
+/// layout detection and the mount propagation checks of container specs both read it.
 public struct MountInfo: Sendable, Equatable {
     public var mountID: Int
     public var parentID: Int
@@ -33,6 +34,24 @@ public struct MountInfo: Sendable, Equatable {
         fileSystemType = String(fields[separator + 1])
         source = Self.unescape(fields[separator + 2])
         superOptions = fields.count > separator + 3 ? fields[separator + 3].split(separator: ",").map(String.init) : []
+    }
+
+    /// Whether the mount is shared (`shared:N`): mounts below it propagate to its peers.
+    public var isShared: Bool { optionalFields.contains { $0.hasPrefix("shared:") } }
+
+    /// Whether the mount is a slave (`master:N`): it receives its master's mounts.
+    public var isSlave: Bool { optionalFields.contains { $0.hasPrefix("master:") } }
+
+    /// The mount of `mounts` (a mountinfo table, in its order) that `path` (absolute, symlinks
+    /// resolved) lives on: the topmost one with the longest mount point that is `path` or a
+    /// parent of it; nil when none is.
+    public static func mount(containing path: String, in mounts: [MountInfo]) -> MountInfo? {
+        var best: MountInfo?
+        for mount in mounts where mount.mountPoint == "/" || path == mount.mountPoint || path.hasPrefix(mount.mountPoint + "/") {
+            if let current = best, current.mountPoint.utf8.count > mount.mountPoint.utf8.count { continue }
+            best = mount
+        }
+        return best
     }
 
     /// All parseable lines of a mountinfo text, in order (later mounts stack over earlier ones).
