@@ -104,6 +104,8 @@ let package = Package(
         .executableTarget(name: "fasco-realm"),
         // The wire-level fuzzer of the short fuzz run in make test and the long one in make bench.
         .target(name: "WireFuzz", dependencies: ["GRPCTransport"], swiftSettings: swift6),
+        // What the CRIServer and daemon test targets share (awaited clean-ups, call statuses).
+        .target(name: "TestSupport", dependencies: ["FascoCore", "GRPCTransport", "ImageStore"], path: "Tests/TestSupport", swiftSettings: swift6),
         .executableTarget(
             name: "fasco-bench",
             dependencies: ["CRIAPI", "GRPCTransport", "RealmAttestation", "OCISpec", "FascoCore", "SoftwareRealms", "WireFuzz"],
@@ -140,13 +142,14 @@ let package = Package(
             name: "CRIServerTests",
             dependencies: [
                 // SoftwareRealms: ContainerSpecRuncTests runs specs as the backend completes them.
-                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore", "SoftwareRealms",
+                "CRIServer", "CRIAPI", "GRPCTransport", "FascoCore", "ImageStore", "OCISpec", "RealmCore", "SoftwareRealms", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
         .testTarget(
             name: "FascoDaemonTests",
-            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "ImageStore", "RealmAttestation", "SoftwareRealms", "WireFuzz"],
+            dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "ImageStore", "RealmAttestation", "RealmCore",
+                           "SoftwareRealms", "TestSupport", "WireFuzz"],
             exclude: ["python_client.py"],
             swiftSettings: swift6),
     ]

@@ -23,8 +23,7 @@ extension CRIService {
             stats.cpu = Self.cpu(usage)
             stats.memory = Self.memory(usage)
         }
-        if let bundle = realms?.bundle(of: container) {
-            let upper = bundle + "/upper"
+        if let upper = realms?.writableLayer(of: container) {
             if FileSystem.isDirectory(upper), let measured = try? await BlockingWork.run({ () throws(FascoError) in try DiskUsage.measure(upper) }) {
                 stats.writableLayer = FilesystemUsage(
                     timestamp: measured.timestampNanos, fsID: FilesystemIdentifier(mountpoint: upper),

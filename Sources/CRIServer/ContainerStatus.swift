@@ -25,7 +25,7 @@ extension CRIService {
     }
 
     func renderStatus(_ container: ContainerRealm) async -> ContainerStatus {
-        let config = (try? ContainerConfig.decode(container.attachment)) ?? ContainerConfig()
+        let config = (try? ContainerConfig.decode(container.requestConfig)) ?? ContainerConfig()
         let image = await images.image(container.imageID)
         return ContainerStatus(
             id: container.id.value, metadata: Self.render(container.metadata), state: Self.render(container.state),

@@ -22,7 +22,7 @@ extension CRIService {
         }
         // The digest that runs is held to the policy in force now, whenever it was pulled or imported.
         try images.admitToRun(image, name: imageName)
-        let podConfig = request.sandboxConfig ?? (try? PodSandboxConfig.decode(pod.attachment)) ?? PodSandboxConfig()
+        let podConfig = request.sandboxConfig ?? (try? PodSandboxConfig.decode(pod.requestConfig)) ?? PodSandboxConfig()
         var logPath = ""
         if !config.logPath.isEmpty {
             logPath = config.logPath.hasPrefix("/") ? config.logPath : podConfig.logDirectory + "/" + config.logPath
@@ -33,7 +33,7 @@ extension CRIService {
         let container = ContainerRealm(
             systemRealm: pod.id, metadata: ContainerRealmMetadata(name: metadata.name, attempt: metadata.attempt),
             image: imageName, imageID: image.id.description, createdAt: UnixTime.nanoseconds(), logPath: logPath,
-            labels: config.labels, annotations: config.annotations, attachment: config.encode(),
+            labels: config.labels, annotations: config.annotations, requestConfig: config.encode(),
             stdin: config.stdin ? (config.stdinOnce ? .once : .open) : nil)
         let targetNamespace = try await Self.targetPIDNamespace(config: config, podConfig: podConfig, pod: pod, realms: realms)
         let imageConfig = image.config

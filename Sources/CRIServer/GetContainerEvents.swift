@@ -23,7 +23,7 @@ extension CRIService {
         var response = ContainerEventResponse(containerID: event.realm.value, containerEventType: kind, createdAt: event.time)
         if let pod = try? await realms.systemRealm(event.systemRealm.value) {
             response.podSandboxStatus = Self.render(pod, runtime: await realms.runtime(of: pod))
-            for container in await realms.registry.containers(of: pod.id) {
+            for container in await realms.containers(of: pod.id) {
                 response.containersStatuses.append(await renderStatus(container))
             }
         }

@@ -20,7 +20,7 @@ extension CRIService {
     /// Containers matching an ID (or unique prefix), a pod (ID or prefix) and a label selector; empty means any.
     func selectContainers(id: String, podSandboxID: String, labels: [String: String]) async throws -> [ContainerRealm] {
         let realms = try self.realms
-        var selected = await realms.registry.allContainerRealms
+        var selected = await realms.containerRealms
         if !id.isEmpty {
             guard let match = try? await realms.container(id) else { return [] }
             selected = selected.filter { $0.id == match.id }

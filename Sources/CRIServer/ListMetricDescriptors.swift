@@ -41,9 +41,9 @@ extension CRIService {
     public func listPodSandboxMetrics(_ request: ListPodSandboxMetricsRequest, context: ServerContext) async throws -> ListPodSandboxMetricsResponse {
         let realms = try self.realms
         var result: [PodSandboxMetrics] = []
-        for pod in await realms.registry.allSystemRealms where pod.state == .ready {
+        for pod in await realms.systemRealms where pod.state == .ready {
             var containers: [ContainerMetrics] = []
-            for container in await realms.registry.containers(of: pod.id) where container.state == .running {
+            for container in await realms.containers(of: pod.id) where container.state == .running {
                 guard let usage = try? await realms.usage(of: container) else { continue }
                 let metrics = PodMetric.allCases.compactMap { metric -> Metric? in
                     guard let value = metric.value(usage) else { return nil }

@@ -17,7 +17,7 @@ extension CRIService {
     /// Pods matching an ID (or unique prefix) and a label selector; empty means any.
     func selectPods(id: String, labels: [String: String]) async throws -> [SystemRealm] {
         let realms = try self.realms
-        var selected = await realms.registry.allSystemRealms
+        var selected = await realms.systemRealms
         if !id.isEmpty {
             // A full ID or a unique prefix; one that matches nothing selects nothing.
             guard let match = try? await realms.systemRealm(id) else { return [] }

@@ -28,7 +28,7 @@ extension CRIService {
             linux.memory = Self.memory(usage)
             linux.process = usage.processes.map { ProcessUsage(timestamp: usage.timestamp, processCount: UInt64Value(value: $0)) }
         }
-        for container in await realms?.registry.containers(of: pod.id) ?? [] {
+        for container in await realms?.containers(of: pod.id) ?? [] {
             linux.containers.append(await stats(of: container))
         }
         return PodSandboxStats(

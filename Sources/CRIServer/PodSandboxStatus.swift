@@ -15,14 +15,14 @@ extension CRIService {
         if request.verbose {
             response.info["info"] = Self.json(PodVerboseInfo(
                 id: realm.id.value, pid: runtime?.supervisorPID ?? 0, realm: "system", runtimeHandler: realm.runtimeHandler,
-                runtime: runtime, config: (try? PodSandboxConfig.decode(realm.attachment)).map(PodConfigSummary.init)))
+                runtime: runtime, config: (try? PodSandboxConfig.decode(realm.requestConfig)).map(PodConfigSummary.init)))
             response.info["attestation"] = Self.json(AttestationSummary(realm.attestation, monitor: realms.monitor))
         }
         return response
     }
 
     static func render(_ realm: SystemRealm, runtime: SystemRealmRuntime?) -> PodSandboxStatus {
-        let config = (try? PodSandboxConfig.decode(realm.attachment)) ?? PodSandboxConfig()
+        let config = (try? PodSandboxConfig.decode(realm.requestConfig)) ?? PodSandboxConfig()
         let addresses = realm.state == .ready ? (runtime?.addresses ?? []) : []
         return PodSandboxStatus(
             id: realm.id.value, metadata: Self.render(realm.metadata), state: Self.render(realm.state),

@@ -17,7 +17,7 @@ extension CRIService {
         let realm = SystemRealm(
             metadata: SystemRealmMetadata(name: metadata.name, uid: metadata.uid, namespace: metadata.namespace, attempt: metadata.attempt),
             createdAt: UnixTime.nanoseconds(), labels: config.labels, annotations: config.annotations,
-            runtimeHandler: request.runtimeHandler, attachment: config.encode())
+            runtimeHandler: request.runtimeHandler, requestConfig: config.encode())
         let started = try await realms.runSystemRealm(realm, request: try Self.systemRealmRequest(config))
         return RunPodSandboxResponse(podSandboxID: started.id.value)
     }

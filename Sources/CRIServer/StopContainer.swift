@@ -15,7 +15,7 @@ extension CRIService {
     }
 
     func stopSignal(of container: ContainerRealm) async -> Int32 {
-        let config = (try? ContainerConfig.decode(container.attachment)) ?? ContainerConfig()
+        let config = (try? ContainerConfig.decode(container.requestConfig)) ?? ContainerConfig()
         let imageSignal = await images.image(container.imageID)?.config.config?.stopSignal
         return (try? StopSignal.resolve(cri: config.stopSignal, image: imageSignal)) ?? StopSignal.sigterm
     }

@@ -10,8 +10,8 @@ extension CRIService {
         let realms = try self.realms
         // ContainerStatus reports the resources now in force: the request's, recorded in the
         // container's CRI config in the same transition as the update (a failure to record is the RPC's).
-        try await realms.updateResources(request.containerID, resources: resources) { attachment in
-            var config = (try? ContainerConfig.decode(attachment)) ?? ContainerConfig()
+        try await realms.updateResources(request.containerID, resources: resources) { requestConfig in
+            var config = (try? ContainerConfig.decode(requestConfig)) ?? ContainerConfig()
             var updated = config.linux ?? LinuxContainerConfig()
             updated.resources = linux
             config.linux = updated

@@ -17,13 +17,16 @@ extension CRIService {
         guard pod.state == .ready else {
             throw FascoError.failedPrecondition("pod sandbox \(pod.id) is not ready; only a ready pod is resized")
         }
-        var config = (try? PodSandboxConfig.decode(pod.attachment)) ?? PodSandboxConfig()
-        var linux = config.linux ?? LinuxPodSandboxConfig()
-        if let resources = request.resources { linux.resources = resources }
-        if let overhead = request.overhead { linux.overhead = overhead }
-        config.linux = linux
-        let encoded = config.encode()
-        try await realms.registry.update(system: pod.id) { $0.attachment = encoded }
+        // Read, changed and written under the pod's lock: concurrent updates do not lose each other.
+        let (resources, overhead) = (request.resources, request.overhead)
+        try await realms.updateRequestConfig(ofSystemRealm: pod.id) { bytes throws(FascoError) in
+            var config = (try? PodSandboxConfig.decode(bytes)) ?? PodSandboxConfig()
+            var linux = config.linux ?? LinuxPodSandboxConfig()
+            if let resources { linux.resources = resources }
+            if let overhead { linux.overhead = overhead }
+            config.linux = linux
+            return config.encode()
+        }
         return UpdatePodSandboxResourcesResponse()
     }
 }

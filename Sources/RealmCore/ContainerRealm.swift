@@ -47,16 +47,23 @@ public struct ContainerRealm: Sendable, Equatable, Codable {
     public var logPath: String
     public var labels: [String: String]
     public var annotations: [String: String]
-    /// Opaque bytes the layer above keeps with the realm (the CRI config it was made from).
-    public var attachment: [UInt8]
+    /// The request it was made from, as bytes the layer above reads (the CRI ContainerConfig);
+    /// opaque here. Stored under the key `attachment`, its name in older records.
+    public var requestConfig: [UInt8]
     /// Whether the process gets a stdin clients can attach to (nil: /dev/null).
     public var stdin: ContainerStdin?
     /// Its measurements and attestation key (nil in records older than measurement).
     public var attestation: RealmAttestationRecord?
 
+    enum CodingKeys: String, CodingKey {
+        case id, systemRealm, metadata, state, image, imageID, createdAt, startedAt, finishedAt, exitCode, reason, message
+        case logPath, labels, annotations, stdin, attestation
+        case requestConfig = "attachment"
+    }
+
     public init(id: RealmID = .generate(), systemRealm: RealmID, metadata: ContainerRealmMetadata, state: State = .created,
                 image: String, imageID: String, createdAt: Int64, logPath: String = "",
-                labels: [String: String] = [:], annotations: [String: String] = [:], attachment: [UInt8] = [],
+                labels: [String: String] = [:], annotations: [String: String] = [:], requestConfig: [UInt8] = [],
                 stdin: ContainerStdin? = nil) {
         self.id = id
         self.systemRealm = systemRealm
@@ -73,7 +80,7 @@ public struct ContainerRealm: Sendable, Equatable, Codable {
         self.logPath = logPath
         self.labels = labels
         self.annotations = annotations
-        self.attachment = attachment
+        self.requestConfig = requestConfig
         self.stdin = stdin
     }
 

@@ -15,6 +15,9 @@ public protocol ContainerStorage: Sendable {
                 resource: (@Sendable (String) async throws(FascoError) -> [UInt8])?) async throws(FascoError)
     /// The container's bundle directory (whether or not it exists).
     func bundleDirectory(of container: ContainerRealm) -> String
+    /// The directory holding what the container wrote to its root filesystem (its overlay's
+    /// upper layer); nil when the storage keeps none.
+    func writableLayer(of container: ContainerRealm) -> String?
     /// The container has exited: its root filesystem is unmounted (the bundle and the
     /// writable layer stay until `release`; exited containers are never started again).
     func unmount(_ container: ContainerRealm) async

@@ -8,7 +8,7 @@ import Synchronization
 /// filesystems and the events they emit. Each realm's multi-step changes are serialized by a
 /// lock of its own; every change is on disk before a call returns.
 public final class RealmManager: Sendable {
-    public let registry: RealmRegistry
+    let registry: RealmRegistry
     public let events: RealmEventHub
     let backend: any RealmBackend
     let storage: any ContainerStorage
@@ -472,10 +472,11 @@ public final class RealmManager: Sendable {
     }
 
     /// Changes a created or running container's resource limits and, in the same transition
-    /// (under the container's lock, on disk before it returns), its attachment by `attachment`
-    /// (the layer above keeps the resources now in force there). A failure of either is thrown.
+    /// (under the container's lock, on disk before it returns), its request config by
+    /// `requestConfig` (the layer above keeps the resources now in force there). A failure of
+    /// either is thrown.
     public func updateResources(_ id: String, resources: RuntimeSpec.Linux.Resources,
-                                attachment: (@Sendable ([UInt8]) -> [UInt8])? = nil) async throws(FascoError) {
+                                requestConfig: (@Sendable ([UInt8]) -> [UInt8])? = nil) async throws(FascoError) {
         let container = try await existingContainer(id)
         try await locks.withLock(container.id) { () throws(FascoError) in
             let current = try await existingContainer(container.id.value)
@@ -483,8 +484,8 @@ public final class RealmManager: Sendable {
                 throw .failedPrecondition("container \(current.id) is \(current.state.rawValue); only created or running containers are updated")
             }
             try await backend.updateResources(current, bundle: storage.bundleDirectory(of: current), resources: resources)
-            if let attachment {
-                try await registry.update(current.id) { $0.attachment = attachment($0.attachment) }
+            if let requestConfig {
+                try await registry.update(current.id) { $0.requestConfig = requestConfig($0.requestConfig) }
             }
         }
     }
@@ -504,6 +505,42 @@ public final class RealmManager: Sendable {
 
     public func bundle(of container: ContainerRealm) -> String {
         storage.bundleDirectory(of: container)
+    }
+
+    /// The directory holding what the container wrote to its root filesystem (nil: none).
+    public func writableLayer(of container: ContainerRealm) -> String? {
+        storage.writableLayer(of: container)
+    }
+
+    // MARK: Queries
+
+    /// Every System Realm the registry holds (not yet removed), oldest first.
+    public var systemRealms: [SystemRealm] {
+        get async { await registry.allSystemRealms }
+    }
+
+    /// Every Container Realm the registry holds (not yet removed), oldest first.
+    public var containerRealms: [ContainerRealm] {
+        get async { await registry.allContainerRealms }
+    }
+
+    /// The Container Realms of System Realm `pod`, oldest first.
+    public func containers(of pod: RealmID) async -> [ContainerRealm] {
+        await registry.containers(of: pod)
+    }
+
+    /// Changes a ready System Realm's request config by `change` (the layer above keeps the
+    /// pod-level resources now in force there), under the realm's lock, on disk before it returns.
+    public func updateRequestConfig(ofSystemRealm id: RealmID,
+                                    _ change: @Sendable ([UInt8]) throws(FascoError) -> [UInt8]) async throws(FascoError) {
+        try await locks.withLock(id) { () throws(FascoError) in
+            guard let current = try await registry.systemRealm(id.value) else { throw .notFound("pod sandbox \(id) not found") }
+            guard current.state == .ready else {
+                throw .failedPrecondition("pod sandbox \(id) is not ready; only a ready pod is resized")
+            }
+            let updated = try change(current.requestConfig)
+            _ = try await registry.update(system: id) { $0.requestConfig = updated }
+        }
     }
 
     public func usage(of container: ContainerRealm) async throws(FascoError) -> RealmUsage {

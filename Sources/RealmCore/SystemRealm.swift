@@ -30,14 +30,20 @@ public struct SystemRealm: Sendable, Equatable, Codable {
     public var annotations: [String: String]
     /// The RuntimeClass handler it was created for ("" is the default).
     public var runtimeHandler: String
-    /// Opaque bytes the layer above keeps with the realm (the CRI config it was made from).
-    public var attachment: [UInt8]
+    /// The request it was made from, as bytes the layer above reads (the CRI PodSandboxConfig);
+    /// opaque here. Stored under the key `attachment`, its name in older records.
+    public var requestConfig: [UInt8]
     /// Its measurements and attestation key (nil in records older than measurement).
     public var attestation: RealmAttestationRecord?
 
+    enum CodingKeys: String, CodingKey {
+        case id, metadata, state, createdAt, labels, annotations, runtimeHandler, attestation
+        case requestConfig = "attachment"
+    }
+
     public init(id: RealmID = .generate(), metadata: SystemRealmMetadata, state: State = .ready, createdAt: Int64,
                 labels: [String: String] = [:], annotations: [String: String] = [:], runtimeHandler: String = "",
-                attachment: [UInt8] = []) {
+                requestConfig: [UInt8] = []) {
         self.id = id
         self.metadata = metadata
         self.state = state
@@ -45,6 +51,6 @@ public struct SystemRealm: Sendable, Equatable, Codable {
         self.labels = labels
         self.annotations = annotations
         self.runtimeHandler = runtimeHandler
-        self.attachment = attachment
+        self.requestConfig = requestConfig
     }
 }

@@ -5,6 +5,7 @@ import FoundationEssentials
 import GRPCTransport
 import ImageStore
 import Testing
+import TestSupport
 
 @Suite("ImageService over CRI, with images imported from OCI layouts")
 struct ImageServiceTests {

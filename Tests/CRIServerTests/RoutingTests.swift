@@ -4,6 +4,7 @@ import FascoCore
 import GRPCTransport
 import Logging
 import Testing
+import TestSupport
 
 @Suite("CRI routing and error mapping")
 struct RoutingTests {

@@ -3,6 +3,7 @@ import CRIServer
 import FascoCore
 import GRPCTransport
 import Testing
+import TestSupport
 
 @Suite("Version, Status and RuntimeConfig")
 struct RuntimeInfoTests {

@@ -4,6 +4,7 @@ import FascoCore
 import ImageStore
 import GRPCTransport
 import Logging
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,16 +37,6 @@ final class TestServer: Sendable {
     }
 }
 
-/// A source for tests that must not reach any registry.
-struct UnreachableSource: ImageSource {
-    func manifest(repository: String, reference: String) async throws(FascoError) -> FetchedManifest {
-        throw .unavailable("no registry in this test (\(repository):\(reference))")
-    }
-
-    func blob(repository: String, digest: Digest, size: Int64, into writer: BlobWriter) async throws(FascoError) {
-        throw .unavailable("no registry in this test")
-    }
-}
 
 extension RuntimeEnvironment {
     static let testDefault = RuntimeEnvironment(
@@ -58,28 +49,4 @@ extension RuntimeEnvironment {
         })
 }
 
-/// The status a call failed with, or nil when it succeeded.
-func statusOf(_ body: () async throws -> Void) async -> GRPCStatus? {
-    do {
-        try await body()
-        return nil
-    } catch let status as GRPCStatus {
-        return status
-    } catch {
-        return GRPCStatus(.unknown, "not a GRPCStatus: \(error)")
-    }
-}
 
-/// Runs `body`, then waits for `cleanUp`, whether `body` threw or not (a `defer` cannot await,
-/// and a clean-up left to an unawaited Task outlives the test).
-func withCleanUp<T>(_ cleanUp: () async -> Void, _ body: () async throws -> T) async rethrows -> T {
-    let value: T
-    do {
-        value = try await body()
-    } catch {
-        await cleanUp()
-        throw error
-    }
-    await cleanUp()
-    return value
-}

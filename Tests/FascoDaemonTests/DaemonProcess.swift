@@ -166,20 +166,6 @@ func poll<T>(timeout: Duration = .seconds(30), _ probe: () -> T?) async throws -
     }
 }
 
-/// Runs `body`, then waits for `cleanUp`, whether `body` threw or not (a `defer` cannot await,
-/// and a clean-up left to an unawaited Task outlives the test: its daemon keeps running and its
-/// directory stays).
-func withCleanUp<T>(_ cleanUp: () async -> Void, _ body: () async throws -> T) async rethrows -> T {
-    let value: T
-    do {
-        value = try await body()
-    } catch {
-        await cleanUp()
-        throw error
-    }
-    await cleanUp()
-    return value
-}
 
 /// What `make test` installs before it runs the tests. A bare `swift test` may lack it: the
 /// tests that need it are then skipped, with the reason. In CI (CI=true) they run anyway and

@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 @Suite("fasco serve, as a user runs it", .serialized)
 struct DaemonTests {
@@ -151,14 +152,3 @@ struct DaemonTests {
     }
 }
 
-/// The status a call failed with, or nil when it succeeded.
-func statusOf(_ body: () async throws -> Void) async -> GRPCStatus? {
-    do {
-        try await body()
-        return nil
-    } catch let status as GRPCStatus {
-        return status
-    } catch {
-        return GRPCStatus(.unknown, "not a GRPCStatus: \(error)")
-    }
-}

@@ -3,6 +3,7 @@ import FascoCore
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 /// Encrypted images end to end: images encrypted in the test suite from ocicrypt's published
 /// scheme with CoCo's attestation-agent key provider (Tests/images/encrypt.py, independent of

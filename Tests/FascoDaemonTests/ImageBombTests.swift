@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 /// Decompression bombs pushed to the kit's registry and pulled through the real daemon's
 /// PullImage, on a daemon whose root is a 512 MiB tmpfs (a bomb that got past its bound

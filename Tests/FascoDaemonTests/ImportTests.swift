@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 @Suite("fasco image import", .serialized)
 struct ImportTests {

@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 /// Key release end to end: a real daemon and real containers against an independent key broker
 /// written in the test suite from Trustee's RCAR 0.4.0 protocol (Tests/attestation/kbs.py, which

@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 @Suite("pod features on the software backend", .serialized)
 struct PodFeatureTests {

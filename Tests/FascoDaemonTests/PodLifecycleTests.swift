@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 @Suite("pods and containers on the software backend", .serialized)
 struct PodLifecycleTests {

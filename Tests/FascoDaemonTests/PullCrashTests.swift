@@ -3,6 +3,7 @@ import FascoCore
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 @Suite("image pulls survive kill -9", .serialized)
 struct PullCrashTests {

@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 /// The signature policy through the real daemon and the kit's registry: images copied into
 /// a namespace of their own and signed as cosign signs (Tests/images/cosign.py, Python's

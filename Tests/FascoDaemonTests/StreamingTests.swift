@@ -3,6 +3,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 /// Runs blocking client code on a thread of its own (never on a cooperative thread).
 func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 /// A pod whose System Realm supervisor (fasco-realm) dies, killed or by the OOM killer: the
 /// daemon notices at once, reaps it, the pod is NOTREADY, its containers exited with why, the

@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 /// The systemd cgroup driver against a real systemd: the daemon runs inside a private systemd
 /// (Tests/systemd/lab.sh); the test looks at the lab's cgroups from the host.

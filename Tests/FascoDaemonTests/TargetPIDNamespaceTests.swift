@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 /// CRI PID namespace mode TARGET, what `kubectl debug --target` sends: the new container joins
 /// the PID namespace of a running container of its pod and sees its processes.

@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 /// The user's mistakes are answered as such (a shell's exit status, FAILED_PRECONDITION with
 /// the runtime's words), never INTERNAL, with either runtime (`RuntimeRefusal`).

@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 
 @Suite("pods with a user namespace (userns_options mode POD)", .serialized)
 struct UserNamespaceTests {

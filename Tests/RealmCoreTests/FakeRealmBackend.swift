@@ -279,6 +279,8 @@ final class FakeRealmBackend: RealmBackend, ContainerStorage, Sendable {
         root + "/containers/" + container.id.value
     }
 
+    nonisolated func writableLayer(of container: ContainerRealm) -> String? { nil }
+
     func unmount(_ container: ContainerRealm) async {
         state.withLock { $0.calls.append("unmount \(container.id)") }
     }

@@ -55,8 +55,13 @@ struct HostFactsTests {
             == HostDevice(type: "b", major: 259, minor: 70000, fileMode: 0o4660, uid: 1, gid: 2))
         #expect(HostDevice(mode: UInt32(S_IFREG) | 0o644, rdev: 0, uid: 0, gid: 0) == nil)
         #expect(HostDevice(mode: UInt32(S_IFDIR) | 0o755, rdev: 0, uid: 0, gid: 0) == nil)
-        #expect(try LocalHostFiles().device(at: "/dev/null")?.spec(path: "/dev/x")
-            == .init(path: "/dev/x", type: "c", major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0))
+        // A node of its own (the host's /dev/null is shared with every test running meanwhile).
+        let directory = try FileSystem.makeTemporaryDirectory(prefix: "fasco-devices-")
+        defer { try? FileSystem.removeTree(directory) }
+        try #require(mknod(directory + "/null", S_IFCHR | 0o640, (1 << 8) | 3) == 0, "mknod: \(errno)")
+        try #require(chown(directory + "/null", 7, 8) == 0 && chmod(directory + "/null", 0o640) == 0)
+        #expect(try LocalHostFiles().device(at: directory + "/null")?.spec(path: "/dev/x")
+            == .init(path: "/dev/x", type: "c", major: 1, minor: 3, fileMode: 0o640, uid: 7, gid: 8))
         #expect(try LocalHostFiles().device(at: "/proc/self/status") == nil)
         #expect(throws: FascoError.self) { try LocalHostFiles().device(at: "/dev/no-such-device-fasco") }
     }

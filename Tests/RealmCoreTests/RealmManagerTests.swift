@@ -328,11 +328,11 @@ struct RealmManagerUpdateTests {
         let pod = try await h.runPod("web")
         let app = try await h.run("app", in: pod)
         try await h.manager.updateResources(app.id.value, resources: Self.resources) { _ in [7] }
-        #expect(try await h.manager.container(app.id.value)?.attachment == [7])
+        #expect(try await h.manager.container(app.id.value)?.requestConfig == [7])
         // Reloaded from disk too.
         let reloaded = try RealmRegistry(root: h.root + "/records")
         _ = try await reloaded.load()
-        #expect(try await reloaded.containerRealm(app.id.value)?.attachment == [7])
+        #expect(try await reloaded.containerRealm(app.id.value)?.requestConfig == [7])
 
         // The record becomes a directory: renaming the new record over it fails.
         let record = h.root + "/records/containers/\(app.id).json"
@@ -341,7 +341,7 @@ struct RealmManagerUpdateTests {
         await #expect { try await h.manager.updateResources(app.id.value, resources: Self.resources) { _ in [8] } } throws: {
             ($0 as? FascoError) != nil
         }
-        #expect(try await h.manager.container(app.id.value)?.attachment == [7])
+        #expect(try await h.manager.container(app.id.value)?.requestConfig == [7])
         try FileManager.default.removeItem(atPath: record)
 
         // The backend's failure is the caller's too.
@@ -349,7 +349,7 @@ struct RealmManagerUpdateTests {
         await #expect { try await h.manager.updateResources(app.id.value, resources: Self.resources) { _ in [9] } } throws: {
             ($0 as? FascoError)?.code == .internal
         }
-        #expect(try await h.manager.container(app.id.value)?.attachment == [7], "nothing recorded for a failed update")
+        #expect(try await h.manager.container(app.id.value)?.requestConfig == [7], "nothing recorded for a failed update")
     }
 
     @Test("concurrent updates and a stop do not interleave: each update and its record are one transition")

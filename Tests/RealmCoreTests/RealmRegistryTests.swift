@@ -17,7 +17,7 @@ func makeRealmRoot() throws -> String {
 
 func pod(_ name: String, attempt: UInt32 = 0, at time: Int64 = 1) -> SystemRealm {
     SystemRealm(metadata: SystemRealmMetadata(name: name, uid: "uid-\(name)", namespace: "default", attempt: attempt),
-                createdAt: time, labels: ["app": name], annotations: ["note": "x"], attachment: [1, 2, 3])
+                createdAt: time, labels: ["app": name], annotations: ["note": "x"], requestConfig: [1, 2, 3])
 }
 
 func container(_ name: String, in pod: RealmID, attempt: UInt32 = 0, at time: Int64 = 2, image: String = "busybox") -> ContainerRealm {

@@ -26,6 +26,9 @@ public struct ImageRootfsStorage: ContainerStorage {
 
     public func bundleDirectory(of container: ContainerRealm) -> String { "\(directory)/\(container.id)" }
 
+    /// The overlay's upper directory in the bundle (`ImageStore.prepareRootfs`).
+    public func writableLayer(of container: ContainerRealm) -> String? { bundleDirectory(of: container) + "/upper" }
+
     public func prepare(_ container: ContainerRealm, pod: SystemRealmRuntime) async throws(FascoError) -> ContainerBundle {
         let bundle = bundleDirectory(of: container)
         let mapping = try pod.userNamespace.map { path throws(FascoError) in try Self.idMapping(userNamespace: path) }
