@@ -1,4 +1,5 @@
 import FascoCore
+import Foundation
 @testable import RealmCore
 import Testing
 #if canImport(Glibc)
@@ -168,5 +169,22 @@ struct RealmRegistryTests {
         #expect(try FileSystem.list(root + "/system").count == 1, "garbage and temporaries are removed")
         #expect(try FileSystem.list(root + "/containers").count == 1)
         await #expect { try await reloaded.add(pod("api")) } throws: { ($0 as? FascoError)?.code == .alreadyExists }
+    }
+}
+
+@Suite("realm records on disk")
+struct RealmRecordFormatTests {
+    @Test("a record written before requestConfig had its name (key attachment) loads, and records keep that key")
+    func requestConfigKey() throws {
+        let pod = pod("web")
+        let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(pod)) as? [String: Any])
+        #expect(json["attachment"] != nil && json["requestConfig"] == nil)
+        // An older record: the same fields, as the daemon of an earlier release wrote them.
+        let older = #"{"id":"\#(pod.id.value)","metadata":{"name":"web","uid":"u","namespace":"default","attempt":0},"state":"ready","createdAt":1,"#
+            + #""labels":{},"annotations":{},"runtimeHandler":"","attachment":[1,2,3]}"#
+        #expect(try JSONDecoder().decode(SystemRealm.self, from: Data(older.utf8)).requestConfig == [1, 2, 3])
+        let app = container("app", in: pod.id)
+        let encoded = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(app)) as? [String: Any])
+        #expect(encoded["attachment"] != nil && encoded["requestConfig"] == nil)
     }
 }
