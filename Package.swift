@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "CRIProto", dependencies: ["CProtobufC"]),
         .systemLibrary(name: "CImageLibs"),
         .target(name: "CLinux"),
-        .target(name: "CStreaming", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         // sd-bus from libsystemd (Debian: libsystemd-dev): the systemd cgroup driver's D-Bus calls.
         .target(name: "CSystemdBus", linkerSettings: [.linkedLibrary("systemd")]),
         .target(name: "GRPCTransport", dependencies: ["CGRPCShim", "CGRPCCore"], swiftSettings: swift6),
@@ -40,7 +40,7 @@ let package = Package(
         .target(
             name: "RealmAttestation",
             dependencies: [
-                "FascoCore", "OCISpec", "CStreaming", .product(name: "Crypto", package: "swift-crypto"),
+                "FascoCore", "OCISpec", "CZlib", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: swift6),
@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
         .target(
             name: "CRIStreaming",
-            dependencies: ["CStreaming", "FascoCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CZlib", "FascoCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swift6),
         .target(
             name: "CRIServer",

@@ -1,4 +1,4 @@
-import CStreaming
+import CZlib
 import Crypto
 import FascoCore
 import FoundationEssentials

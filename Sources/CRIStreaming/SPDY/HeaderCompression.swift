@@ -1,4 +1,4 @@
-import CStreaming
+import CZlib
 
 /// One direction's zlib context for SPDY/3 header blocks: every block of a connection
 /// continues the same stream (SPDY draft 3, section 2.6.10), primed with `SPDYDictionary`.

@@ -1,7 +1,8 @@
-// zlib behind the CRI streaming server's SPDY/3 header blocks, as an opaque stream:
+// zlib for Fasco: the CRI streaming server's SPDY/3 header blocks (an opaque stream) and
+// gzip members such as CoCo initdata (bounded):
 // no zlib type reaches Swift. Compiled against the system zlib (zlib1g-dev).
-#ifndef FASCO_STREAMING_H
-#define FASCO_STREAMING_H
+#ifndef FASCO_ZLIB_H
+#define FASCO_ZLIB_H
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-#include "fasco_streaming.h"
+#include "fasco_zlib.h"
 
 #include <stdlib.h>
 #include <string.h>
