@@ -97,7 +97,7 @@ extension CRIService {
     }
 
     /// What the spec builder needs to know of the System Realm.
-    static func podContext(pod: SystemRealm, config: PodSandboxConfig, runtime: SystemRealmRuntime) -> PodSandboxContext {
+    static func podContext(pod: SystemRealm, config: PodSandboxConfig, runtime: RunningSystemRealm) -> PodSandboxContext {
         PodSandboxContext(
             podID: pod.id.value, config: config,
             networkNamespacePath: runtime.networkNamespace, ipcNamespacePath: runtime.ipcNamespace,
@@ -110,7 +110,7 @@ extension CRIService {
 
     /// The pod's guest API directory when the pod has the guest API (its annotation does not turn
     /// it off) and the daemon serves one (it made the directory when the pod started).
-    static func guestAPIDirectory(pod: SystemRealm, runtime: SystemRealmRuntime) -> String? {
+    static func guestAPIDirectory(pod: SystemRealm, runtime: RunningSystemRealm) -> String? {
         guard GuestAPIPolicy.isEnabled(annotations: pod.annotations) else { return nil }
         let directory = GuestAPIPolicy.directory(ofRealmDirectory: runtime.directory)
         return FileSystem.isDirectory(directory) ? directory : nil

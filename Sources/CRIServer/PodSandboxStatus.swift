@@ -21,7 +21,7 @@ extension CRIService {
         return response
     }
 
-    static func render(_ realm: SystemRealm, runtime: SystemRealmRuntime?) -> PodSandboxStatus {
+    static func render(_ realm: SystemRealm, runtime: RunningSystemRealm?) -> PodSandboxStatus {
         let config = (try? PodSandboxConfig.decode(realm.requestConfig)) ?? PodSandboxConfig()
         let addresses = realm.state == .ready ? (runtime?.addresses ?? []) : []
         return PodSandboxStatus(
@@ -51,7 +51,7 @@ struct PodVerboseInfo: Encodable {
     var pid: Int32
     var realm: String
     var runtimeHandler: String
-    var runtime: SystemRealmRuntime?
+    var runtime: RunningSystemRealm?
     var config: PodConfigSummary?
 }
 

@@ -16,10 +16,10 @@ public struct ReferenceMeasurement: Sendable {
     /// The supervisor binary the node runs (measured into System Realms).
     public var supervisor: [UInt8]
     /// What a System Realm started from a request looks like to its containers (the backend's layout).
-    public var plannedRuntime: @Sendable (SystemRealmRequest, String) -> SystemRealmRuntime
+    public var plannedRuntime: @Sendable (SystemRealmRequest, String) -> RunningSystemRealm
 
     public init(root: String, state: String, supervisor: [UInt8],
-                plannedRuntime: @escaping @Sendable (SystemRealmRequest, String) -> SystemRealmRuntime) {
+                plannedRuntime: @escaping @Sendable (SystemRealmRequest, String) -> RunningSystemRealm) {
         self.root = root
         self.state = state
         self.supervisor = supervisor

@@ -43,7 +43,7 @@ public final class StreamingServer: Sendable {
     struct Context: Sendable {
         let configuration: Configuration
         let tokens: TokenCache
-        let runtime: any StreamingRuntime
+        let backend: any StreamingBackend
         let logger: Logger
     }
 
@@ -63,7 +63,7 @@ public final class StreamingServer: Sendable {
     private let sessions = Mutex(0)
 
     /// Binds and starts accepting; fails when the address cannot be listened on.
-    public init(configuration: Configuration, runtime: any StreamingRuntime, logger: Logger) throws(FascoError) {
+    public init(configuration: Configuration, backend: any StreamingBackend, logger: Logger) throws(FascoError) {
         let (listener, port) = try Self.listen(address: configuration.address, port: configuration.port)
         let wake: (read: Int32, write: Int32)
         do { wake = try SocketIO.makePipe() } catch {
@@ -76,7 +76,7 @@ public final class StreamingServer: Sendable {
         self.context = Context(
             configuration: configuration,
             tokens: TokenCache(lifetime: configuration.tokenLifetime, capacity: configuration.maxPendingRequests),
-            runtime: runtime, logger: logger)
+            backend: backend, logger: logger)
         self.state = Mutex(ListenerState(wakeWrite: wake.write))
         guard DetachedThread.start(stackSize: Self.sessionStack, { [self] in acceptLoop(listener: listener, wake: wake.read) }) else {
             close(listener)

@@ -45,7 +45,7 @@ public enum Daemon {
         var streamingConfiguration = StreamingServer.Configuration()
         streamingConfiguration.address = config.streaming.address
         streamingConfiguration.port = UInt16(config.streaming.port)
-        let streaming = try StreamingServer(configuration: streamingConfiguration, runtime: RealmStreamingRuntime(realms: realms),
+        let streaming = try StreamingServer(configuration: streamingConfiguration, backend: RealmStreamingBackend(realms: realms),
                                             logger: logger)
         let service = CRIService(environment: environment, images: images, realms: realms, streaming: streaming, logger: logger)
         var serverConfiguration = GRPCServer.Configuration(socketPath: try config.socketPath)

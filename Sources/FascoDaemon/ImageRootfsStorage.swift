@@ -29,7 +29,7 @@ public struct ImageRootfsStorage: ContainerStorage {
     /// The overlay's upper directory in the bundle (`ImageStore.prepareRootfs`).
     public func writableLayer(of container: ContainerRealm) -> String? { bundleDirectory(of: container) + "/upper" }
 
-    public func prepare(_ container: ContainerRealm, pod: SystemRealmRuntime) async throws(FascoError) -> ContainerBundle {
+    public func prepare(_ container: ContainerRealm, pod: RunningSystemRealm) async throws(FascoError) -> ContainerBundle {
         let bundle = bundleDirectory(of: container)
         let mapping = try pod.userNamespace.map { path throws(FascoError) in try Self.idMapping(userNamespace: path) }
         let rootfs = try await images.prepareRootfs(
@@ -38,7 +38,7 @@ public struct ImageRootfsStorage: ContainerStorage {
         return ContainerBundle(directory: bundle, rootfs: rootfs, locked: locked)
     }
 
-    public func unlock(_ container: ContainerRealm, pod: SystemRealmRuntime, spec: RuntimeSpec,
+    public func unlock(_ container: ContainerRealm, pod: RunningSystemRealm, spec: RuntimeSpec,
                        resource: (@Sendable (String) async throws(FascoError) -> [UInt8])?) async throws(FascoError) {
         let bundle = bundleDirectory(of: container)
         let mapping = try pod.userNamespace.map { path throws(FascoError) in try Self.idMapping(userNamespace: path) }

@@ -6,12 +6,12 @@ public protocol ContainerStorage: Sendable {
     /// Makes the container's bundle directory and root filesystem (for the System Realm that
     /// runs `pod`: in its user namespace, when it has one); returns their paths. A bundle whose
     /// image has encrypted layers comes back `locked`: its root filesystem is empty until `unlock`.
-    func prepare(_ container: ContainerRealm, pod: SystemRealmRuntime) async throws(FascoError) -> ContainerBundle
+    func prepare(_ container: ContainerRealm, pod: RunningSystemRealm) async throws(FascoError) -> ContainerBundle
     /// Decrypts a locked bundle's layers with keys `resource` gives (key-broker resources released
     /// to the container's realm, `kbs:///repo/type/tag`) and mounts its root filesystem for
     /// `spec` (the backend makes its mount points when it creates the container). On failure
     /// nothing decrypted is left.
-    func unlock(_ container: ContainerRealm, pod: SystemRealmRuntime, spec: RuntimeSpec,
+    func unlock(_ container: ContainerRealm, pod: RunningSystemRealm, spec: RuntimeSpec,
                 resource: (@Sendable (String) async throws(FascoError) -> [UInt8])?) async throws(FascoError)
     /// The container's bundle directory (whether or not it exists).
     func bundleDirectory(of container: ContainerRealm) -> String

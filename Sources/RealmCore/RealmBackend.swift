@@ -7,13 +7,13 @@ import OCISpec
 public protocol RealmBackend: Sendable {
     /// Brings a System Realm up: its supervisor, namespaces, cgroup, files and network.
     /// On failure, whatever was made is removed again before the error is thrown.
-    func startSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> SystemRealmRuntime
+    func startSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> RunningSystemRealm
     /// Kills every container process, takes the network down and stops the supervisor.
     func stopSystemRealm(_ realm: SystemRealm) async throws(FascoError)
     /// Removes everything the realm left behind (cgroup, files, mounts, records).
     func removeSystemRealm(_ realm: SystemRealm) async throws(FascoError)
     /// What the backend knows of a System Realm; nil when it knows nothing (removed, or lost in a reboot).
-    func systemRealmRuntime(_ id: RealmID) async -> SystemRealmRuntime?
+    func runningSystemRealm(_ id: RealmID) async -> RunningSystemRealm?
     /// Whether the realm's supervisor still runs.
     func isRunning(_ realm: SystemRealm) async -> Bool
     /// Returns once the realm's supervisor (whatever holds it up) has ended, with how, however it
@@ -168,7 +168,7 @@ public struct SystemRealmRequest: Sendable, Equatable {
 }
 
 /// What a running System Realm offers its containers.
-public struct SystemRealmRuntime: Sendable, Equatable, Codable {
+public struct RunningSystemRealm: Sendable, Equatable, Codable {
     /// The supervisor's pid (0 once stopped).
     public var supervisorPID: Int32
     /// The realm's state directory.

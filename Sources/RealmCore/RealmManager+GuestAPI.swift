@@ -12,7 +12,7 @@ extension RealmManager {
         for pod in await registry.allSystemRealms where pod.state == .ready {
             try? await locks.withLock(pod.id) { () throws(FascoError) in
                 guard let current = try await registry.systemRealm(pod.id.value), current.state == .ready,
-                      await backend.isRunning(current), let runtime = await backend.systemRealmRuntime(current.id) else { return }
+                      await backend.isRunning(current), let runtime = await backend.runningSystemRealm(current.id) else { return }
                 await service.systemRealmStarted(current, runtime: runtime)
             }
         }

@@ -60,7 +60,7 @@ public final class RealmManager: Sendable {
         }
         try await registry.add(realm)
         return try await locks.withLock(realm.id) { () throws(FascoError) -> SystemRealm in
-            let runtime: SystemRealmRuntime
+            let runtime: RunningSystemRealm
             do throws(FascoError) {
                 runtime = try await backend.startSystemRealm(realm, request: request)
             } catch {
@@ -84,8 +84,8 @@ public final class RealmManager: Sendable {
         try await registry.systemRealm(id)
     }
 
-    public func runtime(of realm: SystemRealm) async -> SystemRealmRuntime? {
-        await backend.systemRealmRuntime(realm.id)
+    public func runtime(of realm: SystemRealm) async -> RunningSystemRealm? {
+        await backend.runningSystemRealm(realm.id)
     }
 
     public func isRunning(_ realm: SystemRealm) async -> Bool {
@@ -191,14 +191,14 @@ public final class RealmManager: Sendable {
     /// its error stops the creation like any other.
     public func createContainer(
         _ container: ContainerRealm, image: MeasuredImage,
-        makeSpec: @Sendable (ContainerBundle, SystemRealmRuntime) async throws(FascoError) -> RuntimeSpec,
+        makeSpec: @Sendable (ContainerBundle, RunningSystemRealm) async throws(FascoError) -> RuntimeSpec,
         admit: (@Sendable (ContainerRealm) async throws(FascoError) -> Void)? = nil
     ) async throws(FascoError) -> ContainerRealm {
         return try await locks.withLock(container.systemRealm) { () throws(FascoError) -> ContainerRealm in
             guard let pod = try await registry.systemRealm(container.systemRealm.value) else {
                 throw .notFound("pod sandbox \(container.systemRealm) not found")
             }
-            guard pod.state.canCreateContainer, let runtime = await backend.systemRealmRuntime(pod.id) else {
+            guard pod.state.canCreateContainer, let runtime = await backend.runningSystemRealm(pod.id) else {
                 throw .failedPrecondition("pod sandbox \(pod.id) is not ready: containers are created only in ready pods")
             }
             try await registry.add(container)

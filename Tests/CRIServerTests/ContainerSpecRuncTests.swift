@@ -89,7 +89,7 @@ struct ContainerSpecRuncTests {
     /// `runc run`s it (cleaning up the container and its cgroups afterwards): the exit status,
     /// stdout and stderr.
     private func run(_ input: ContainerSpecInput, in fixture: SpecFixture) async throws -> (Int32, String, String) {
-        let pod = SystemRealmRuntime(supervisorPID: 0, directory: fixture.podDirectory, networkNamespace: nil, ipcNamespace: nil,
+        let pod = RunningSystemRealm(supervisorPID: 0, directory: fixture.podDirectory, networkNamespace: nil, ipcNamespace: nil,
                                      utsNamespace: nil, pidNamespace: nil, files: [:], shmPath: "/dev/shm",
                                      cgroupParent: "/fasco-spec-test", addresses: [])
         let spec = try SoftwareBackend.runnable(ContainerSpecBuilder.build(input), containerID: input.containerID, pod: pod,

@@ -10,11 +10,11 @@ import Glibc
 struct StreamingServerTests {
     static let v4 = ["v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io"]
 
-    static func makeServer(_ runtime: FakeStreamingRuntime = FakeStreamingRuntime(),
+    static func makeServer(_ runtime: FakeStreamingBackend = FakeStreamingBackend(),
                            configure: (inout StreamingServer.Configuration) -> Void = { _ in }) throws -> StreamingServer {
         var configuration = StreamingServer.Configuration()
         configure(&configuration)
-        return try StreamingServer(configuration: configuration, runtime: runtime, logger: Logger(label: "test"))
+        return try StreamingServer(configuration: configuration, backend: runtime, logger: Logger(label: "test"))
     }
 
     static func exec(_ server: StreamingServer, _ command: String, tty: Bool = false, stdin: Bool = false, stderr: Bool = true) throws -> String {
@@ -67,7 +67,7 @@ struct StreamingServerTests {
 
     @Test("exec with a terminal: input and output through it, resize events applied")
     func execTerminal() async throws {
-        let runtime = FakeStreamingRuntime()
+        let runtime = FakeStreamingBackend()
         let server = try Self.makeServer(runtime)
         let url = try Self.exec(server, "upper", tty: true, stdin: true, stderr: false)
         let received = try await blocking {
@@ -108,7 +108,7 @@ struct StreamingServerTests {
 
     @Test("a client that goes away kills its command")
     func disconnectKills() async throws {
-        let runtime = FakeStreamingRuntime()
+        let runtime = FakeStreamingBackend()
         let server = try Self.makeServer(runtime)
         let url = try server.url(for: .exec(.init(containerID: "c", command: ["hang"], tty: false, stdin: false, stdout: true, stderr: false)))
         try await blocking {

@@ -13,7 +13,7 @@ final class FakeRealmBackend: RealmBackend, ContainerStorage, Sendable {
     }
 
     struct State {
-        var systemRealms: [RealmID: SystemRealmRuntime] = [:]
+        var systemRealms: [RealmID: RunningSystemRealm] = [:]
         /// System Realms whose supervisor is gone (lost): not running, their containers' waits fail.
         var lost: Set<RealmID> = []
         var processes: [RealmID: Process] = [:]
@@ -100,9 +100,9 @@ final class FakeRealmBackend: RealmBackend, ContainerStorage, Sendable {
 
     // MARK: System Realms
 
-    func startSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> SystemRealmRuntime {
+    func startSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> RunningSystemRealm {
         try record("startSystemRealm \(realm.id)")
-        let runtime = SystemRealmRuntime(supervisorPID: 10, directory: root + "/realms/" + realm.id.value, networkNamespace: nil,
+        let runtime = RunningSystemRealm(supervisorPID: 10, directory: root + "/realms/" + realm.id.value, networkNamespace: nil,
                                          ipcNamespace: nil, utsNamespace: nil, pidNamespace: nil, files: [:], shmPath: "/dev/shm",
                                          cgroupParent: "/fake", addresses: [])
         state.withLock { $0.systemRealms[realm.id] = runtime }
@@ -122,7 +122,7 @@ final class FakeRealmBackend: RealmBackend, ContainerStorage, Sendable {
         }
     }
 
-    func systemRealmRuntime(_ id: RealmID) async -> SystemRealmRuntime? {
+    func runningSystemRealm(_ id: RealmID) async -> RunningSystemRealm? {
         state.withLock { $0.systemRealms[id] }
     }
 
@@ -258,7 +258,7 @@ final class FakeRealmBackend: RealmBackend, ContainerStorage, Sendable {
 
     // MARK: ContainerStorage
 
-    func prepare(_ container: ContainerRealm, pod: SystemRealmRuntime) async throws(FascoError) -> ContainerBundle {
+    func prepare(_ container: ContainerRealm, pod: RunningSystemRealm) async throws(FascoError) -> ContainerBundle {
         try record("prepare \(container.id)")
         state.withLock { _ = $0.bundles.insert(container.id) }
         return ContainerBundle(directory: bundleDirectory(of: container), rootfs: bundleDirectory(of: container) + "/rootfs",
@@ -269,7 +269,7 @@ final class FakeRealmBackend: RealmBackend, ContainerStorage, Sendable {
     static let encryptedImagePrefix = "encrypted/"
 
     /// Records the unlock and, with a key broker, fetches the resource `kbs:///fake/key/<image>`.
-    func unlock(_ container: ContainerRealm, pod: SystemRealmRuntime, spec: RuntimeSpec,
+    func unlock(_ container: ContainerRealm, pod: RunningSystemRealm, spec: RuntimeSpec,
                 resource: (@Sendable (String) async throws(FascoError) -> [UInt8])?) async throws(FascoError) {
         try record("unlock \(container.id)")
         if let resource { _ = try await resource("kbs:///fake/key/" + container.image) }

@@ -280,7 +280,7 @@ struct RealmManagerRecoveryTests {
         let orphan = try await h.run("orphan", in: lost)
         let unstarted = try await h.create("unstarted", in: lost)
         // A bundle whose record never made it to disk (a crash mid-create).
-        _ = try await h.backend.prepare(container("ghost", in: alive.id), pod: try #require(await h.backend.systemRealmRuntime(alive.id)))
+        _ = try await h.backend.prepare(container("ghost", in: alive.id), pod: try #require(await h.backend.runningSystemRealm(alive.id)))
 
         // The daemon goes away; meanwhile one container exits and one pod's supervisor dies.
         let manager = try h.restarted()

@@ -106,7 +106,7 @@ extension CleanUpLogTests {
         let realm = SystemRealm(metadata: SystemRealmMetadata(name: "netless", uid: "u", namespace: "n", attempt: 0), createdAt: 1)
         let directory = backend.directory(of: realm.id)
         try FileSystem.makeDirectories(directory, mode: 0o700)
-        try backend.saveRuntime(SystemRealmRuntime(
+        try backend.saveRuntime(RunningSystemRealm(
             supervisorPID: 0, directory: directory, networkNamespace: NetworkNamespacePin.path(in: directory), ipcNamespace: nil,
             utsNamespace: nil, pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: "/fasco-test-netless", addresses: []),
             for: realm.id)
@@ -251,7 +251,7 @@ extension CleanUpLogTests {
         let realm = SystemRealm(metadata: SystemRealmMetadata(name: "stuck", uid: "u", namespace: "n", attempt: 0), createdAt: 1)
         let directory = backend.directory(of: realm.id)
         try FileSystem.makeDirectories(directory, mode: 0o700)
-        try backend.saveRuntime(SystemRealmRuntime(
+        try backend.saveRuntime(RunningSystemRealm(
             supervisorPID: 0, directory: directory, networkNamespace: NetworkNamespacePin.path(in: directory), ipcNamespace: nil,
             utsNamespace: nil, pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: "/fasco-test-stuck", addresses: []),
             for: realm.id)

@@ -61,7 +61,7 @@ struct SoftwareBackendNetworkTests {
         }
     }
 
-    private func checkTeardown(_ backend: SoftwareBackend, _ realm: SystemRealm, _ runtime: SystemRealmRuntime, _ bed: CNITestBed) async throws {
+    private func checkTeardown(_ backend: SoftwareBackend, _ realm: SystemRealm, _ runtime: RunningSystemRealm, _ bed: CNITestBed) async throws {
         let directory = backend.directory(of: realm.id)
         let pin = NetworkNamespacePin.path(in: directory)
         #expect(runtime.networkNamespace == pin)

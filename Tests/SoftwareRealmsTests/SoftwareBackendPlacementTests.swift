@@ -6,8 +6,8 @@ import Testing
 
 @Suite("SoftwareBackend: what it adds to a container's spec")
 struct SoftwareBackendPlacementTests {
-    func pod(cgroupParent: String = "/fasco/pod0123", slice: String? = nil) -> SystemRealmRuntime {
-        var pod = SystemRealmRuntime(supervisorPID: 1, directory: "/run/fasco/realms/pod0123", networkNamespace: nil, ipcNamespace: nil,
+    func pod(cgroupParent: String = "/fasco/pod0123", slice: String? = nil) -> RunningSystemRealm {
+        var pod = RunningSystemRealm(supervisorPID: 1, directory: "/run/fasco/realms/pod0123", networkNamespace: nil, ipcNamespace: nil,
                                      utsNamespace: nil, pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: cgroupParent,
                                      addresses: [])
         pod.systemdSlice = slice

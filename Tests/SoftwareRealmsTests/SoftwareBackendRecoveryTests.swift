@@ -16,7 +16,7 @@ struct SoftwareBackendRecoveryTests {
         try FileSystem.makeDirectories(directory, mode: 0o700)
         let supervisor = try await SupervisorProcess.launch(binary: binary, directory: directory, hostname: "cut")
         do {
-            var record = SystemRealmRuntime(
+            var record = RunningSystemRealm(
                 supervisorPID: supervisor.pid, directory: directory, networkNamespace: supervisor.namespacePath("net"),
                 ipcNamespace: nil, utsNamespace: nil, pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: "/fasco-test-cut",
                 addresses: [])

@@ -29,7 +29,7 @@ struct SystemdPlacementTests {
         for bad in ["kubepods-besteffort-pod1.slice", "kubepods/pod1", "/kubepods/../etc"] {
             #expect(throws: FascoError.self, "\(bad)") { try backend.podPlacement(realm, request: request(parent: bad)) }
         }
-        let pod = SystemRealmRuntime(supervisorPID: 0, directory: root, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
+        let pod = RunningSystemRealm(supervisorPID: 0, directory: root, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
                                      pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: "/fasco-root/pod1", addresses: [])
         #expect(try backend.containerCgroupPath(pod: pod, containerID: "c1") == "/fasco-root/pod1/c1")
     }
@@ -51,7 +51,7 @@ struct SystemdPlacementTests {
                     "/kubepods-besteffort-pod1.slice", "/other.slice/kubepods-pod1.slice", "/", "/-.slice/"] {
             #expect(throws: FascoError.self, "\(bad)") { try backend.podPlacement(realm, request: request(parent: bad)) }
         }
-        var pod = SystemRealmRuntime(supervisorPID: 0, directory: root, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
+        var pod = RunningSystemRealm(supervisorPID: 0, directory: root, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
                                      pidNamespace: nil, files: [:], shmPath: "/dev/shm",
                                      cgroupParent: "/kubepods.slice/kubepods-pod1.slice", addresses: [])
         pod.systemdSlice = "kubepods-pod1.slice"
@@ -84,7 +84,7 @@ struct SystemdPlacementTests {
         defer { try? FileSystem.removeTree(root) }
         for (started, now) in [(OCIRuntime.CgroupDriver.systemd, OCIRuntime.CgroupDriver.cgroupfs), (.cgroupfs, .systemd)] {
             let backend = try backend(now, root: root)
-            var record = SystemRealmRuntime(supervisorPID: 0, directory: root, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
+            var record = RunningSystemRealm(supervisorPID: 0, directory: root, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
                                             pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: "/x.slice", addresses: [])
             record.systemdSlice = started == .systemd ? "x.slice" : nil
             try FileSystem.makeDirectories(backend.directory(of: realm.id), mode: 0o700)

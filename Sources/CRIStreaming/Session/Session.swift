@@ -129,7 +129,7 @@ struct Session {
     }
 
     private func handler(for request: StreamingRequest, protocol chosen: String, logger: Logger) -> SessionHandler {
-        let runtime = server.runtime
+        let backend = server.backend
         let timeout = server.configuration.streamCreationTimeout
         let version = chosen.hasPrefix("v2.") ? 2 : chosen.hasPrefix("v3.") ? 3 : 4
         switch request {
@@ -139,20 +139,20 @@ struct Session {
             return RemoteCommandHandler(
                 options: .init(stdin: exec.stdin, stdout: exec.stdout, stderr: exec.stderr, tty: exec.tty),
                 version: version, streamCreationTimeout: timeout, logger: logger
-            ) { () async throws(FascoError) -> StreamingProcess in try await runtime.exec(exec) }
+            ) { () async throws(FascoError) -> StreamingProcess in try await backend.exec(exec) }
         case .attach(let attach):
             var logger = logger
             logger[metadataKey: "containerID"] = "\(attach.containerID)"
             return RemoteCommandHandler(
                 options: .init(stdin: attach.stdin, stdout: attach.stdout, stderr: attach.stderr, tty: attach.tty),
                 version: version, streamCreationTimeout: timeout, drainGrace: nil, logger: logger
-            ) { () async throws(FascoError) -> StreamingProcess in try await runtime.attach(attach) }
+            ) { () async throws(FascoError) -> StreamingProcess in try await backend.attach(attach) }
         case .portForward(let forward):
             var logger = logger
             logger[metadataKey: "podSandboxID"] = "\(forward.podSandboxID)"
             let pod = forward.podSandboxID
             return PortForwardHandler(podSandboxID: pod, allowedPorts: forward.ports, streamCreationTimeout: timeout, logger: logger) {
-                (port: UInt16) async throws(FascoError) -> Int32 in try await runtime.portForward(podSandboxID: pod, port: port)
+                (port: UInt16) async throws(FascoError) -> Int32 in try await backend.portForward(podSandboxID: pod, port: port)
             }
         }
     }

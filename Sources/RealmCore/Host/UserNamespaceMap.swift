@@ -23,7 +23,7 @@ public enum UserNamespaceMap {
     }
 
     /// The host uid and gid of root in the user namespace `<process>/ns/user` (such as
-    /// `SystemRealmRuntime.userNamespace`), from that process's uid_map and gid_map.
+    /// `RunningSystemRealm.userNamespace`), from that process's uid_map and gid_map.
     /// FAILED_PRECONDITION when the process is gone or its namespace maps no root.
     public static func root(ofUserNamespace path: String) throws(FascoError) -> (uid: UInt32, gid: UInt32) {
         guard path.hasSuffix("/ns/user") else { throw .internal("not a user namespace path: \(path)") }

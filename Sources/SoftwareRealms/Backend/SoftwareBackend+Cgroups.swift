@@ -104,7 +104,7 @@ extension SoftwareBackend {
 
     /// After the supervisor ended: under systemd its scope (normally gone with its last process)
     /// is stopped and its directories in the hierarchies systemd does not manage are removed.
-    func releaseSupervisorCgroup(of realm: SystemRealm, runtime: SystemRealmRuntime) async throws(FascoError) {
+    func releaseSupervisorCgroup(of realm: SystemRealm, runtime: RunningSystemRealm) async throws(FascoError) {
         guard runtime.systemdSlice != nil, let systemd else { return }
         let scope = Self.supervisorScope(of: realm.id)
         try await systemd.stopUnit(scope)
@@ -113,7 +113,7 @@ extension SoftwareBackend {
 
     /// At removal: cgroupfs removes the pod's cgroup; under systemd Fasco stops the slice only
     /// when it chose it (kubelet's slices are kubelet's), and removes what it made itself.
-    func removePodCgroup(of realm: SystemRealm, runtime: SystemRealmRuntime) async throws(FascoError) {
+    func removePodCgroup(of realm: SystemRealm, runtime: RunningSystemRealm) async throws(FascoError) {
         guard let slice = runtime.systemdSlice else {
             try await PodCgroup(host: configuration.cgroups, path: runtime.cgroupParent).remove()
             return
@@ -126,7 +126,7 @@ extension SoftwareBackend {
     /// A container's `linux.cgroupsPath` in the pod `pod`, in the form of the driver the pod
     /// started with: "<pod cgroup>/<ID>" (cgroupfs), or "<pod slice>:fasco:<ID>" (systemd), which
     /// the runtime turns into the scope "fasco-<ID>.scope" in the pod's slice.
-    static func cgroupsPath(containerID: String, pod: SystemRealmRuntime) throws(FascoError) -> String {
+    static func cgroupsPath(containerID: String, pod: RunningSystemRealm) throws(FascoError) -> String {
         guard let slice = pod.systemdSlice else {
             return try PodCgroup.containerCgroupsPath(parent: pod.cgroupParent, containerID: containerID, driver: .cgroupfs)
         }
@@ -135,7 +135,7 @@ extension SoftwareBackend {
 
     /// A container's cgroup, relative to every hierarchy's root: where the runtime puts it for
     /// its `cgroupsPath`.
-    func containerCgroupPath(pod: SystemRealmRuntime, containerID: String) throws(FascoError) -> String {
+    func containerCgroupPath(pod: RunningSystemRealm, containerID: String) throws(FascoError) -> String {
         try PodCgroup.hostPath(forCgroupsPath: Self.cgroupsPath(containerID: containerID, pod: pod),
                                driver: pod.systemdSlice == nil ? .cgroupfs : .systemd)
     }

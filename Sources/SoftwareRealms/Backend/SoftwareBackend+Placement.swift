@@ -11,7 +11,7 @@ extension SoftwareBackend {
     /// CAP_SYS_RESOURCE, which this host withholds even from root, and runc then fails with
     /// nothing but "can't get final child's PID from pipe: EOF" (containerd's
     /// `restrict_oom_score_adj`).
-    static func runnable(_ spec: RuntimeSpec, containerID: String, pod: SystemRealmRuntime, oomScoreAdjFloor: Int) throws(FascoError) -> RuntimeSpec {
+    static func runnable(_ spec: RuntimeSpec, containerID: String, pod: RunningSystemRealm, oomScoreAdjFloor: Int) throws(FascoError) -> RuntimeSpec {
         var spec = spec
         var linux = spec.linux ?? RuntimeSpec.Linux()
         linux.cgroupsPath = try cgroupsPath(containerID: containerID, pod: pod)

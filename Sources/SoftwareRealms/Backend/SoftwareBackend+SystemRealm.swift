@@ -5,8 +5,8 @@ import Glibc
 #endif
 
 extension SoftwareBackend {
-    public func startSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> SystemRealmRuntime {
-        try await namespaceReaper.busy { () throws(FascoError) -> SystemRealmRuntime in
+    public func startSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> RunningSystemRealm {
+        try await namespaceReaper.busy { () throws(FascoError) -> RunningSystemRealm in
             let directory = directory(of: realm.id)
             // Never another realm's directory: a (96-bit) prefix collision fails here, before any cleanup could touch it.
             guard mkdir(directory, 0o700) == 0 else {
@@ -26,11 +26,11 @@ extension SoftwareBackend {
         }
     }
 
-    private func start(_ realm: SystemRealm, request: SystemRealmRequest, directory: String) async throws(FascoError) -> SystemRealmRuntime {
+    private func start(_ realm: SystemRealm, request: SystemRealmRequest, directory: String) async throws(FascoError) -> RunningSystemRealm {
         let placement = try podPlacement(realm, request: request)
         try preparePodCgroup(placement, of: realm)
         // Saved before anything runs, so that a crash from here on leaves a record to clean up from.
-        var runtime = SystemRealmRuntime(
+        var runtime = RunningSystemRealm(
             supervisorPID: 0, directory: directory, networkNamespace: nil, ipcNamespace: nil, utsNamespace: nil,
             pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: placement.path, addresses: [])
         runtime.systemdSlice = placement.slice
@@ -90,7 +90,7 @@ extension SoftwareBackend {
     /// What starting a realm does besides its network and cgroups: the namespace paths, the
     /// pod's files and /dev/shm.
     private func finishStart(_ realm: SystemRealm, request: SystemRealmRequest, supervisor: SupervisorProcess,
-                             directory: String, runtime: inout SystemRealmRuntime) throws(FascoError) {
+                             directory: String, runtime: inout RunningSystemRealm) throws(FascoError) {
         let ownUTS = request.network == .realm
         if request.ipc == .realm { runtime.ipcNamespace = supervisor.namespacePath("ipc") }
         if ownUTS { runtime.utsNamespace = supervisor.namespacePath("uts") }
@@ -141,7 +141,7 @@ extension SoftwareBackend {
     private func teardown(_ realm: SystemRealm, removing: Bool) async throws(FascoError) {
         let directory = directory(of: realm.id)
         let pin = NetworkNamespacePin.path(in: directory)
-        let record: SystemRealmRuntime?
+        let record: RunningSystemRealm?
         do throws(FascoError) {
             record = try readRuntime(realm.id)
         } catch {
@@ -235,9 +235,9 @@ extension SoftwareBackend {
     /// `start` and `finishStart` make it, without starting anything: for reference values
     /// offline (`fasco measure`). Namespace paths are placeholders (measurements name only
     /// namespace types); the files, /dev/shm and which namespaces exist are as a live realm's.
-    public static func plannedRuntime(for request: SystemRealmRequest, directory: String) -> SystemRealmRuntime {
+    public static func plannedRuntime(for request: SystemRealmRequest, directory: String) -> RunningSystemRealm {
         let own = "\(directory)/planned/ns/"
-        var runtime = SystemRealmRuntime(
+        var runtime = RunningSystemRealm(
             supervisorPID: 0, directory: directory,
             networkNamespace: request.network == .realm ? NetworkNamespacePin.path(in: directory) : nil,
             ipcNamespace: request.ipc == .realm ? own + "ipc" : nil,

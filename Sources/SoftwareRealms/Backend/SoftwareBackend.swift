@@ -59,29 +59,29 @@ public struct SoftwareBackend: RealmBackend {
     /// The runtime record saved when the realm started; nil when there is none, or it cannot be
     /// read: these callers only ask what runs, and a realm without a readable record runs
     /// nothing they could reach. Teardown reads it with `readRuntime` and reports a damaged one.
-    func loadRuntime(_ id: RealmID) -> SystemRealmRuntime? {
+    func loadRuntime(_ id: RealmID) -> RunningSystemRealm? {
         try? readRuntime(id)
     }
 
     /// The runtime record saved when the realm started, nil when there is none; throws when it
     /// cannot be read or decoded.
-    func readRuntime(_ id: RealmID) throws(FascoError) -> SystemRealmRuntime? {
+    func readRuntime(_ id: RealmID) throws(FascoError) -> RunningSystemRealm? {
         let path = runtimeRecord(of: id)
         guard let bytes = try FileSystem.read(path, limit: 1 << 20) else { return nil }
         do {
-            return try JSONDecoder().decode(SystemRealmRuntime.self, from: Data(bytes))
+            return try JSONDecoder().decode(RunningSystemRealm.self, from: Data(bytes))
         } catch {
             throw .internal("\(path) is not a realm runtime record", cause: error)
         }
     }
 
-    func saveRuntime(_ runtime: SystemRealmRuntime, for id: RealmID) throws(FascoError) {
+    func saveRuntime(_ runtime: RunningSystemRealm, for id: RealmID) throws(FascoError) {
         let data: Data
         do { data = try JSONEncoder().encode(runtime) } catch { throw .internal("cannot encode the realm record", cause: error) }
         try FileSystem.writeAtomically(Array(data), to: runtimeRecord(of: id), mode: 0o600)
     }
 
-    public func systemRealmRuntime(_ id: RealmID) async -> SystemRealmRuntime? {
+    public func runningSystemRealm(_ id: RealmID) async -> RunningSystemRealm? {
         loadRuntime(id)
     }
 

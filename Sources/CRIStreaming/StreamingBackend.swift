@@ -2,7 +2,7 @@ import FascoCore
 
 /// What the streaming server needs from the runtime behind it: processes with streamed
 /// stdio, and connections into a pod's network. The composition root supplies it.
-public protocol StreamingRuntime: Sendable {
+public protocol StreamingBackend: Sendable {
     /// Starts `request.command` in the container; the returned descriptors belong to the caller.
     func exec(_ request: StreamingRequest.Exec) async throws(FascoError) -> StreamingProcess
     /// Connects the container's own stdio (the returned descriptors belong to the caller).
@@ -12,7 +12,7 @@ public protocol StreamingRuntime: Sendable {
     func portForward(podSandboxID: String, port: UInt16) async throws(FascoError) -> Int32
 }
 
-extension StreamingRuntime {
+extension StreamingBackend {
     public func attach(_ request: StreamingRequest.Attach) async throws(FascoError) -> StreamingProcess {
         throw .unimplemented("attach is not supported by this runtime")
     }

@@ -3,7 +3,7 @@ import FascoCore
 import RealmCore
 
 /// The streaming server's runtime: commands and connections of the realms.
-public struct RealmStreamingRuntime: StreamingRuntime {
+public struct RealmStreamingBackend: StreamingBackend {
     let realms: RealmManager
 
     public init(realms: RealmManager) {

@@ -56,7 +56,7 @@ final class ExitBox: Sendable {
 /// - `hang`: nothing until killed (exit 137);
 /// - `fail`: cannot start.
 /// Port forwarding connects to 127.0.0.1 on the host.
-final class FakeStreamingRuntime: StreamingRuntime {
+final class FakeStreamingBackend: StreamingBackend {
     let kills = Locked(0)
     let sizes = Locked<[String]>([])
 
@@ -178,7 +178,7 @@ final class EchoServer: Sendable {
                     return
                 }
                 _ = DetachedThread.start {
-                    while let bytes = FakeStreamingRuntime.read(connection) { FakeStreamingRuntime.write(connection, bytes) }
+                    while let bytes = FakeStreamingBackend.read(connection) { FakeStreamingBackend.write(connection, bytes) }
                     close(connection)
                 }
             }
