@@ -1,5 +1,6 @@
 import CLinux
 import FascoCore
+import Logging
 import OCISpec
 #if canImport(Glibc)
 import Glibc
@@ -168,43 +169,71 @@ extension ImageStore {
         scheduleCleanup()
     }
 
-    /// Runs the pending clean-up now and returns when the trash is deleted and the garbage collected.
+    /// Runs the pending clean-up now and returns when the trash is deleted and the garbage
+    /// collected. Throws the collection's failure, else the first tree that could not be
+    /// deleted (each such tree is logged as well, with its path).
     public func settle() async throws(FascoError) {
         cleanup?.cancel()
         cleanup = nil
-        try await cleanUp()
+        let failure = try await deleteTrash()
+        try garbageCollect()
+        if let failure { throw failure }
     }
 
     private func scheduleCleanup() {
         guard cleanup == nil else { return }
         let delay = cleanupDelay
         cleanup = Task { [weak self] in
+            // Cancelled while it waits: a settle took this run's work.
             guard (try? await Task.sleep(for: delay)) != nil, let self else { return }
-            try? await self.scheduledCleanUp()
+            await self.scheduledCleanUp()
         }
     }
 
-    private func scheduledCleanUp() async throws(FascoError) {
+    /// The background clean-up: nothing waits for it, so what it cannot do is logged. A tree
+    /// left stays in the trash until the next start hands the trash to a clean-up again; what
+    /// a failed collection leaves waits for the next collection (a removal, a release).
+    private func scheduledCleanUp() async {
         // A settle that came first took this run's work.
         guard cleanup != nil, !Task.isCancelled else { return }
         cleanup = nil
-        try await cleanUp()
+        do throws(FascoError) {
+            _ = try await deleteTrash()
+        } catch {
+            return  // no thread to delete the trees on: deleteTrash logged them
+        }
+        do throws(FascoError) {
+            try garbageCollect()
+        } catch {
+            logger.cleanUpFailed("collect garbage after deleting the trash", error: error,
+                                 left: "blobs and snapshots no image or container uses, until the next collection")
+        }
     }
 
-    /// Deletes the trash (on a thread of its own: a big tree takes a while) and collects.
-    private func cleanUp() async throws(FascoError) {
+    /// Deletes the trash on a thread of its own (a big tree takes a while). Every tree is
+    /// tried; each that cannot be deleted is logged with its path (it stays in the trash), and
+    /// the first failure returned. Throws when no thread can be started (each tree logged).
+    private func deleteTrash() async throws(FascoError) -> FascoError? {
         let trees = trash
         trash = []
-        // Every tree is tried; the first failure is reported after the collection.
-        let failure = trees.isEmpty ? nil : try await BlockingWork.run { () -> FascoError? in
-            var first: FascoError?
-            for tree in trees {
-                do throws(FascoError) { try FileSystem.removeTree(tree) } catch { first = first ?? error }
+        guard !trees.isEmpty else { return nil }
+        let logger = logger
+        let step = "delete a retired root filesystem or trash directory"
+        do throws(FascoError) {
+            return try await BlockingWork.run { () -> FascoError? in
+                var first: FascoError?
+                for tree in trees {
+                    do throws(FascoError) { try FileSystem.removeTree(tree) } catch {
+                        logger.cleanUpFailed(step, error: error, left: tree)
+                        first = first ?? error
+                    }
+                }
+                return first
             }
-            return first
+        } catch {
+            for tree in trees { logger.cleanUpFailed(step, error: error, left: tree) }
+            throw error
         }
-        try garbageCollect()
-        if let failure { throw failure }
     }
 }
 

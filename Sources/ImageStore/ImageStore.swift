@@ -1,5 +1,6 @@
 import FascoCore
 import FoundationEssentials
+import Logging
 import Metrics
 import OCISpec
 #if canImport(Glibc)
@@ -35,6 +36,8 @@ public actor ImageStore {
     /// The signature policy pulls and container creation are held to (fasco.toml
     /// `[image] signature_policy`); nil admits anything and looks up no signatures.
     public nonisolated let signaturePolicy: SignaturePolicy?
+    /// Where clean-ups whose failure is not thrown are reported (`Logger.cleanUpFailed`).
+    public nonisolated let logger: Logger
 
     /// - Parameter sources: makes the source a reference is pulled from (its registry, with mirrors).
     /// - Parameter cleanupDelay: how long removed containers' trees and the content they kept
@@ -43,10 +46,14 @@ public actor ImageStore {
     ///   (RESOURCE_EXHAUSTED) while it unpacks, and its partial snapshot removed.
     /// - Parameter signaturePolicy: what a pull must satisfy before anything of the image is
     ///   stored, and what an image must still satisfy when a container is created from it.
+    /// - Parameter logger: reports the clean-ups whose failure nothing throws (a background
+    ///   clean-up, the rollback of a failed step); the daemon passes its own.
     public init(root: String, platform: Platform = .host, cleanupDelay: Duration = .milliseconds(500),
                 layerLimits: LayerLimits = LayerLimits(), signaturePolicy: SignaturePolicy? = nil,
+                logger: Logger = Logger(label: "fasco.images"),
                 sources: @escaping @Sendable (ImageReference, RegistryCredentials?) -> any ImageSource) throws(FascoError) {
         self.root = root
+        self.logger = logger
         self.cleanupDelay = cleanupDelay
         self.layerLimits = layerLimits
         self.signaturePolicy = signaturePolicy

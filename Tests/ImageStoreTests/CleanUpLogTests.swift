@@ -1,0 +1,131 @@
+import FascoCore
+import Foundation
+@testable import ImageStore
+import Logging
+import OCISpec
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A logger whose entries `captured` keeps.
+func capturingLogger(_ captured: CapturedLogs) -> Logger {
+    Logger(label: "test") { _ in CapturingLogHandler(captured) }
+}
+
+extension CapturedLogs {
+    /// The warnings about failed clean-ups.
+    var cleanUpWarnings: [Entry] { entries.filter { $0.level == .warning && $0.message.hasPrefix("clean-up failed") } }
+    /// The failed clean-ups that a later step retries.
+    var retriedCleanUps: [Entry] { entries.filter { $0.level == .debug && $0.message.hasPrefix("clean-up failed") } }
+}
+
+/// Runs `body` with the file attribute `flag` set on `path` (`i`: immutable, nothing in or of it
+/// can be removed; `a` on a directory: names can be added to it, none removed or renamed), and
+/// always clears it again. Needs root (CAP_LINUX_IMMUTABLE) and a file system with attributes.
+func withFileAttribute<T>(_ flag: Character, on path: String, _ body: () async throws -> T) async throws -> T {
+    try chattr("+\(flag)", path)
+    defer { _ = try? chattr("-\(flag)", path) }
+    return try await body()
+}
+
+private func chattr(_ change: String, _ path: String) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+    process.arguments = [change, path]
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw FascoError.internal("chattr \(change) \(path) failed") }
+}
+
+/// Waits (at most 10 s) until `condition` holds.
+func waitUntil(_ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !condition() {
+        try #require(ContinuousClock.now < deadline, "timed out")
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+/// Each clean-up step of the image store whose failure is not thrown is logged once, with the
+/// step, what it leaves and the error. Every test here forces one step to fail inside its own
+/// temporary directory (an immutable file, an append-only directory, always cleared again) and
+/// fails when the log line is removed.
+@Suite("image store: failed clean-ups are logged", .serialized)
+struct ImageStoreCleanUpLogTests {
+    static let needsAttributes = geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/chattr")
+
+    /// A store under a fresh test directory that logs into `captured`.
+    func store(_ captured: CapturedLogs, cleanupDelay: Duration = .seconds(3600)) throws -> (ImageStore, String) {
+        let root = try makeTestDirectory("cleanup-log")
+        let store = try ImageStore(root: root + "/images", cleanupDelay: cleanupDelay, logger: capturingLogger(captured),
+                                   sources: RegistryHosts().source)
+        return (store, root)
+    }
+
+    @Test("the background clean-up reports a trash tree it cannot delete, with its path",
+          .enabled(if: needsAttributes, "needs root and chattr"))
+    func backgroundTreeLeft() async throws {
+        let captured = CapturedLogs()
+        let (store, root) = try store(captured, cleanupDelay: .milliseconds(20))
+        defer { cleanup(root) }
+        let tree = root + "/.trash-1"
+        try FileSystem.makeDirectories(tree + "/bundle")
+        try writeFile(tree + "/bundle/pinned", "x")
+        try await withFileAttribute("i", on: tree + "/bundle/pinned") {
+            await store.discard(tree)
+            try await waitUntil { !captured.cleanUpWarnings.isEmpty }
+            try await store.settle()  // the background run has collected too
+        }
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.first?.metadata["step"] == "delete a retired root filesystem or trash directory")
+        #expect(warnings.first?.metadata["left"] == tree)
+        #expect(warnings.first?.metadata["error"]?.contains(tree + "/bundle/pinned") == true)
+        #expect(FileSystem.exists(tree + "/bundle/pinned"))
+    }
+
+    @Test("settle throws the first tree it cannot delete and logs every one",
+          .enabled(if: needsAttributes, "needs root and chattr"))
+    func settleTreesLeft() async throws {
+        let captured = CapturedLogs()
+        let (store, root) = try store(captured)
+        defer { cleanup(root) }
+        for name in ["a", "b"] {
+            try FileSystem.makeDirectories("\(root)/.trash-\(name)")
+            try writeFile("\(root)/.trash-\(name)/pinned", name)
+        }
+        try await withFileAttribute("i", on: root + "/.trash-a/pinned") {
+            try await withFileAttribute("i", on: root + "/.trash-b/pinned") {
+                await store.discard(root + "/.trash-a")
+                await store.discard(root + "/.trash-b")
+                await #expect { try await store.settle() } throws: { ($0 as? FascoError)?.message.contains(".trash-a/pinned") == true }
+            }
+        }
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.map { $0.metadata["left"] } == [root + "/.trash-a", root + "/.trash-b"], "\(captured.entries)")
+    }
+
+    @Test("a background collection that fails is reported: nothing else waits for it",
+          .enabled(if: needsAttributes, "needs root and chattr"))
+    func backgroundCollectionFails() async throws {
+        let captured = CapturedLogs()
+        let (store, root) = try store(captured, cleanupDelay: .milliseconds(20))
+        defer { cleanup(root) }
+        // A blob no image uses, which cannot be deleted.
+        let bytes = Array("nothing uses me".utf8)
+        let digest = Digest.of(bytes)
+        try store.content.write(bytes, as: digest)
+        try FileSystem.makeDirectories(root + "/.trash-1")
+        try await withFileAttribute("i", on: store.content.path(of: digest)) {
+            await store.discard(root + "/.trash-1")
+            try await waitUntil { !captured.cleanUpWarnings.isEmpty }
+        }
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.first?.metadata["step"] == "collect garbage after deleting the trash")
+        #expect(warnings.first?.metadata["error"]?.contains("cannot delete \(digest)") == true)
+        #expect(!FileSystem.exists(root + "/.trash-1"), "the trash went before the collection")
+        #expect(store.content.contains(digest))
+    }
+}
