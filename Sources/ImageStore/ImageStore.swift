@@ -146,7 +146,13 @@ public actor ImageStore {
         activeFetches += 1
         defer {
             activeFetches -= 1
-            if collectionPending && activeFetches == 0 { try? garbageCollect() }
+            if collectionPending && activeFetches == 0 {
+                // The collection a removal asked for while fetches ran: nothing waits for it.
+                do throws(FascoError) { try garbageCollect() } catch {
+                    logger.cleanUpFailed("collect garbage after the last fetch", error: error,
+                                         left: "blobs and snapshots no image or container uses, until the next collection")
+                }
+            }
         }
         let top = try await source.manifest(repository: reference.path, reference: reference.registryReference)
         var signatures: [CosignSignature] = []

@@ -129,3 +129,49 @@ struct ImageStoreCleanUpLogTests {
         #expect(store.content.contains(digest))
     }
 }
+
+/// A source whose manifest request says it began, waits until released, then fails.
+struct GatedSource: ImageSource {
+    let began: AsyncStream<Void>.Continuation
+    let release: AsyncStream<Void>
+
+    func manifest(repository: String, reference: String) async throws(FascoError) -> FetchedManifest {
+        began.yield()
+        for await _ in release { break }
+        throw .unavailable("the test's source serves nothing")
+    }
+
+    func blob(repository: String, digest: Digest, size: Int64, into writer: BlobWriter) async throws(FascoError) {
+        throw .unavailable("the test's source serves nothing")
+    }
+}
+
+extension ImageStoreCleanUpLogTests {
+    @Test("the collection a removal asked for during a fetch, run when the fetch ends, reports its failure",
+          .enabled(if: needsAttributes, "needs root and chattr"))
+    func collectionAfterFetchFails() async throws {
+        let captured = CapturedLogs()
+        let (began, beganContinuation) = AsyncStream<Void>.makeStream()
+        let (release, releaseContinuation) = AsyncStream<Void>.makeStream()
+        let source = GatedSource(began: beganContinuation, release: release)
+        let root = try makeTestDirectory("cleanup-log")
+        defer { cleanup(root) }
+        let store = try ImageStore(root: root + "/images", logger: capturingLogger(captured), sources: { _, _ in source })
+        let bytes = Array("nothing uses me".utf8)
+        let digest = Digest.of(bytes)
+        try store.content.write(bytes, as: digest)
+        try await withFileAttribute("i", on: store.content.path(of: digest)) {
+            let pull = Task { try await store.pull("127.0.0.1:5000/fasco/gated:1") }
+            for await _ in began { break }
+            try await store.garbageCollect()  // waits for the fetch
+            #expect(store.content.contains(digest))
+            releaseContinuation.yield()
+            await #expect(throws: FascoError.self) { try await pull.value }
+        }
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.first?.metadata["step"] == "collect garbage after the last fetch")
+        #expect(warnings.first?.metadata["error"]?.contains("cannot delete \(digest)") == true)
+        #expect(store.content.contains(digest))
+    }
+}
