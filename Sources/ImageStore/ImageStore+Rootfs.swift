@@ -39,7 +39,12 @@ extension ImageStore {
                 try mountRootfs(lowers: chain.map { snapshots.path(of: $0) }, directory: directory, idMapping: idMapping)
             }
         } catch {
-            try? removeRootfs(owner: owner, directory: directory)
+            do throws(FascoError) { try removeRootfs(owner: owner, directory: directory) } catch let failure {
+                // Nothing else removes it before the next start's sweep: the caller has no
+                // root filesystem to release.
+                logger.cleanUpFailed("remove the root filesystem that could not be prepared (its directory, then its lease)",
+                                     error: failure, left: directory, owner: owner)
+            }
             throw error
         }
         return rootfs

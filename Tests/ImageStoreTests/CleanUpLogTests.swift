@@ -23,6 +23,7 @@ extension CapturedLogs {
 /// Runs `body` with the file attribute `flag` set on `path` (`i`: immutable, nothing in or of it
 /// can be removed; `a` on a directory: names can be added to it, none removed or renamed), and
 /// always clears it again. Needs root (CAP_LINUX_IMMUTABLE) and a file system with attributes.
+@discardableResult
 func withFileAttribute<T>(_ flag: Character, on path: String, _ body: () async throws -> T) async throws -> T {
     try chattr("+\(flag)", path)
     defer { _ = try? chattr("-\(flag)", path) }
@@ -173,5 +174,47 @@ extension ImageStoreCleanUpLogTests {
         #expect(warnings.first?.metadata["step"] == "collect garbage after the last fetch")
         #expect(warnings.first?.metadata["error"]?.contains("cannot delete \(digest)") == true)
         #expect(store.content.contains(digest))
+    }
+}
+
+extension ImageStoreCleanUpLogTests {
+    /// Records a one-layer image whose snapshot holds `/hello` (no registry: the layer's blob is
+    /// never read).
+    func oneLayerImage(in store: ImageStore) async throws -> ImageRecord {
+        let diffID = Digest.of(Array("a layer".utf8))
+        try store.snapshots.create(diffID, parents: []) { (directory: String) throws(FascoError) in
+            try FileSystem.writeAtomically(Array("hi".utf8), to: directory + "/hello")
+        }
+        let config = ImageConfiguration(architecture: "amd64", os: "linux", rootfs: .init(diffIDs: [diffID.description]))
+        return try await store.record(ImageRecord(
+            id: Digest.of(Array("a config".utf8)), repoTags: ["127.0.0.1:5000/fasco/one-layer:1"], repoDigests: [],
+            manifestDigest: Digest.of(Array("a manifest".utf8)), config: config,
+            layers: [Descriptor(mediaType: MediaType.ociLayerGzip, digest: Digest.of(Array("a blob".utf8)).description, size: 6)],
+            size: 6, createdAt: 0, pinned: false))
+    }
+
+    @Test("a root filesystem that cannot be prepared and whose rollback fails says which directory and lease are left",
+          .enabled(if: needsAttributes, "needs root and chattr"))
+    func prepareRollbackFails() async throws {
+        let captured = CapturedLogs()
+        let (store, root) = try store(captured)
+        defer { cleanup(root) }
+        let record = try await oneLayerImage(in: store)
+        let directory = root + "/containers/c1"
+        // A file where the overlay's work directory goes: the mount fails, and the file cannot be removed.
+        try FileSystem.makeDirectories(directory)
+        try writeFile(directory + "/work", "in the way")
+        try await withFileAttribute("i", on: directory + "/work") {
+            await #expect(throws: FascoError.self) {
+                try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory)
+            }
+        }
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.first?.metadata["step"] == "remove the root filesystem that could not be prepared (its directory, then its lease)")
+        #expect(warnings.first?.metadata["left"] == directory)
+        #expect(warnings.first?.metadata["owner"] == "c1")
+        #expect(warnings.first?.metadata["error"]?.contains(directory + "/work") == true)
+        #expect(try await store.leases().map(\.owner) == ["c1"], "the lease stays with the directory")
     }
 }
