@@ -66,7 +66,7 @@ extension ImageStore {
             throw .failedPrecondition("image \(name) lists \(record.layers.count) layers but \(chain.count) diff IDs")
         }
         let diffIDs = try record.config.rootfs.diffIDs.map { (text: String) throws(FascoError) -> Digest in try Digest(parsing: text) }
-        let own = try SnapshotStore(root: directory + "/layers")
+        let own = try SnapshotStore(root: directory + "/layers", logger: logger)
         var lowers = chain.prefix(shared).map { snapshots.path(of: $0) }
         do throws(FascoError) {
             for position in shared..<chain.count {

@@ -62,7 +62,7 @@ public actor ImageStore {
         try FileSystem.makeDirectories(root, mode: 0o700)
         try FileSystem.makeDirectories(root + "/leases", mode: 0o700)
         content = try ContentStore(root: root + "/content")
-        snapshots = try SnapshotStore(root: root + "/snapshots")
+        snapshots = try SnapshotStore(root: root + "/snapshots", logger: logger)
         index = try ImageIndex(path: root + "/images.json")
         try snapshots.recover()
         try content.removePartialDownloads()

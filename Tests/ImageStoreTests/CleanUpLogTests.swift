@@ -218,3 +218,37 @@ extension ImageStoreCleanUpLogTests {
         #expect(try await store.leases().map(\.owner) == ["c1"], "the lease stays with the directory")
     }
 }
+
+extension ImageStoreCleanUpLogTests {
+    @Test("a snapshot that fails to build and whose temporary directory cannot be removed says which is left",
+          .enabled(if: needsAttributes, "needs root and chattr"))
+    func partialSnapshotLeft() async throws {
+        let root = try makeTestDirectory("cleanup-log")
+        defer { cleanup(root) }
+        let captured = CapturedLogs()
+        let store = try SnapshotStore(root: root + "/snapshots", logger: capturingLogger(captured))
+        let shared = Digest.of(Array("shared".utf8))
+        let own = Digest.of(Array("own".utf8))
+        // Append-only: the temporary directory can be made, not removed.
+        try await withFileAttribute("a", on: store.root) {
+            for (chainID, durable) in [(shared, true), (own, false)] {
+                #expect(throws: FascoError.self) {
+                    try store.create(chainID, parentPaths: [], durable: durable) { (_: String) throws(FascoError) in
+                        throw .internal("the layer is bad")
+                    }
+                }
+            }
+        }
+        let warnings = captured.cleanUpWarnings
+        let retried = captured.retriedCleanUps
+        #expect(warnings.count == 1 && retried.count == 1, "\(captured.entries)")
+        for (entry, chainID) in [(warnings.first, shared), (retried.first, own)] {
+            #expect(entry?.metadata["step"] == "remove a partial snapshot")
+            #expect(entry?.metadata["digest"] == chainID.description)
+            #expect(entry?.metadata["left"]?.hasPrefix(store.root + "/tmp-" + chainID.encoded.prefix(16)) == true)
+            #expect(entry?.metadata["error"]?.contains("Operation not permitted") == true)
+        }
+        #expect(try FileSystem.list(store.root).count == 2, "both temporary directories are left")
+        #expect(try store.all().isEmpty)
+    }
+}
