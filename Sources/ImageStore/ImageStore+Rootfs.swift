@@ -55,7 +55,9 @@ extension ImageStore {
     /// released to the container's realm, or a node key), the layer decrypted (its HMAC and
     /// plain digest checked before anything of it is unpacked) and unpacked, with every layer
     /// above it, into `directory/layers/`: the container's own copy, never the shared
-    /// snapshots. Then the overlay is mounted. On failure nothing decrypted is left.
+    /// snapshots. Then the overlay is mounted. On failure nothing decrypted is left: the own
+    /// layers are removed, and what cannot be is logged at debug, as it lies in `directory`,
+    /// which the caller's rollback removes (RealmManager releases the root filesystem).
     public func unlockRootfs(image name: String, directory: String, idMapping: RootfsIDMapping? = nil,
                              keys: LayerKeys) async throws(FascoError) {
         guard let record = image(name) else { throw .notFound("image \(name) not found") }
@@ -80,8 +82,9 @@ extension ImageStore {
                     let layer = try EncryptedLayer(descriptor)
                     let options = try await keys.unwrap(layer)
                     let plain = "\(directory)/layers/plain-\(position)"
+                    let logger = logger
                     try await BlockingWork.run { () throws(FascoError) in
-                        try LayerDecryption.decrypt(blobPath: storedPath, to: plain, layer: layer, options: options)
+                        try LayerDecryption.decrypt(blobPath: storedPath, to: plain, layer: layer, options: options, logger: logger)
                     }
                     plainPath = plain
                     blobPath = plain
@@ -104,16 +107,33 @@ extension ImageStore {
                         }
                     }
                 } catch {
-                    if let plainPath { unlink(plainPath) }
+                    if let plainPath { removeDecryptedLayer(plainPath, unpacked: false) }
                     throw error
                 }
-                if let plainPath { unlink(plainPath) }
+                if let plainPath { removeDecryptedLayer(plainPath, unpacked: true) }
                 lowers.append(own.path(of: chainID))
             }
             try mountRootfs(lowers: lowers, directory: directory, idMapping: idMapping)
         } catch {
-            try? FileSystem.removeTree(directory + "/layers")
+            do throws(FascoError) { try FileSystem.removeTree(directory + "/layers") } catch let failure {
+                logger.cleanUpFailed("remove the container's own layers after a failed unlock", error: failure,
+                                     left: directory + "/layers", retried: true)
+            }
             throw error
+        }
+    }
+
+    /// Deletes the file a layer was decrypted into, once its unpack ended. When that fails the
+    /// plaintext stays beside the container's own layers: after a failed unpack, until the
+    /// removal of `layers/` that follows (debug); after an unpack that worked, until the
+    /// container's root filesystem is removed (a warning).
+    private func removeDecryptedLayer(_ path: String, unpacked: Bool) {
+        guard unlink(path) != 0, errno != ENOENT else { return }
+        let failure = FascoError.internal("cannot remove \(path): \(FileSystem.errnoText)")
+        if unpacked {
+            logger.cleanUpFailed("remove a decrypted layer once unpacked", error: failure, left: path)
+        } else {
+            logger.cleanUpFailed("remove a decrypted layer that could not be unpacked", error: failure, left: path, retried: true)
         }
     }
 

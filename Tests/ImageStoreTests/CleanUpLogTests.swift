@@ -252,3 +252,70 @@ extension ImageStoreCleanUpLogTests {
         #expect(try store.all().isEmpty)
     }
 }
+
+extension ImageStoreCleanUpLogTests {
+    @Test("a decryption that fails its checks and whose partial plaintext cannot be removed reports it for the caller's removal",
+          .enabled(if: needsAttributes, "needs root and chattr"))
+    func partialPlaintextLeft() async throws {
+        let directory = try makeTestDirectory("cleanup-log")
+        defer { cleanup(directory) }
+        let captured = CapturedLogs()
+        let kek = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        let layer = try EncryptedLayer(EncryptedLayerTests.descriptor(
+            hmac: EncryptedLayerTests.goodHMAC, annotations: [EncryptedLayer.attestationAgentAnnotation: try EncryptedLayerTests.packet(kek: kek)]))
+        let options = try PrivateLayerOptions(json: EncryptedLayerTests.privateOptions, layer: layer.digest)
+        var tampered = EncryptedLayerTests.ciphertext
+        tampered[17] ^= 1
+        try FileSystem.makeDirectories(directory + "/layers")
+        try FileSystem.writeAtomically(tampered, to: directory + "/blob", durable: false)
+        try await withFileAttribute("a", on: directory + "/layers") {
+            #expect(throws: FascoError.self) {
+                try LayerDecryption.decrypt(blobPath: directory + "/blob", to: directory + "/layers/plain-0", layer: layer,
+                                            options: options, logger: capturingLogger(captured))
+            }
+        }
+        let retried = captured.retriedCleanUps
+        #expect(retried.count == 1 && captured.cleanUpWarnings.isEmpty, "\(captured.entries)")
+        #expect(retried.first?.metadata["step"] == "remove a decrypted layer that failed its checks")
+        #expect(retried.first?.metadata["left"] == directory + "/layers/plain-0")
+        #expect(retried.first?.metadata["digest"] == layer.digest.description)
+        #expect(retried.first?.metadata["error"]?.contains("Operation not permitted") == true)
+    }
+
+    @Test("an unlock whose layer cannot be unpacked reports each decrypted file and directory it cannot remove, for the caller's rollback",
+          .enabled(if: needsAttributes, "needs root and chattr"))
+    func unlockLeftovers() async throws {
+        let captured = CapturedLogs()
+        let (store, root) = try store(captured)
+        defer { cleanup(root) }
+        // One encrypted layer: the NIST ciphertext, which decrypts (HMAC and digest right) to bytes that are no gzip.
+        let kek = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        let descriptor = EncryptedLayerTests.descriptor(
+            hmac: EncryptedLayerTests.goodHMAC, annotations: [EncryptedLayer.attestationAgentAnnotation: try EncryptedLayerTests.packet(kek: kek)])
+        try store.content.write(EncryptedLayerTests.ciphertext, as: Digest.of(EncryptedLayerTests.ciphertext))
+        let config = ImageConfiguration(architecture: "amd64", os: "linux", rootfs: .init(diffIDs: [Digest.of(EncryptedLayerTests.plaintext).description]))
+        let record = try await store.record(ImageRecord(
+            id: Digest.of(Array("an encrypted config".utf8)), repoTags: ["127.0.0.1:5000/fasco/encrypted:1"], repoDigests: [],
+            manifestDigest: Digest.of(Array("an encrypted manifest".utf8)), config: config, layers: [descriptor],
+            size: 64, createdAt: 0, pinned: false))
+        let directory = root + "/containers/c1"
+        _ = try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory)
+        // Append-only: files and directories can be made in layers/, none removed or renamed.
+        try FileSystem.makeDirectories(directory + "/layers")
+        try await withFileAttribute("a", on: directory + "/layers") {
+            await #expect(throws: FascoError.self) {
+                try await store.unlockRootfs(image: record.id.description, directory: directory,
+                                             keys: LayerKeys(resource: { (_: String) async throws(FascoError) -> [UInt8] in kek }))
+            }
+        }
+        let retried = captured.retriedCleanUps
+        #expect(captured.cleanUpWarnings.isEmpty, "\(captured.entries)")
+        #expect(retried.map { $0.metadata["step"] } == [
+            "remove a partial snapshot", "remove a decrypted layer that could not be unpacked",
+            "remove the container's own layers after a failed unlock",
+        ], "\(captured.entries)")
+        #expect(retried.dropFirst().first?.metadata["left"] == directory + "/layers/plain-0")
+        #expect(retried.last?.metadata["left"] == directory + "/layers")
+        #expect(FileSystem.exists(directory + "/layers/plain-0"))
+    }
+}
