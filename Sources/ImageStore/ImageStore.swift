@@ -61,7 +61,7 @@ public actor ImageStore {
         self.sources = sources
         try FileSystem.makeDirectories(root, mode: 0o700)
         try FileSystem.makeDirectories(root + "/leases", mode: 0o700)
-        content = try ContentStore(root: root + "/content")
+        content = try ContentStore(root: root + "/content", logger: logger)
         snapshots = try SnapshotStore(root: root + "/snapshots", logger: logger)
         index = try ImageIndex(path: root + "/images.json")
         try snapshots.recover()

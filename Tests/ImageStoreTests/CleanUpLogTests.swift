@@ -319,3 +319,27 @@ extension ImageStoreCleanUpLogTests {
         #expect(FileSystem.exists(directory + "/layers/plain-0"))
     }
 }
+
+extension ImageStoreCleanUpLogTests {
+    @Test("a corrupt download whose partial file cannot be removed says which is left",
+          .enabled(if: needsAttributes, "needs root and chattr"))
+    func corruptDownloadLeft() async throws {
+        let root = try makeTestDirectory("cleanup-log")
+        defer { cleanup(root) }
+        let captured = CapturedLogs()
+        let store = try ContentStore(root: root + "/content", logger: capturingLogger(captured))
+        let digest = Digest.of(Array("the real content".utf8))
+        try await withFileAttribute("a", on: store.root + "/ingest") {
+            let writer = try store.ingest(digest, size: 16)
+            try Array("not the content!".utf8).withUnsafeBytes { try writer.append($0) }
+            #expect { try writer.commit() } throws: { ($0 as? FascoError)?.code == .failedPrecondition }
+        }
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.first?.metadata["step"] == "remove a partial download that must not be resumed")
+        #expect(warnings.first?.metadata["left"] == store.ingestPath(of: digest))
+        #expect(warnings.first?.metadata["digest"] == digest.description)
+        #expect(warnings.first?.metadata["error"]?.contains("Operation not permitted") == true)
+        #expect(try store.partialDownloads().count == 1)
+    }
+}
