@@ -15,7 +15,12 @@ extension ImageStore {
         if FileSystem.isDirectory(path) { return try await importLayout(path, name: name) }
         let scratch = "\(root)/import-\(UInt32.random(in: 0...UInt32.max))"
         try FileSystem.makeDirectories(scratch)
-        defer { try? FileSystem.removeTree(scratch) }
+        defer {
+            // Nothing else removes an import's scratch directory.
+            do throws(FascoError) { try FileSystem.removeTree(scratch) } catch {
+                logger.cleanUpFailed("remove an import's scratch directory", error: error, left: scratch)
+            }
+        }
         let limits = layerLimits
         try await BlockingWork.run { () throws(FascoError) in
             _ = try LayerUnpacker.apply(blobPath: path, compression: LayerUnpacker.detectCompression(blobPath: path),

@@ -343,3 +343,24 @@ extension ImageStoreCleanUpLogTests {
         #expect(try store.partialDownloads().count == 1)
     }
 }
+
+extension ImageStoreCleanUpLogTests {
+    @Test("an import whose scratch directory cannot be removed says which is left",
+          .enabled(if: needsAttributes, "needs root and chattr"))
+    func importScratchLeft() async throws {
+        let captured = CapturedLogs()
+        let (store, root) = try store(captured)
+        defer { cleanup(root) }
+        // An empty tar: neither an OCI layout nor a Docker archive.
+        let archive = root + "/empty.tar"
+        try FileSystem.writeAtomically([UInt8](repeating: 0, count: 1024), to: archive, durable: false)
+        try await withFileAttribute("a", on: store.root) {
+            await #expect { try await store.importImages(from: archive) } throws: { ($0 as? FascoError)?.code == .invalidArgument }
+        }
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.first?.metadata["step"] == "remove an import's scratch directory")
+        #expect(warnings.first?.metadata["left"]?.hasPrefix(store.root + "/import-") == true)
+        #expect(warnings.first?.metadata["error"]?.contains("Operation not permitted") == true)
+    }
+}
