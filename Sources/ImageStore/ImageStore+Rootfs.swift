@@ -142,9 +142,9 @@ extension ImageStore {
     private func mountRootfs(lowers bottomFirst: [String], directory: String, idMapping: RootfsIDMapping?) throws(FascoError) {
         var lowers = Array(bottomFirst.reversed())
         var clones: [String] = []
-        defer { if !clones.isEmpty { Self.detachClones(clones, in: directory + "/lower") } }
+        defer { if !clones.isEmpty { Self.detachClones(clones, in: directory + "/lower", logger: logger) } }
         if let idMapping {
-            clones = try Self.idmappedClones(of: lowers, in: directory + "/lower", mapping: idMapping)
+            clones = try Self.idmappedClones(of: lowers, in: directory + "/lower", mapping: idMapping, logger: logger)
             if !clones.isEmpty {
                 lowers = clones
                 for sub in ["upper", "work"] where chown(directory + "/" + sub, idMapping.rootUID, idMapping.rootGID) != 0 {
@@ -279,7 +279,9 @@ public struct RootfsIDMapping: Sendable, Equatable {
 extension ImageStore {
     /// An idmapped clone of each of `layers`, attached at `directory/<index>`. Empty (and
     /// nothing left mounted) when the file system cannot be idmapped (EINVAL, EPERM, ENOSYS).
-    static func idmappedClones(of layers: [String], in directory: String, mapping: RootfsIDMapping) throws(FascoError) -> [String] {
+    /// What a failure leaves is logged (`detachClones`).
+    static func idmappedClones(of layers: [String], in directory: String, mapping: RootfsIDMapping,
+                               logger: Logger) throws(FascoError) -> [String] {
         try FileSystem.makeDirectories(directory, mode: 0o700)
         var clones: [String] = []
         do throws(FascoError) {
@@ -291,28 +293,42 @@ extension ImageStore {
                 guard fasco_mount_idmapped(layer, target, mapping.userNamespace) == 0 else {
                     let code = errno
                     let text = FileSystem.errnoText
-                    rmdir(target)
+                    removeMountPoint(target, "remove the mount point of a layer that could not be idmapped", logger: logger)
                     guard [EINVAL, EPERM, ENOSYS, EOPNOTSUPP].contains(code) else {
                         throw .internal("cannot map layer \(layer) into the user namespace \(mapping.userNamespace): \(text)")
                     }
-                    detachClones(clones, in: directory)
+                    detachClones(clones, in: directory, logger: logger)
                     return []
                 }
                 clones.append(target)
             }
         } catch {
-            detachClones(clones, in: directory)
+            detachClones(clones, in: directory, logger: logger)
             throw error
         }
         return clones
     }
 
-    /// Detaches and deletes the clones `idmappedClones` attached, and their directory.
-    static func detachClones(_ clones: [String], in directory: String) {
+    /// Detaches and deletes the clones `idmappedClones` attached, and their directory. A clone
+    /// that stays attached is a warning: a writable, idmapped view of a shared snapshot inside
+    /// the container's directory. An empty directory that stays is debug: it goes with the
+    /// container's directory.
+    static func detachClones(_ clones: [String], in directory: String, logger: Logger) {
         for clone in clones {
-            umount2(clone, Int32(MNT_DETACH))
-            rmdir(clone)
+            guard umount2(clone, Int32(MNT_DETACH)) == 0 else {
+                logger.cleanUpFailed("detach an idmapped clone of a layer",
+                                     error: FascoError.internal("cannot detach \(clone): \(FileSystem.errnoText)"), left: clone)
+                continue
+            }
+            removeMountPoint(clone, "remove the mount point of a detached idmapped clone", logger: logger)
         }
-        rmdir(directory)
+        removeMountPoint(directory, "remove the directory of the idmapped clones", logger: logger)
+    }
+
+    /// rmdir of a directory `idmappedClones` made in the container's directory; one that cannot
+    /// be removed is logged at debug, as the container's directory is removed with it.
+    private static func removeMountPoint(_ path: String, _ step: String, logger: Logger) {
+        guard rmdir(path) != 0, errno != ENOENT else { return }
+        logger.cleanUpFailed(step, error: FascoError.internal("cannot remove \(path): \(FileSystem.errnoText)"), left: path, retried: true)
     }
 }

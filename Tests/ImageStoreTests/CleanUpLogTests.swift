@@ -364,3 +364,43 @@ extension ImageStoreCleanUpLogTests {
         #expect(warnings.first?.metadata["error"]?.contains("Operation not permitted") == true)
     }
 }
+
+extension ImageStoreCleanUpLogTests {
+    @Test("a layer that cannot be idmapped leaves a mount point that cannot be removed, and that is reported",
+          .enabled(if: needsAttributes, "needs root and chattr"))
+    func idmapMountPointLeft() async throws {
+        let root = try makeTestDirectory("cleanup-log")
+        defer { cleanup(root) }
+        let captured = CapturedLogs()
+        try FileSystem.makeDirectories(root + "/layer")
+        try FileSystem.makeDirectories(root + "/lower")
+        // No such user namespace: the mapping fails; the mount point it made cannot be removed.
+        let mapping = RootfsIDMapping(userNamespace: root + "/no-such/ns/user", rootUID: 100_000, rootGID: 100_000)
+        try await withFileAttribute("a", on: root + "/lower") {
+            do { _ = try ImageStore.idmappedClones(of: [root + "/layer"], in: root + "/lower", mapping: mapping, logger: capturingLogger(captured)) } catch {}
+        }
+        let retried = captured.retriedCleanUps
+        #expect(captured.cleanUpWarnings.isEmpty, "\(captured.entries)")
+        #expect(retried.map { $0.metadata["step"] } == [
+            "remove the mount point of a layer that could not be idmapped", "remove the directory of the idmapped clones",
+        ], "\(captured.entries)")
+        #expect(retried.map { $0.metadata["left"] } == [root + "/lower/0", root + "/lower"])
+        #expect(!isMounted(root + "/lower/0"))
+    }
+
+    @Test("a clone that cannot be detached is a warning that names it")
+    func cloneNotDetached() throws {
+        let root = try makeTestDirectory("cleanup-log")
+        defer { cleanup(root) }
+        let captured = CapturedLogs()
+        // Not a mount point: the detach fails (EINVAL), as one that stays attached would.
+        try FileSystem.makeDirectories(root + "/lower/0")
+        ImageStore.detachClones([root + "/lower/0"], in: root + "/lower", logger: capturingLogger(captured))
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.first?.metadata["step"] == "detach an idmapped clone of a layer")
+        #expect(warnings.first?.metadata["left"] == root + "/lower/0")
+        #expect(warnings.first?.metadata["error"]?.contains("cannot detach") == true)
+        #expect(captured.retriedCleanUps.map { $0.metadata["left"] } == [root + "/lower"], "its directory is not empty")
+    }
+}
