@@ -135,7 +135,7 @@ extension ImageStore {
                 let base = try ImageReference(parsing: fallback)
                 return try ImageReference(parsing: "\(base.repository):\(annotation)")
             }
-            if let full = try? ImageReference(parsing: annotation) { return full }
+            if let full = try? ImageReference(parsing: annotation) { return full }  // else the fallback names it
         }
         guard let fallback else {
             throw .invalidArgument("an image has no name (no io.containerd.image.name or full org.opencontainers.image.ref.name): give it one")

@@ -78,7 +78,8 @@ public actor ImageStore {
         Self.lookup(name, in: index.records)
     }
 
-    /// The record `name` refers to among `records` (the rules of `image(_:)`).
+    /// The record `name` refers to among `records` (the rules of `image(_:)`). Each form is a
+    /// probe: a name that parses as none refers to no image.
     static func lookup(_ name: String, in records: [Digest: ImageRecord]) -> ImageRecord? {
         if let digest = try? Digest(parsing: name), let record = records[digest] { return record }
         let hex = name.hasPrefix("sha256:") ? String(name.dropFirst(7)) : name
@@ -217,6 +218,7 @@ public actor ImageStore {
         }
     }
 
+    /// A probe: what is not JSON is no index (decoding it as a manifest says what is wrong).
     static func looksLikeIndex(_ bytes: [UInt8]) -> Bool {
         struct Probe: Decodable { var manifests: [Descriptor]?; var layers: [Descriptor]? }
         guard let probe = try? JSONDecoder().decode(Probe.self, from: Data(bytes)) else { return false }
@@ -347,6 +349,7 @@ public actor ImageStore {
         collectionPending = false
         var blobs = Set<Digest>()
         var chains = Set<Digest>()
+        // The records' names and layer digests parsed when they were made (`fetch`).
         for record in index.records.values {
             blobs.insert(record.id)
             blobs.insert(record.manifestDigest)
@@ -399,6 +402,8 @@ public actor ImageStore {
         return true
     }
 
+    /// The leases held. A lease file that cannot be read or decoded counts as none: the
+    /// snapshots it names are not kept by it, and nothing reports it.
     public func leases() throws(FascoError) -> [Lease] {
         try FileSystem.list(root + "/leases").compactMap { name in
             guard !name.hasPrefix(".tmp-"), let bytes = try? FileSystem.read("\(root)/leases/\(name)") else { return nil }

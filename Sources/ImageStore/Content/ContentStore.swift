@@ -78,6 +78,7 @@ public struct ContentStore: Sendable {
         var digests: [Digest] = []
         for algorithm in [Digest.Algorithm.sha256, .sha512] {
             for name in try FileSystem.list("\(root)/blobs/\(algorithm.rawValue)") {
+                // A name that is no digest is not a blob (writeAtomically's .tmp- files).
                 if let digest = try? Digest(parsing: "\(algorithm.rawValue):\(name)") { digests.append(digest) }
             }
         }

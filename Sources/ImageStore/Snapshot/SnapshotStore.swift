@@ -29,6 +29,7 @@ public struct SnapshotStore: Sendable {
     /// The lower directory of a committed snapshot.
     public func path(of chainID: Digest) -> String { directory(of: chainID) + "/fs" }
 
+    /// Whether the snapshot is committed: a probe, so a chainid that cannot be read is an answer (no).
     public func contains(_ chainID: Digest) -> Bool {
         guard let recorded = try? FileSystem.read(directory(of: chainID) + "/chainid", limit: 256) else { return false }
         return String(decoding: recorded, as: UTF8.self) == chainID.description
@@ -88,7 +89,8 @@ public struct SnapshotStore: Sendable {
         }
     }
 
-    /// Chain IDs of every committed snapshot.
+    /// Chain IDs of every committed snapshot: a directory without a readable chainid is not one
+    /// (nothing collects it, and nothing reports it).
     public func all() throws(FascoError) -> [Digest] {
         var result: [Digest] = []
         for name in try FileSystem.list(root) where !name.hasPrefix("tmp-") {
