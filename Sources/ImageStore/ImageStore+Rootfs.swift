@@ -315,12 +315,15 @@ extension ImageStore {
     /// container's directory.
     static func detachClones(_ clones: [String], in directory: String, logger: Logger) {
         for clone in clones {
-            guard umount2(clone, Int32(MNT_DETACH)) == 0 else {
-                logger.cleanUpFailed("detach an idmapped clone of a layer",
-                                     error: FascoError.internal("cannot detach \(clone): \(FileSystem.errnoText)"), left: clone)
+            if umount2(clone, Int32(MNT_DETACH)) == 0 {
+                removeMountPoint(clone, "remove the mount point of a detached idmapped clone", logger: logger)
                 continue
             }
-            removeMountPoint(clone, "remove the mount point of a detached idmapped clone", logger: logger)
+            let detach = FileSystem.errnoText
+            // Gone all the same (nothing was attached there any more): nothing is left.
+            guard rmdir(clone) != 0, errno != ENOENT else { continue }
+            logger.cleanUpFailed("detach an idmapped clone of a layer", error: FascoError.internal(
+                "cannot detach \(clone): \(detach); cannot remove it: \(FileSystem.errnoText)"), left: clone)
         }
         removeMountPoint(directory, "remove the directory of the idmapped clones", logger: logger)
     }

@@ -393,14 +393,20 @@ extension ImageStoreCleanUpLogTests {
         let root = try makeTestDirectory("cleanup-log")
         defer { cleanup(root) }
         let captured = CapturedLogs()
-        // Not a mount point: the detach fails (EINVAL), as one that stays attached would.
+        // Not a mount point, and not empty: the detach fails (EINVAL) and the directory stays,
+        // as a clone that stays attached would.
         try FileSystem.makeDirectories(root + "/lower/0")
-        ImageStore.detachClones([root + "/lower/0"], in: root + "/lower", logger: capturingLogger(captured))
+        try writeFile(root + "/lower/0/a-layer-file", "x")
+        // A directory that is no mount point and empty is simply removed: nothing is left.
+        try FileSystem.makeDirectories(root + "/lower/1")
+        ImageStore.detachClones([root + "/lower/0", root + "/lower/1"], in: root + "/lower", logger: capturingLogger(captured))
+        #expect(!FileSystem.exists(root + "/lower/1"))
         let warnings = captured.cleanUpWarnings
         #expect(warnings.count == 1, "\(captured.entries)")
         #expect(warnings.first?.metadata["step"] == "detach an idmapped clone of a layer")
         #expect(warnings.first?.metadata["left"] == root + "/lower/0")
         #expect(warnings.first?.metadata["error"]?.contains("cannot detach") == true)
+        #expect(warnings.first?.metadata["error"]?.contains("cannot remove it") == true)
         #expect(captured.retriedCleanUps.map { $0.metadata["left"] } == [root + "/lower"], "its directory is not empty")
     }
 }
