@@ -37,7 +37,7 @@ public actor ImageStore {
     /// `[image] signature_policy`); nil admits anything and looks up no signatures.
     public nonisolated let signaturePolicy: SignaturePolicy?
     /// Where clean-ups whose failure is not thrown are reported (`Logger.cleanUpFailed`).
-    public nonisolated let logger: Logger
+    nonisolated let logger: Logger
 
     /// - Parameter sources: makes the source a reference is pulled from (its registry, with mirrors).
     /// - Parameter cleanupDelay: how long removed containers' trees and the content they kept

@@ -16,7 +16,7 @@ import Glibc
 public struct SnapshotStore: Sendable {
     public let root: String
     /// Where a partial snapshot that cannot be removed is reported.
-    public let logger: Logger
+    let logger: Logger
 
     public init(root: String, logger: Logger = Logger(label: "fasco.images")) throws(FascoError) {
         self.root = root
