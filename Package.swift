@@ -55,7 +55,10 @@ let package = Package(
             swiftSettings: swift6),
         .target(
             name: "ImageStore",
-            dependencies: ["OCISpec", "FascoCore", "CImageLibs", "CLinux", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Metrics", package: "swift-metrics")],
+            dependencies: [
+                "OCISpec", "FascoCore", "CImageLibs", "CLinux", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: swift6),
         .target(name: "CRIAPI", dependencies: ["CRIProto", "CProtobufC", "GRPCTransport"], swiftSettings: swift6),
         .target(
@@ -125,7 +128,10 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"], swiftSettings: swift6),
         .testTarget(
-            name: "ImageStoreTests", dependencies: ["ImageStore", "OCISpec", "FascoCore", .product(name: "Crypto", package: "swift-crypto")],
+            name: "ImageStoreTests",
+            dependencies: [
+                "ImageStore", "OCISpec", "FascoCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swift6),
         .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),
         .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: swift6),

@@ -33,7 +33,7 @@ public enum Daemon {
         let driver = HostChecks.detectCgroupDriver(config.runtime.cgroupDriver)
         let environment = makeEnvironment(config: config, driver: driver)
         let images = try ImageStore(root: config.imagesDirectory, layerLimits: config.image.layerLimits, signaturePolicy: policy,
-                                    sources: config.registry.registryHosts.source)
+                                    logger: logger, sources: config.registry.registryHosts.source)
         let realms = try await makeRealms(config: config, driver: driver, images: images, logger: logger)
         // Key release to realms: each pod's key broker (its initdata's, else the node's).
         realms.useKeyRelease(RealmKeyRelease(

@@ -24,7 +24,8 @@ public struct ImageRecord: Codable, Sendable, Equatable {
     /// signature policy (the evidence CreateContainer verifies again); nil when none were.
     public var signatures: [CosignSignature]? = nil
 
-    /// The snapshots this image's root filesystem is built from, bottom first.
+    /// The snapshots this image's root filesystem is built from, bottom first. A record is made
+    /// only after every diff ID parsed (`fetch`), so none is dropped here.
     public var chainIDs: [Digest] {
         ChainID.chain(config.rootfs.diffIDs.compactMap { try? Digest(parsing: $0) })
     }

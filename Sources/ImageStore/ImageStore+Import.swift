@@ -15,7 +15,12 @@ extension ImageStore {
         if FileSystem.isDirectory(path) { return try await importLayout(path, name: name) }
         let scratch = "\(root)/import-\(UInt32.random(in: 0...UInt32.max))"
         try FileSystem.makeDirectories(scratch)
-        defer { try? FileSystem.removeTree(scratch) }
+        defer {
+            // Nothing else removes an import's scratch directory.
+            do throws(FascoError) { try FileSystem.removeTree(scratch) } catch {
+                logger.cleanUpFailed("remove an import's scratch directory", error: error, left: scratch)
+            }
+        }
         let limits = layerLimits
         try await BlockingWork.run { () throws(FascoError) in
             _ = try LayerUnpacker.apply(blobPath: path, compression: LayerUnpacker.detectCompression(blobPath: path),
@@ -130,7 +135,7 @@ extension ImageStore {
                 let base = try ImageReference(parsing: fallback)
                 return try ImageReference(parsing: "\(base.repository):\(annotation)")
             }
-            if let full = try? ImageReference(parsing: annotation) { return full }
+            if let full = try? ImageReference(parsing: annotation) { return full }  // else the fallback names it
         }
         guard let fallback else {
             throw .invalidArgument("an image has no name (no io.containerd.image.name or full org.opencontainers.image.ref.name): give it one")

@@ -1,5 +1,6 @@
 import CLinux
 import FascoCore
+import Logging
 import OCISpec
 #if canImport(Glibc)
 import Glibc
@@ -38,7 +39,12 @@ extension ImageStore {
                 try mountRootfs(lowers: chain.map { snapshots.path(of: $0) }, directory: directory, idMapping: idMapping)
             }
         } catch {
-            try? removeRootfs(owner: owner, directory: directory)
+            do throws(FascoError) { try removeRootfs(owner: owner, directory: directory) } catch let failure {
+                // Nothing else removes it before the next start's sweep: the caller has no
+                // root filesystem to release.
+                logger.cleanUpFailed("remove the root filesystem that could not be prepared (its directory, then its lease)",
+                                     error: failure, left: directory, owner: owner)
+            }
             throw error
         }
         return rootfs
@@ -49,7 +55,9 @@ extension ImageStore {
     /// released to the container's realm, or a node key), the layer decrypted (its HMAC and
     /// plain digest checked before anything of it is unpacked) and unpacked, with every layer
     /// above it, into `directory/layers/`: the container's own copy, never the shared
-    /// snapshots. Then the overlay is mounted. On failure nothing decrypted is left.
+    /// snapshots. Then the overlay is mounted. On failure nothing decrypted is left: the own
+    /// layers are removed, and what cannot be is logged at debug, as it lies in `directory`,
+    /// which the caller's rollback removes (RealmManager releases the root filesystem).
     public func unlockRootfs(image name: String, directory: String, idMapping: RootfsIDMapping? = nil,
                              keys: LayerKeys) async throws(FascoError) {
         guard let record = image(name) else { throw .notFound("image \(name) not found") }
@@ -60,7 +68,7 @@ extension ImageStore {
             throw .failedPrecondition("image \(name) lists \(record.layers.count) layers but \(chain.count) diff IDs")
         }
         let diffIDs = try record.config.rootfs.diffIDs.map { (text: String) throws(FascoError) -> Digest in try Digest(parsing: text) }
-        let own = try SnapshotStore(root: directory + "/layers")
+        let own = try SnapshotStore(root: directory + "/layers", logger: logger)
         var lowers = chain.prefix(shared).map { snapshots.path(of: $0) }
         do throws(FascoError) {
             for position in shared..<chain.count {
@@ -74,8 +82,9 @@ extension ImageStore {
                     let layer = try EncryptedLayer(descriptor)
                     let options = try await keys.unwrap(layer)
                     let plain = "\(directory)/layers/plain-\(position)"
+                    let logger = logger
                     try await BlockingWork.run { () throws(FascoError) in
-                        try LayerDecryption.decrypt(blobPath: storedPath, to: plain, layer: layer, options: options)
+                        try LayerDecryption.decrypt(blobPath: storedPath, to: plain, layer: layer, options: options, logger: logger)
                     }
                     plainPath = plain
                     blobPath = plain
@@ -98,16 +107,33 @@ extension ImageStore {
                         }
                     }
                 } catch {
-                    if let plainPath { unlink(plainPath) }
+                    if let plainPath { removeDecryptedLayer(plainPath, unpacked: false) }
                     throw error
                 }
-                if let plainPath { unlink(plainPath) }
+                if let plainPath { removeDecryptedLayer(plainPath, unpacked: true) }
                 lowers.append(own.path(of: chainID))
             }
             try mountRootfs(lowers: lowers, directory: directory, idMapping: idMapping)
         } catch {
-            try? FileSystem.removeTree(directory + "/layers")
+            do throws(FascoError) { try FileSystem.removeTree(directory + "/layers") } catch let failure {
+                logger.cleanUpFailed("remove the container's own layers after a failed unlock", error: failure,
+                                     left: directory + "/layers", retried: true)
+            }
             throw error
+        }
+    }
+
+    /// Deletes the file a layer was decrypted into, once its unpack ended. When that fails the
+    /// plaintext stays beside the container's own layers: after a failed unpack, until the
+    /// removal of `layers/` that follows (debug); after an unpack that worked, until the
+    /// container's root filesystem is removed (a warning).
+    private func removeDecryptedLayer(_ path: String, unpacked: Bool) {
+        guard unlink(path) != 0, errno != ENOENT else { return }
+        let failure = FascoError.internal("cannot remove \(path): \(FileSystem.errnoText)")
+        if unpacked {
+            logger.cleanUpFailed("remove a decrypted layer once unpacked", error: failure, left: path)
+        } else {
+            logger.cleanUpFailed("remove a decrypted layer that could not be unpacked", error: failure, left: path, retried: true)
         }
     }
 
@@ -116,9 +142,9 @@ extension ImageStore {
     private func mountRootfs(lowers bottomFirst: [String], directory: String, idMapping: RootfsIDMapping?) throws(FascoError) {
         var lowers = Array(bottomFirst.reversed())
         var clones: [String] = []
-        defer { if !clones.isEmpty { Self.detachClones(clones, in: directory + "/lower") } }
+        defer { if !clones.isEmpty { Self.detachClones(clones, in: directory + "/lower", logger: logger) } }
         if let idMapping {
-            clones = try Self.idmappedClones(of: lowers, in: directory + "/lower", mapping: idMapping)
+            clones = try Self.idmappedClones(of: lowers, in: directory + "/lower", mapping: idMapping, logger: logger)
             if !clones.isEmpty {
                 lowers = clones
                 for sub in ["upper", "work"] where chown(directory + "/" + sub, idMapping.rootUID, idMapping.rootGID) != 0 {
@@ -168,43 +194,71 @@ extension ImageStore {
         scheduleCleanup()
     }
 
-    /// Runs the pending clean-up now and returns when the trash is deleted and the garbage collected.
+    /// Runs the pending clean-up now and returns when the trash is deleted and the garbage
+    /// collected. Throws the collection's failure, else the first tree that could not be
+    /// deleted (each such tree is logged as well, with its path).
     public func settle() async throws(FascoError) {
         cleanup?.cancel()
         cleanup = nil
-        try await cleanUp()
+        let failure = try await deleteTrash()
+        try garbageCollect()
+        if let failure { throw failure }
     }
 
     private func scheduleCleanup() {
         guard cleanup == nil else { return }
         let delay = cleanupDelay
         cleanup = Task { [weak self] in
+            // Cancelled while it waits: a settle took this run's work.
             guard (try? await Task.sleep(for: delay)) != nil, let self else { return }
-            try? await self.scheduledCleanUp()
+            await self.scheduledCleanUp()
         }
     }
 
-    private func scheduledCleanUp() async throws(FascoError) {
+    /// The background clean-up: nothing waits for it, so what it cannot do is logged. A tree
+    /// left stays in the trash until the next start hands the trash to a clean-up again; what
+    /// a failed collection leaves waits for the next collection (a removal, a release).
+    private func scheduledCleanUp() async {
         // A settle that came first took this run's work.
         guard cleanup != nil, !Task.isCancelled else { return }
         cleanup = nil
-        try await cleanUp()
+        do throws(FascoError) {
+            _ = try await deleteTrash()
+        } catch {
+            return  // no thread to delete the trees on: deleteTrash logged them
+        }
+        do throws(FascoError) {
+            try garbageCollect()
+        } catch {
+            logger.cleanUpFailed("collect garbage after deleting the trash", error: error,
+                                 left: "blobs and snapshots no image or container uses, until the next collection")
+        }
     }
 
-    /// Deletes the trash (on a thread of its own: a big tree takes a while) and collects.
-    private func cleanUp() async throws(FascoError) {
+    /// Deletes the trash on a thread of its own (a big tree takes a while). Every tree is
+    /// tried; each that cannot be deleted is logged with its path (it stays in the trash), and
+    /// the first failure returned. Throws when no thread can be started (each tree logged).
+    private func deleteTrash() async throws(FascoError) -> FascoError? {
         let trees = trash
         trash = []
-        // Every tree is tried; the first failure is reported after the collection.
-        let failure = trees.isEmpty ? nil : try await BlockingWork.run { () -> FascoError? in
-            var first: FascoError?
-            for tree in trees {
-                do throws(FascoError) { try FileSystem.removeTree(tree) } catch { first = first ?? error }
+        guard !trees.isEmpty else { return nil }
+        let logger = logger
+        let step = "delete a retired root filesystem or trash directory"
+        do throws(FascoError) {
+            return try await BlockingWork.run { () -> FascoError? in
+                var first: FascoError?
+                for tree in trees {
+                    do throws(FascoError) { try FileSystem.removeTree(tree) } catch {
+                        logger.cleanUpFailed(step, error: error, left: tree)
+                        first = first ?? error
+                    }
+                }
+                return first
             }
-            return first
+        } catch {
+            for tree in trees { logger.cleanUpFailed(step, error: error, left: tree) }
+            throw error
         }
-        try garbageCollect()
-        if let failure { throw failure }
     }
 }
 
@@ -225,7 +279,9 @@ public struct RootfsIDMapping: Sendable, Equatable {
 extension ImageStore {
     /// An idmapped clone of each of `layers`, attached at `directory/<index>`. Empty (and
     /// nothing left mounted) when the file system cannot be idmapped (EINVAL, EPERM, ENOSYS).
-    static func idmappedClones(of layers: [String], in directory: String, mapping: RootfsIDMapping) throws(FascoError) -> [String] {
+    /// What a failure leaves is logged (`detachClones`).
+    static func idmappedClones(of layers: [String], in directory: String, mapping: RootfsIDMapping,
+                               logger: Logger) throws(FascoError) -> [String] {
         try FileSystem.makeDirectories(directory, mode: 0o700)
         var clones: [String] = []
         do throws(FascoError) {
@@ -237,28 +293,45 @@ extension ImageStore {
                 guard fasco_mount_idmapped(layer, target, mapping.userNamespace) == 0 else {
                     let code = errno
                     let text = FileSystem.errnoText
-                    rmdir(target)
+                    removeMountPoint(target, "remove the mount point of a layer that could not be idmapped", logger: logger)
                     guard [EINVAL, EPERM, ENOSYS, EOPNOTSUPP].contains(code) else {
                         throw .internal("cannot map layer \(layer) into the user namespace \(mapping.userNamespace): \(text)")
                     }
-                    detachClones(clones, in: directory)
+                    detachClones(clones, in: directory, logger: logger)
                     return []
                 }
                 clones.append(target)
             }
         } catch {
-            detachClones(clones, in: directory)
+            detachClones(clones, in: directory, logger: logger)
             throw error
         }
         return clones
     }
 
-    /// Detaches and deletes the clones `idmappedClones` attached, and their directory.
-    static func detachClones(_ clones: [String], in directory: String) {
+    /// Detaches and deletes the clones `idmappedClones` attached, and their directory. A clone
+    /// that stays attached is a warning: a writable, idmapped view of a shared snapshot inside
+    /// the container's directory. An empty directory that stays is debug: it goes with the
+    /// container's directory.
+    static func detachClones(_ clones: [String], in directory: String, logger: Logger) {
         for clone in clones {
-            umount2(clone, Int32(MNT_DETACH))
-            rmdir(clone)
+            if umount2(clone, Int32(MNT_DETACH)) == 0 {
+                removeMountPoint(clone, "remove the mount point of a detached idmapped clone", logger: logger)
+                continue
+            }
+            let detach = FileSystem.errnoText
+            // Gone all the same (nothing was attached there any more): nothing is left.
+            guard rmdir(clone) != 0, errno != ENOENT else { continue }
+            logger.cleanUpFailed("detach an idmapped clone of a layer", error: FascoError.internal(
+                "cannot detach \(clone): \(detach); cannot remove it: \(FileSystem.errnoText)"), left: clone)
         }
-        rmdir(directory)
+        removeMountPoint(directory, "remove the directory of the idmapped clones", logger: logger)
+    }
+
+    /// rmdir of a directory `idmappedClones` made in the container's directory; one that cannot
+    /// be removed is logged at debug, as the container's directory is removed with it.
+    private static func removeMountPoint(_ path: String, _ step: String, logger: Logger) {
+        guard rmdir(path) != 0, errno != ENOENT else { return }
+        logger.cleanUpFailed(step, error: FascoError.internal("cannot remove \(path): \(FileSystem.errnoText)"), left: path, retried: true)
     }
 }

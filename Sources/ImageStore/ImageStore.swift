@@ -1,5 +1,6 @@
 import FascoCore
 import FoundationEssentials
+import Logging
 import Metrics
 import OCISpec
 #if canImport(Glibc)
@@ -35,6 +36,8 @@ public actor ImageStore {
     /// The signature policy pulls and container creation are held to (fasco.toml
     /// `[image] signature_policy`); nil admits anything and looks up no signatures.
     public nonisolated let signaturePolicy: SignaturePolicy?
+    /// Where clean-ups whose failure is not thrown are reported (`Logger.cleanUpFailed`).
+    nonisolated let logger: Logger
 
     /// - Parameter sources: makes the source a reference is pulled from (its registry, with mirrors).
     /// - Parameter cleanupDelay: how long removed containers' trees and the content they kept
@@ -43,10 +46,14 @@ public actor ImageStore {
     ///   (RESOURCE_EXHAUSTED) while it unpacks, and its partial snapshot removed.
     /// - Parameter signaturePolicy: what a pull must satisfy before anything of the image is
     ///   stored, and what an image must still satisfy when a container is created from it.
+    /// - Parameter logger: reports the clean-ups whose failure nothing throws (a background
+    ///   clean-up, the rollback of a failed step); the daemon passes its own.
     public init(root: String, platform: Platform = .host, cleanupDelay: Duration = .milliseconds(500),
                 layerLimits: LayerLimits = LayerLimits(), signaturePolicy: SignaturePolicy? = nil,
+                logger: Logger = Logger(label: "fasco.images"),
                 sources: @escaping @Sendable (ImageReference, RegistryCredentials?) -> any ImageSource) throws(FascoError) {
         self.root = root
+        self.logger = logger
         self.cleanupDelay = cleanupDelay
         self.layerLimits = layerLimits
         self.signaturePolicy = signaturePolicy
@@ -54,8 +61,8 @@ public actor ImageStore {
         self.sources = sources
         try FileSystem.makeDirectories(root, mode: 0o700)
         try FileSystem.makeDirectories(root + "/leases", mode: 0o700)
-        content = try ContentStore(root: root + "/content")
-        snapshots = try SnapshotStore(root: root + "/snapshots")
+        content = try ContentStore(root: root + "/content", logger: logger)
+        snapshots = try SnapshotStore(root: root + "/snapshots", logger: logger)
         index = try ImageIndex(path: root + "/images.json")
         try snapshots.recover()
         try content.removePartialDownloads()
@@ -71,7 +78,8 @@ public actor ImageStore {
         Self.lookup(name, in: index.records)
     }
 
-    /// The record `name` refers to among `records` (the rules of `image(_:)`).
+    /// The record `name` refers to among `records` (the rules of `image(_:)`). Each form is a
+    /// probe: a name that parses as none refers to no image.
     static func lookup(_ name: String, in records: [Digest: ImageRecord]) -> ImageRecord? {
         if let digest = try? Digest(parsing: name), let record = records[digest] { return record }
         let hex = name.hasPrefix("sha256:") ? String(name.dropFirst(7)) : name
@@ -139,7 +147,13 @@ public actor ImageStore {
         activeFetches += 1
         defer {
             activeFetches -= 1
-            if collectionPending && activeFetches == 0 { try? garbageCollect() }
+            if collectionPending && activeFetches == 0 {
+                // The collection a removal asked for while fetches ran: nothing waits for it.
+                do throws(FascoError) { try garbageCollect() } catch {
+                    logger.cleanUpFailed("collect garbage after the last fetch", error: error,
+                                         left: "blobs and snapshots no image or container uses, until the next collection")
+                }
+            }
         }
         let top = try await source.manifest(repository: reference.path, reference: reference.registryReference)
         var signatures: [CosignSignature] = []
@@ -204,6 +218,7 @@ public actor ImageStore {
         }
     }
 
+    /// A probe: what is not JSON is no index (decoding it as a manifest says what is wrong).
     static func looksLikeIndex(_ bytes: [UInt8]) -> Bool {
         struct Probe: Decodable { var manifests: [Descriptor]?; var layers: [Descriptor]? }
         guard let probe = try? JSONDecoder().decode(Probe.self, from: Data(bytes)) else { return false }
@@ -334,6 +349,7 @@ public actor ImageStore {
         collectionPending = false
         var blobs = Set<Digest>()
         var chains = Set<Digest>()
+        // The records' names and layer digests parsed when they were made (`fetch`).
         for record in index.records.values {
             blobs.insert(record.id)
             blobs.insert(record.manifestDigest)
@@ -386,6 +402,8 @@ public actor ImageStore {
         return true
     }
 
+    /// The leases held. A lease file that cannot be read or decoded counts as none: the
+    /// snapshots it names are not kept by it, and nothing reports it.
     public func leases() throws(FascoError) -> [Lease] {
         try FileSystem.list(root + "/leases").compactMap { name in
             guard !name.hasPrefix(".tmp-"), let bytes = try? FileSystem.read("\(root)/leases/\(name)") else { return nil }

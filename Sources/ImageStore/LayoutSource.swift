@@ -12,7 +12,7 @@ struct LayoutSource: ImageSource {
     func manifest(repository: String, reference: String) async throws(FascoError) -> FetchedManifest {
         let digest: Digest
         let mediaType: String
-        if let parsed = try? Digest(parsing: reference) {
+        if let parsed = try? Digest(parsing: reference) {  // a probe: a digest, else a name in the index
             digest = parsed
             mediaType = ""
         } else {
@@ -67,7 +67,7 @@ struct LayoutSource: ImageSource {
 
     static func mediaType(of bytes: [UInt8]) -> String {
         struct Probe: Decodable { var mediaType: String?; var manifests: [Descriptor]? }
-        let probe = try? JSONDecoder().decode(Probe.self, from: Data(bytes))
+        let probe = try? JSONDecoder().decode(Probe.self, from: Data(bytes))  // a guess; decoding the manifest says what is wrong
         if let mediaType = probe?.mediaType { return mediaType }
         return probe?.manifests != nil ? MediaType.ociIndex : MediaType.ociManifest
     }

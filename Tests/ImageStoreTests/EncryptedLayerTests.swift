@@ -2,6 +2,7 @@ import Crypto
 import FascoCore
 import Foundation
 @testable import ImageStore
+import Logging
 import OCISpec
 import Synchronization
 import Testing
@@ -61,7 +62,8 @@ struct EncryptedLayerTests {
         try FileSystem.writeAtomically(blob, to: directory + "/blob", durable: false)
         let result: Result<Void, FascoError>
         do throws(FascoError) {
-            try LayerDecryption.decrypt(blobPath: directory + "/blob", to: directory + "/plain", layer: layer, options: options)
+            try LayerDecryption.decrypt(blobPath: directory + "/blob", to: directory + "/plain", layer: layer, options: options,
+                                        logger: Logger(label: "test"))
             result = .success(())
         } catch {
             result = .failure(error)

@@ -1,4 +1,5 @@
 import FascoCore
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,9 +12,12 @@ import Glibc
 /// resumes or replaces. A blob shared by several images is stored once.
 public struct ContentStore: Sendable {
     public let root: String
+    /// Where a partial download that cannot be removed is reported.
+    let logger: Logger
 
-    public init(root: String) throws(FascoError) {
+    public init(root: String, logger: Logger = Logger(label: "fasco.images")) throws(FascoError) {
         self.root = root
+        self.logger = logger
         try FileSystem.makeDirectories(root + "/blobs/sha256")
         try FileSystem.makeDirectories(root + "/blobs/sha512")
         try FileSystem.makeDirectories(root + "/ingest")
@@ -74,6 +78,7 @@ public struct ContentStore: Sendable {
         var digests: [Digest] = []
         for algorithm in [Digest.Algorithm.sha256, .sha512] {
             for name in try FileSystem.list("\(root)/blobs/\(algorithm.rawValue)") {
+                // A name that is no digest is not a blob (writeAtomically's .tmp- files).
                 if let digest = try? Digest(parsing: "\(algorithm.rawValue):\(name)") { digests.append(digest) }
             }
         }
@@ -182,12 +187,17 @@ public final class BlobWriter {
         return destination
     }
 
-    /// Removes the partial file (a corrupt or abandoned download).
+    /// Removes the partial file (a corrupt or abandoned download). One that cannot be removed
+    /// is logged as a warning: the next download of the digest would resume from it (and fail
+    /// its check again), and only a start a day later removes it.
     public func discard() {
         if fd >= 0 {
             close(fd)
             fd = -1
         }
-        unlink(partialPath)
+        guard unlink(partialPath) != 0, errno != ENOENT else { return }
+        store.logger.cleanUpFailed("remove a partial download that must not be resumed",
+                                   error: FascoError.internal("cannot remove \(partialPath): \(FileSystem.errnoText)"),
+                                   left: partialPath, digest: digest)
     }
 }

@@ -2,6 +2,7 @@ import CImageLibs
 import Crypto
 import FascoCore
 import FoundationEssentials
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -87,7 +88,11 @@ enum LayerDecryption {
     /// Decrypts the blob at `blobPath` into a new file `plainPath` (0600). The HMAC of the
     /// ciphertext is compared with `layer.hmac` and the plaintext's digest with the options'
     /// before this returns: the file is complete and authentic, or removed and an error thrown.
-    static func decrypt(blobPath: String, to plainPath: String, layer: EncryptedLayer, options: PrivateLayerOptions) throws(FascoError) {
+    ///
+    /// A partial file that cannot be removed is logged at debug: `plainPath` lies in a
+    /// directory the caller removes when this throws (`unlockRootfs`: the container's `layers/`).
+    static func decrypt(blobPath: String, to plainPath: String, layer: EncryptedLayer, options: PrivateLayerOptions,
+                        logger: Logger) throws(FascoError) {
         let input = open(blobPath, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw .failedPrecondition("encrypted layer \(layer.digest) is not in the content store: \(FileSystem.errnoText)") }
         defer { close(input) }
@@ -96,7 +101,11 @@ enum LayerDecryption {
         var complete = false
         defer {
             close(output)
-            if !complete { unlink(plainPath) }
+            if !complete, unlink(plainPath) != 0, errno != ENOENT {
+                logger.cleanUpFailed("remove a decrypted layer that failed its checks",
+                                     error: FascoError.internal("cannot remove \(plainPath): \(FileSystem.errnoText)"),
+                                     left: plainPath, digest: layer.digest, retried: true)
+            }
         }
         guard let context = EVP_CIPHER_CTX_new() else { throw .internal("cannot allocate a cipher context") }
         defer { EVP_CIPHER_CTX_free(context) }

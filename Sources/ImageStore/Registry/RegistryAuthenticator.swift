@@ -311,6 +311,7 @@ enum RegistryErrorBody {
     /// The registry's own words, for error messages; nil when the body says nothing usable.
     static func message(_ body: [UInt8]) -> String? {
         guard !body.isEmpty else { return nil }
+        // A body that is not the registry's JSON error document is tried as plain text below.
         if let decoded = try? JSONDecoder().decode(Body.self, from: Data(body)) {
             let entries = (decoded.errors ?? []).compactMap { entry -> String? in
                 switch (entry.message, entry.code) {

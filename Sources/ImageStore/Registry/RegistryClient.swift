@@ -100,6 +100,7 @@ public final class RegistryClient: ImageSource {
             digest = pinned
         } else {
             digest = Digest.of(bytes)
+            // The header is optional: one that is no digest claims nothing to check against.
             if let text = transfer.headers["Docker-Content-Digest"], let claimed = try? Digest(parsing: text.httpTrimmed),
                Digest.of(bytes, algorithm: claimed.algorithm) != claimed {
                 throw AttemptFailure(.failedPrecondition("the manifest of \(image) from \(endpoint.url) hashes to \(digest), but the registry says \(claimed)"),
@@ -121,6 +122,7 @@ public final class RegistryClient: ImageSource {
             var config: Descriptor?
         }
         let schema1 = declared.hasPrefix("application/vnd.docker.distribution.manifest.v1")
+        // A probe: a document that is not JSON is refused just below, saying so.
         let probe = try? JSONDecoder().decode(Probe.self, from: Data(bytes))
         if schema1 || probe?.schemaVersion == 1 {
             throw AttemptFailure(.failedPrecondition("\(image) is a Docker schema 1 manifest, which Fasco does not support; push the image again with a current client"))
@@ -369,7 +371,8 @@ public final class RegistryClient: ImageSource {
         }
     }
 
-    /// The registry's error message from a (small) error body.
+    /// The registry's error message from a (small) error body; nil when the body cannot be
+    /// read (a diagnostic: the status already says what failed).
     static func errorMessage(of transfer: HTTPTransfer) async -> String? {
         guard let body = try? await transfer.collect(maxBytes: 64 << 10) else { return nil }
         return RegistryErrorBody.message(body)

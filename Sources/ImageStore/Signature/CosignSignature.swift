@@ -56,6 +56,7 @@ public struct CosignSignature: Codable, Sendable, Equatable {
     /// Why this signature does not admit the image `image` at `digest` under `rule`,
     /// or nil when it does: the signature verifies with one of `rule.keys` over the
     /// payload bytes, the payload names `digest`, and its identity satisfies `rule.signedIdentity`.
+    /// Each part that does not parse is a rejection that says which (the parse error adds nothing).
     func rejection(image: SignedReference, digest: Digest, rule: PolicyRequirement.SigstoreSigned) -> String? {
         guard let payloadBytes = Data(base64Encoded: payload) else { return "its payload is not base64" }
         guard let der = Data(base64Encoded: String(signature.filter { !$0.isWhitespace })),

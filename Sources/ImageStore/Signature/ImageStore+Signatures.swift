@@ -34,7 +34,7 @@ extension ImageStore {
         for layer in manifest.layers.prefix(64) where layer.mediaType == CosignSignature.payloadMediaType {
             guard let signature = layer.annotations?[CosignSignature.signatureAnnotation],
                   layer.size >= 0, layer.size <= CosignSignature.maxPayloadSize,
-                  let layerDigest = try? Digest(parsing: layer.digest) else { continue }
+                  let layerDigest = try? Digest(parsing: layer.digest) else { continue }  // not a signature layer Fasco reads
             // The payload is verified against the layer's digest as it is read.
             let payload = try await source.smallBlob(repository: reference.path, digest: layerDigest, size: layer.size)
             signatures.append(CosignSignature(repository: reference.repository, manifestDigest: digest,
@@ -57,6 +57,7 @@ extension ImageStore {
     public nonisolated func admitToRun(_ record: ImageRecord, name: String, policy given: SignaturePolicy? = nil) throws(FascoError) {
         guard let policy = given ?? signaturePolicy else { return }
         let signatures = record.signatures ?? []
+        // Names the store wrote itself; `name` is an image ID when it is no reference.
         let repoDigests = record.repoDigests.compactMap { try? ImageReference(parsing: $0) }
         var candidates: [(reference: ImageReference?, digest: Digest?)]
         if !Self.namesImageID(name, record), let reference = try? ImageReference(parsing: name) {
@@ -84,7 +85,7 @@ extension ImageStore {
 
     /// Whether `name` is `record`'s image ID (in one of the forms `image(_:)` accepts).
     static func namesImageID(_ name: String, _ record: ImageRecord) -> Bool {
-        if let digest = try? Digest(parsing: name), digest == record.id { return true }
+        if let digest = try? Digest(parsing: name), digest == record.id { return true }  // a probe: a name need not be a digest
         let hex = name.hasPrefix("sha256:") ? String(name.dropFirst(7)) : name
         return hex.count >= 12 && record.id.encoded.hasPrefix(hex)
     }

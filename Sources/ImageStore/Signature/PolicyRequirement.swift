@@ -18,7 +18,8 @@ public enum PolicyRequirement: Sendable, CustomStringConvertible {
         /// The ECDSA P-256 public keys, DER (SubjectPublicKeyInfo): swift-crypto's key type is not Sendable.
         public var keys: [[UInt8]]
 
-        /// Whether one of the keys verifies `signature` over `message` (ECDSA, SHA-256).
+        /// Whether one of the keys verifies `signature` over `message` (ECDSA, SHA-256). The keys
+        /// were checked when the policy was loaded; one that does not parse verifies nothing.
         func verifies(_ signature: P256.Signing.ECDSASignature, over message: Data) -> Bool {
             keys.contains { der in
                 guard let key = try? P256.Signing.PublicKey(derRepresentation: der) else { return false }
@@ -61,6 +62,8 @@ public enum SignedIdentity: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Whether a signature claiming `signed` satisfies this rule for the image named `image`.
+    /// The rule's own reference was checked when the policy was loaded; one that does not
+    /// parse accepts nothing.
     func accepts(signed: SignedReference, image: SignedReference) -> Bool {
         switch self {
         case .matchExact:

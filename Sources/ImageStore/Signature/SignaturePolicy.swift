@@ -131,7 +131,7 @@ public struct SignaturePolicy: Sendable {
         components.removeFirst()
         if components.isEmpty { return true }
         // A full reference: its last component may carry a tag or a digest.
-        guard (try? ImageReference(parsing: scope)) != nil else { return false }
+        guard (try? ImageReference(parsing: scope)) != nil else { return false }  // a validity probe
         var last = components.removeLast()
         if let at = last.firstIndex(of: "@") { last = String(last[..<at]) } else if let colon = last.firstIndex(of: ":") { last = String(last[..<colon]) }
         return (components + [last]).allSatisfy(ImageReference.isValidPathComponent)
@@ -182,7 +182,8 @@ public struct SignaturePolicy: Sendable {
 
 extension SignaturePolicy {
     /// The `kbs:///` resources a policy document names as sigstoreSigned `keyPath`/`keyPaths`,
-    /// in order, once each (none for a document that is not JSON: parsing it says why).
+    /// in order, once each (none for a document that is not JSON: parsing it says why, so
+    /// the decoding error is not wanted here).
     public static func brokerKeyPaths(in bytes: [UInt8]) -> [String] {
         guard let document = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { return [] }
         var found: [String] = []
@@ -307,6 +308,7 @@ extension SignaturePolicy {
                 for key in fields.keys.sorted() where !allowed.contains(key) { throw invalid(place, "unknown field \"\(key.prefix(100))\" in \(type)") }
             }
             func reference(_ key: String, repositoryOnly: Bool) throws(FascoError) -> String {
+                // Either failure is the same refusal, which names the field.
                 guard case .string(let text)? = fields[key], let parsed = try? SignedReference(parsing: text) else {
                     throw invalid(place, "\(type) needs \"\(key)\", a docker reference")
                 }

@@ -1,5 +1,6 @@
 import CImageLibs
 import FascoCore
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,9 +15,12 @@ import Glibc
 /// next start removes.
 public struct SnapshotStore: Sendable {
     public let root: String
+    /// Where a partial snapshot that cannot be removed is reported.
+    let logger: Logger
 
-    public init(root: String) throws(FascoError) {
+    public init(root: String, logger: Logger = Logger(label: "fasco.images")) throws(FascoError) {
         self.root = root
+        self.logger = logger
         try FileSystem.makeDirectories(root)
     }
 
@@ -25,6 +29,7 @@ public struct SnapshotStore: Sendable {
     /// The lower directory of a committed snapshot.
     public func path(of chainID: Digest) -> String { directory(of: chainID) + "/fs" }
 
+    /// Whether the snapshot is committed: a probe, so a chainid that cannot be read is an answer (no).
     public func contains(_ chainID: Digest) -> Bool {
         guard let recorded = try? FileSystem.read(directory(of: chainID) + "/chainid", limit: 256) else { return false }
         return String(decoding: recorded, as: UTF8.self) == chainID.description
@@ -40,6 +45,10 @@ public struct SnapshotStore: Sendable {
     /// `create` over parents given as lower directories (bottom first), which may live in another
     /// store (a container's own layers sit on the shared ones). `durable: false` skips the syncs
     /// (a container's own layers go with the container: a host crash ends it anyway).
+    ///
+    /// A failed build's temporary directory is removed; when that fails too, it is logged: a
+    /// warning in a durable store (it stays until the next start's `recover`), debug in a
+    /// container's own (its directory is removed with the container's root filesystem).
     func create(_ chainID: Digest, parentPaths: [String], durable: Bool = true,
                 apply: (String) throws(FascoError) -> Void) throws(FascoError) {
         if contains(chainID) { return }
@@ -73,12 +82,15 @@ public struct SnapshotStore: Sendable {
             }
             if durable { try FileSystem.syncDirectory(root) }
         } catch {
-            try? FileSystem.removeTree(temporary)
+            do throws(FascoError) { try FileSystem.removeTree(temporary) } catch let failure {
+                logger.cleanUpFailed("remove a partial snapshot", error: failure, left: temporary, digest: chainID, retried: !durable)
+            }
             throw error
         }
     }
 
-    /// Chain IDs of every committed snapshot.
+    /// Chain IDs of every committed snapshot: a directory without a readable chainid is not one
+    /// (nothing collects it, and nothing reports it).
     public func all() throws(FascoError) -> [Digest] {
         var result: [Digest] = []
         for name in try FileSystem.list(root) where !name.hasPrefix("tmp-") {
@@ -138,6 +150,10 @@ public enum Overlay {
     }
 
     /// Unmounts `target` if something is mounted there (lazily when busy).
+    ///
+    /// The result is not checked: as root, the unmount and the lazy detach fail only where
+    /// nothing is mounted (EINVAL) or the path is gone (ENOENT), the idempotent case. Whatever
+    /// stays mounted makes the removal that follows fail (EBUSY), and that is reported.
     public static func unmount(_ target: String) {
         if umount2(target, 0) != 0 && errno == EBUSY {
             umount2(target, Int32(MNT_DETACH))
