@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "GRPCTransport", dependencies: ["CGRPCShim", "CGRPCCore"], swiftSettings: swift6),
 
         // Swift layers.
-        .target(name: "FascoCore", swiftSettings: swift6),
+        .target(name: "FascoCore", dependencies: ["CLinux"], swiftSettings: swift6),
         .target(name: "OCISpec", swiftSettings: swift6),
         // The software RMM: realm measurement (RIM, REMs, replayable log), CBOR/COSE, CCA tokens.
         .target(

@@ -13,6 +13,7 @@
 #include <linux/mount.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -157,5 +158,16 @@ int fasco_open_pty(int *primary, int *replica) {
     }
     *primary = main;
     *replica = other;
+    return 0;
+}
+
+int fasco_mount_id(const char *path, unsigned long long *id) {
+    struct statx info;
+    if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &info) != 0) return -1;
+    if (!(info.stx_mask & STATX_MNT_ID)) {
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    *id = info.stx_mnt_id;
     return 0;
 }

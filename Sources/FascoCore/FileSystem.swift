@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CLinux
 import Glibc
 #endif
 
@@ -113,14 +114,45 @@ public enum FileSystem {
     }
 
     /// Removes `path` and everything below it without following symlinks; a missing path is fine.
+    ///
+    /// It never removes through a mount: when `path` is a mount point or a directory below it is
+    /// (a root filesystem or an idmapped layer left mounted, a namespace pin), nothing below that
+    /// mount is touched and FAILED_PRECONDITION names it; what was removed before stays removed.
     public static func removeTree(_ path: String) throws(FascoError) {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             if errno == ENOENT { return }
             throw .internal("cannot inspect \(path): \(errnoText)")
         }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            guard unlink(path) == 0 || errno == ENOENT else { throw .internal("cannot remove \(path): \(errnoText)") }
+            return
+        }
+        let mount = mountID(path)
+        if let mount, let above = mountID(parent(of: path)), above != mount {
+            throw .failedPrecondition("\(path) is a mount point: not removed through it (unmount it first)")
+        }
+        try removeTree(path, mount: mount, device: UInt64(info.st_dev))
+    }
+
+    /// The mount `path` is on (statx), nil when the kernel does not say.
+    static func mountID(_ path: String) -> UInt64? {
+        var id: UInt64 = 0
+        return fasco_mount_id(path, &id) == 0 ? id : nil
+    }
+
+    private static func removeTree(_ path: String, mount: UInt64?, device: UInt64) throws(FascoError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw .internal("cannot inspect \(path): \(errnoText)")
+        }
         if (info.st_mode & S_IFMT) == S_IFDIR {
-            for name in try list(path) { try removeTree(path + "/" + name) }
+            // A directory on another mount (where mount IDs are unknown: on another device) is a mount point.
+            if mount.map({ mountID(path) != $0 }) ?? (UInt64(info.st_dev) != device) {
+                throw .failedPrecondition("\(path) is a mount point: not removed through it (unmount it first)")
+            }
+            for name in try list(path) { try removeTree(path + "/" + name, mount: mount, device: device) }
             guard rmdir(path) == 0 || errno == ENOENT else { throw .internal("cannot remove \(path): \(errnoText)") }
         } else {
             guard unlink(path) == 0 || errno == ENOENT else { throw .internal("cannot remove \(path): \(errnoText)") }

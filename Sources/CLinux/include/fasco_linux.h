@@ -46,5 +46,8 @@ int fasco_set_window_size(int fd, unsigned short rows, unsigned short columns);
 // A new pseudo-terminal pair, both ends close-on-exec; the replica in raw mode except for
 // output post-processing (OPOST|ONLCR, as a terminal a runtime relays to expects).
 int fasco_open_pty(int *primary, int *replica);
+// The ID of the mount `path` is on, not following a final symlink (statx STATX_MNT_ID): 0 and
+// *id, or -1 and errno (EOPNOTSUPP when the kernel does not report mount IDs).
+int fasco_mount_id(const char *path, unsigned long long *id);
 
 #endif
