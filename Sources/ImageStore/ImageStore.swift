@@ -361,9 +361,18 @@ public actor ImageStore {
             for layer in record.layers { if let digest = try? Digest(parsing: layer.digest) { blobs.insert(digest) } }
             chains.formUnion(record.chainIDs)
         }
-        for lease in try leases() { chains.formUnion(lease.chainIDs) }
+        let (leases, unreadable) = try readLeases()
+        for lease in leases { chains.formUnion(lease.chainIDs) }
         for digest in try content.allDigests() where !blobs.contains(digest) && downloads[digest] == nil {
             try content.delete(digest)
+        }
+        // A lease that cannot be read may be a running container's: its snapshots are unknown,
+        // so none is collected until it is readable again or removed with its container.
+        guard unreadable.isEmpty else {
+            logger.warning("image garbage collection keeps every snapshot: lease files cannot be read", metadata: [
+                "step": "read the leases before collecting snapshots", "left": "\(unreadable.joined(separator: ", "))",
+            ])
+            return
         }
         for chainID in try snapshots.all() where !chains.contains(chainID) && unpacks[chainID] == nil {
             try snapshots.remove(chainID)
@@ -402,13 +411,26 @@ public actor ImageStore {
         return true
     }
 
-    /// The leases held. A lease file that cannot be read or decoded counts as none: the
-    /// snapshots it names are not kept by it, and nothing reports it.
+    /// The leases held.
     public func leases() throws(FascoError) -> [Lease] {
-        try FileSystem.list(root + "/leases").compactMap { name in
-            guard !name.hasPrefix(".tmp-"), let bytes = try? FileSystem.read("\(root)/leases/\(name)") else { return nil }
-            return try? JSONDecoder().decode(Lease.self, from: Data(bytes))
+        try readLeases().leases
+    }
+
+    /// The leases held, and the lease files that cannot be read or decoded (which may keep
+    /// any snapshot: a collection keeps every snapshot while there is one).
+    func readLeases() throws(FascoError) -> (leases: [Lease], unreadable: [String]) {
+        var leases: [Lease] = []
+        var unreadable: [String] = []
+        for name in try FileSystem.list(root + "/leases") where !name.hasPrefix(".tmp-") {
+            let path = "\(root)/leases/\(name)"
+            do {
+                guard let bytes = try FileSystem.read(path, limit: 1 << 20) else { continue }  // removed meanwhile
+                leases.append(try JSONDecoder().decode(Lease.self, from: Data(bytes)))
+            } catch {
+                unreadable.append(path)
+            }
         }
+        return (leases, unreadable)
     }
 
     static func isSafeName(_ name: String) -> Bool {

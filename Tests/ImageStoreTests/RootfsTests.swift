@@ -33,6 +33,23 @@ struct RootfsTests {
         try await store.removeRootfs(owner: "c1", directory: directory)  // idempotent
     }
 
+    @Test("a lease file that cannot be read keeps every snapshot from collection (it may be a running container's)")
+    func unreadableLease() async throws {
+        _ = try #require(try Kit.pushed()["127.0.0.1:5000/fasco/busybox:latest"])
+        let (store, root) = try Kit.store()
+        defer { cleanup(root) }
+        let record = try await store.pull("127.0.0.1:5000/fasco/busybox:latest")
+        let directory = root + "/containers/c1"
+        _ = try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory)
+        let top = try #require(record.chainIDs.last)
+        // The lease is damaged (a torn write on a host without atomic renames, a disk error).
+        try FileSystem.writeAtomically(Array("{not json".utf8), to: root + "/images/leases/c1", durable: false)
+        try await store.remove(record.id.description)
+        #expect(store.snapshots.contains(top), "the running container's snapshot stays")
+        try await store.removeRootfs(owner: "c1", directory: directory)
+        #expect(!store.snapshots.contains(top), "collected once the lease is gone")
+    }
+
     @Test("a retired rootfs leaves its place at once; its tree and what its lease kept go in the background")
     func retire() async throws {
         _ = try #require(try Kit.pushed()["127.0.0.1:5000/fasco/busybox:latest"])
