@@ -42,7 +42,7 @@ extension CRIService {
         let created = try await realms.createContainer(container, image: image.measured, makeSpec: { bundle, runtime throws(FascoError) -> RuntimeSpec in
             try ContainerSpecBuilder.build(ContainerSpecInput(
                 containerID: container.id.value, config: config,
-                pod: Self.podContext(pod: pod, config: podConfig, runtime: runtime),
+                pod: Self.podContext(pod: pod, config: podConfig, running: runtime),
                 image: imageConfig, rootfs: bundle.rootfs, host: host, targetPIDNamespacePath: targetNamespace,
                 accountFilesLocked: bundle.locked))
         }, admit: admit)
@@ -97,7 +97,7 @@ extension CRIService {
     }
 
     /// What the spec builder needs to know of the System Realm.
-    static func podContext(pod: SystemRealm, config: PodSandboxConfig, runtime: RunningSystemRealm) -> PodSandboxContext {
+    static func podContext(pod: SystemRealm, config: PodSandboxConfig, running runtime: RunningSystemRealm) -> PodSandboxContext {
         PodSandboxContext(
             podID: pod.id.value, config: config,
             networkNamespacePath: runtime.networkNamespace, ipcNamespacePath: runtime.ipcNamespace,
@@ -105,12 +105,12 @@ extension CRIService {
             userNamespacePath: runtime.userNamespace,
             hostsPath: runtime.files["hosts"] ?? "", resolvConfPath: runtime.files["resolv.conf"] ?? "",
             hostnamePath: runtime.files["hostname"] ?? "", shmPath: runtime.shmPath,
-            guestAPIDirectory: guestAPIDirectory(pod: pod, runtime: runtime))
+            guestAPIDirectory: guestAPIDirectory(pod: pod, running: runtime))
     }
 
     /// The pod's guest API directory when the pod has the guest API (its annotation does not turn
     /// it off) and the daemon serves one (it made the directory when the pod started).
-    static func guestAPIDirectory(pod: SystemRealm, runtime: RunningSystemRealm) -> String? {
+    static func guestAPIDirectory(pod: SystemRealm, running runtime: RunningSystemRealm) -> String? {
         guard GuestAPIPolicy.isEnabled(annotations: pod.annotations) else { return nil }
         let directory = GuestAPIPolicy.directory(ofRealmDirectory: runtime.directory)
         return FileSystem.isDirectory(directory) ? directory : nil

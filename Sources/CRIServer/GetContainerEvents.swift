@@ -22,7 +22,7 @@ extension CRIService {
         }
         var response = ContainerEventResponse(containerID: event.realm.value, containerEventType: kind, createdAt: event.time)
         if let pod = try? await realms.systemRealm(event.systemRealm.value) {
-            response.podSandboxStatus = Self.render(pod, runtime: await realms.runtime(of: pod))
+            response.podSandboxStatus = Self.render(pod, running: await realms.running(pod))
             for container in await realms.containers(of: pod.id) {
                 response.containersStatuses.append(await renderStatus(container))
             }

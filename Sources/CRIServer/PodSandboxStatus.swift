@@ -10,8 +10,8 @@ extension CRIService {
         guard let realm = try await realms.systemRealm(request.podSandboxID) else {
             throw FascoError.notFound("pod sandbox \(request.podSandboxID) not found")
         }
-        let runtime = await realms.runtime(of: realm)
-        var response = PodSandboxStatusResponse(status: Self.render(realm, runtime: runtime), timestamp: UnixTime.nanoseconds())
+        let runtime = await realms.running(realm)
+        var response = PodSandboxStatusResponse(status: Self.render(realm, running: runtime), timestamp: UnixTime.nanoseconds())
         if request.verbose {
             response.info["info"] = Self.json(PodVerboseInfo(
                 id: realm.id.value, pid: runtime?.supervisorPID ?? 0, realm: "system", runtimeHandler: realm.runtimeHandler,
@@ -21,7 +21,7 @@ extension CRIService {
         return response
     }
 
-    static func render(_ realm: SystemRealm, runtime: RunningSystemRealm?) -> PodSandboxStatus {
+    static func render(_ realm: SystemRealm, running runtime: RunningSystemRealm?) -> PodSandboxStatus {
         let config = (try? PodSandboxConfig.decode(realm.requestConfig)) ?? PodSandboxConfig()
         let addresses = realm.state == .ready ? (runtime?.addresses ?? []) : []
         return PodSandboxStatus(

@@ -56,7 +56,7 @@ public struct ReferenceMeasurement: Sendable {
         }
         let spec = try ContainerSpecBuilder.build(ContainerSpecInput(
             containerID: containerID, config: container,
-            pod: CRIService.podContext(pod: realm, config: pod, runtime: runtime),
+            pod: CRIService.podContext(pod: realm, config: pod, running: runtime),
             image: image.config, rootfs: scratch + "/rootfs", host: .current(), accountFilesLocked: image.isEncrypted))
         let instance = RealmInstance(root: root, state: state, realmDirectory: runtime.directory, podID: realm.id.value,
                                      podUID: metadata.uid, containerID: containerID)

@@ -61,7 +61,7 @@ public final class GuestAPIServer: SystemRealmService, Sendable {
 
     // MARK: SystemRealmService
 
-    public func systemRealmStarted(_ realm: SystemRealm, runtime: RunningSystemRealm) async {
+    public func systemRealmStarted(_ realm: SystemRealm, running runtime: RunningSystemRealm) async {
         await systemRealmStopping(realm.id)
         guard GuestAPIPolicy.isEnabled(annotations: realm.annotations) else { return }
         let directory = GuestAPIPolicy.directory(ofRealmDirectory: runtime.directory)

@@ -13,7 +13,7 @@ extension RealmManager {
             try? await locks.withLock(pod.id) { () throws(FascoError) in
                 guard let current = try await registry.systemRealm(pod.id.value), current.state == .ready,
                       await backend.isRunning(current), let runtime = await backend.runningSystemRealm(current.id) else { return }
-                await service.systemRealmStarted(current, runtime: runtime)
+                await service.systemRealmStarted(current, running: runtime)
             }
         }
     }

@@ -72,7 +72,7 @@ public final class RealmManager: Sendable {
                 }
                 throw error
             }
-            for service in services.withLock({ $0 }) { await service.systemRealmStarted(realm, runtime: runtime) }
+            for service in services.withLock({ $0 }) { await service.systemRealmStarted(realm, running: runtime) }
             publish(.created, realm: realm.id, in: realm.id)
             publish(.started, realm: realm.id, in: realm.id)
             watchSystemRealm(realm)
@@ -84,7 +84,8 @@ public final class RealmManager: Sendable {
         try await registry.systemRealm(id)
     }
 
-    public func runtime(of realm: SystemRealm) async -> RunningSystemRealm? {
+    /// What the backend made for a running System Realm (namespaces, files, cgroup); nil when it is not running.
+    public func running(_ realm: SystemRealm) async -> RunningSystemRealm? {
         await backend.runningSystemRealm(realm.id)
     }
 

@@ -3,7 +3,7 @@
 /// `RealmManager.register(_:)`, which also tells it of the realms already running (recovery).
 public protocol SystemRealmService: Sendable {
     /// The realm is up (or was found running after a restart). Failures are the service's to report.
-    func systemRealmStarted(_ realm: SystemRealm, runtime: RunningSystemRealm) async
+    func systemRealmStarted(_ realm: SystemRealm, running runtime: RunningSystemRealm) async
     /// The realm is about to stop (or be removed); idempotent.
     func systemRealmStopping(_ realm: RealmID) async
 }

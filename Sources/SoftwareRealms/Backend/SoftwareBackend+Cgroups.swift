@@ -104,7 +104,7 @@ extension SoftwareBackend {
 
     /// After the supervisor ended: under systemd its scope (normally gone with its last process)
     /// is stopped and its directories in the hierarchies systemd does not manage are removed.
-    func releaseSupervisorCgroup(of realm: SystemRealm, runtime: RunningSystemRealm) async throws(FascoError) {
+    func releaseSupervisorCgroup(of realm: SystemRealm, running runtime: RunningSystemRealm) async throws(FascoError) {
         guard runtime.systemdSlice != nil, let systemd else { return }
         let scope = Self.supervisorScope(of: realm.id)
         try await systemd.stopUnit(scope)
@@ -113,7 +113,7 @@ extension SoftwareBackend {
 
     /// At removal: cgroupfs removes the pod's cgroup; under systemd Fasco stops the slice only
     /// when it chose it (kubelet's slices are kubelet's), and removes what it made itself.
-    func removePodCgroup(of realm: SystemRealm, runtime: RunningSystemRealm) async throws(FascoError) {
+    func removePodCgroup(of realm: SystemRealm, running runtime: RunningSystemRealm) async throws(FascoError) {
         guard let slice = runtime.systemdSlice else {
             try await PodCgroup(host: configuration.cgroups, path: runtime.cgroupParent).remove()
             return

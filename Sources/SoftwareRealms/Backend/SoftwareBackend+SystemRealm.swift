@@ -190,7 +190,7 @@ extension SoftwareBackend {
             throw error
         }
         try await network?.value.get()
-        try await releaseSupervisorCgroup(of: realm, runtime: runtime)
+        try await releaseSupervisorCgroup(of: realm, running: runtime)
         // The namespace goes with the pod's network, a moment later in a batch (the kernel
         // deletes any interface left in it then).
         try NetworkNamespacePin.release(pin, holdingWith: namespaceReaper)
@@ -204,7 +204,7 @@ extension SoftwareBackend {
                 throw .internal("cannot unmount \(runtime.shmPath): \(FileSystem.errnoText)")
             }
         }
-        try await removePodCgroup(of: realm, runtime: runtime)
+        try await removePodCgroup(of: realm, running: runtime)
         try FileSystem.removeTree(directory)
         supervisorWatcher.forget(directory: directory)
     }
