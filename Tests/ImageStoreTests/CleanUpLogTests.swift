@@ -86,6 +86,23 @@ struct ImageStoreCleanUpLogTests {
         #expect(FileSystem.exists(tree + "/bundle/pinned"))
     }
 
+    @Test("a start whose crash leftovers cannot be removed still opens the store, naming what is left",
+          .enabled(if: needsAttributes, "needs root and chattr"))
+    func recoveryLeftover() async throws {
+        let captured = CapturedLogs()
+        let root = try makeTestDirectory("cleanup-log")
+        defer { cleanup(root) }
+        let leftover = root + "/images/snapshots/tmp-0123456789abcdef-1"
+        try FileSystem.makeDirectories(leftover + "/fs")
+        try writeFile(leftover + "/fs/pinned", "x")
+        try await withFileAttribute("i", on: leftover + "/fs/pinned") {
+            _ = try ImageStore(root: root + "/images", logger: capturingLogger(captured), sources: RegistryHosts().source)
+        }
+        let warnings = captured.cleanUpWarnings
+        #expect(warnings.count == 1 && warnings.first?.metadata["left"] == leftover, "\(captured.entries)")
+        #expect(warnings.first?.metadata["step"] == "remove a partial snapshot a crash left")
+    }
+
     @Test("settle throws the first tree it cannot delete and logs every one",
           .enabled(if: needsAttributes, "needs root and chattr"))
     func settleTreesLeft() async throws {

@@ -112,10 +112,16 @@ public struct SnapshotStore: Sendable {
     }
 
     /// Removes what a crash left behind (temporary directories and their mounts).
+    /// One that cannot be removed is logged and left: it is never taken for a snapshot (its
+    /// name starts with tmp-), and the daemon starts anyway; the next start tries again.
     public func recover() throws(FascoError) {
         for name in try FileSystem.list(root) where name.hasPrefix("tmp-") {
             Overlay.unmount("\(root)/\(name)/mnt")
-            try FileSystem.removeTree("\(root)/\(name)")
+            do throws(FascoError) {
+                try FileSystem.removeTree("\(root)/\(name)")
+            } catch {
+                logger.cleanUpFailed("remove a partial snapshot a crash left", error: error, left: "\(root)/\(name)")
+            }
         }
     }
 
