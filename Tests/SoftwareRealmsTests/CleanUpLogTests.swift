@@ -95,7 +95,7 @@ extension CleanUpLogTests {
         #expect(warnings.first?.metadata["error"]?.contains("is not a realm runtime record") == true)
     }
 
-    @Test("a pod whose CNI attachment record cannot be read gets no DEL, and that is reported",
+    @Test("a pod whose CNI attachment record cannot be read, and no network to detach it with: both reported, the pod removed anyway",
           .enabled(if: runningAsRoot, "needs root (teardown unmounts)"))
     func damagedAttachmentRecord() async throws {
         let root = try makeTemporaryDirectory("fasco-cleanup")
@@ -116,13 +116,46 @@ extension CleanUpLogTests {
 
         try await backend.removeSystemRealm(realm)
         #expect(!FileSystem.exists(directory))
-        #expect(FileSystem.exists(record), "no DEL ran, so the record stays (as it always did)")
+        #expect(FileSystem.exists(record), "no network configuration to run DEL with, so the record stays")
         let warnings = captured.cleanUpWarnings
-        #expect(warnings.count == 1, "\(captured.entries)")
+        #expect(warnings.count == 2, "\(captured.entries)")
         #expect(warnings.first?.metadata["realm"] == realm.id.value)
         #expect(warnings.first?.metadata["podSandboxID"] == realm.id.value)
         #expect(warnings.first?.metadata["step"] == "read the pod's CNI attachment record before DEL")
-        #expect(warnings.first?.metadata["left"] == "the pod's CNI attachment (DEL not run)")
+        #expect(warnings.last?.metadata["step"] == "CNI DEL without a readable attachment record")
+        #expect(warnings.first?.metadata["left"] == "the pod's CNI attachment record (DEL runs without it)")
+    }
+
+    @Test("a pod whose CNI attachment record cannot be read still gets DEL, with the current network, which frees its address",
+          .enabled(if: runningAsRoot, "needs root (teardown unmounts)"))
+    func damagedAttachmentRecordDeleted() async throws {
+        let root = try makeTemporaryDirectory("fasco-cleanup")
+        defer { try? FileSystem.removeTree(root) }
+        let plugins = try FakePlugins.make()
+        defer { plugins.cleanUp() }
+        try plugins.installRecorder("fake-ipam", result: "{}")
+        try plugins.writeConfig(#"{"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "fake-ipam"}]}"#)
+        let captured = CapturedLogs()
+        let network = plugins.network()
+        let backend = try scratchBackend(root: root, network: network, logger: capturingLogger(captured))
+        let realm = SystemRealm(metadata: SystemRealmMetadata(name: "damaged", uid: "u", namespace: "n", attempt: 0), createdAt: 1)
+        let directory = backend.directory(of: realm.id)
+        try FileSystem.makeDirectories(directory, mode: 0o700)
+        try backend.saveRuntime(RunningSystemRealm(
+            supervisorPID: 0, directory: directory, networkNamespace: NetworkNamespacePin.path(in: directory), ipcNamespace: nil,
+            utsNamespace: nil, pidNamespace: nil, files: [:], shmPath: "/dev/shm", cgroupParent: "/fasco-test-damaged", addresses: []),
+            for: realm.id)
+        let record = network.recordPath(realm.id.value, "eth0")
+        try FileSystem.makeDirectories(plugins.cacheDirectory, mode: 0o700)
+        try writeText("{damaged", to: record)
+
+        try await backend.removeSystemRealm(realm)
+        #expect(!FileSystem.exists(directory))
+        let calls = (try? String(contentsOfFile: plugins.logDirectory + "/calls", encoding: .utf8)) ?? ""
+        #expect(calls.contains("fake-ipam DEL"), "DEL ran: \(calls)")
+        #expect(!FileSystem.exists(record), "the damaged record goes with the DEL")
+        #expect(captured.cleanUpWarnings.map { $0.metadata["step"] } == ["read the pod's CNI attachment record before DEL"],
+                "\(captured.entries)")
     }
 
     @Test("RemoveContainer: a runtime whose delete fails and which cannot report the container either is taken at its word, and what it left is reported")

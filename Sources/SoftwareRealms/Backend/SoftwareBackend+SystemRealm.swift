@@ -164,7 +164,7 @@ extension SoftwareBackend {
         // names its supervisor's, which is usable only while that runs.
         var network: Task<Result<Void, FascoError>, Never>?
         if let plugins = configuration.network, let namespace = runtime.networkNamespace,
-           attached(realm, plugins: plugins) {
+           await attached(realm, plugins: plugins) {
             // DEL is idempotent; the namespace may be gone already (CNI allows an empty netns then).
             let usable = namespace == pin ? NetworkNamespacePin.isBound(pin) : SupervisorProcess.isRunning(directory: directory)
             let attachment = attachment(realm, request: nil, netns: usable ? namespace : "")
@@ -210,18 +210,26 @@ extension SoftwareBackend {
     }
 
     /// Whether the realm's CNI ADD finished (its attachment record holds a result): only then
-    /// does teardown run DEL. A record that cannot be read is reported, and counts as not
-    /// attached, as it always did: DEL is not run, and the record and whatever the plugins
-    /// made for the pod (its address) are left.
-    private func attached(_ realm: SystemRealm, plugins: CNINetwork) -> Bool {
+    /// does teardown run DEL as part of it. A record that cannot be read is reported, and DEL
+    /// runs at once without it (CNINetwork detaches with the current configuration and an empty
+    /// namespace, which frees the pod's address); if that fails too it is reported and the
+    /// teardown goes on: a damaged record never keeps a pod from being removed.
+    private func attached(_ realm: SystemRealm, plugins: CNINetwork) async -> Bool {
         do throws(FascoError) {
             return try plugins.cachedResult(containerID: realm.id.value) != nil
         } catch {
             configuration.logger.cleanUpFailed(
                 "read the pod's CNI attachment record before DEL", error: error, pod: realm.id.value,
-                left: "the pod's CNI attachment (DEL not run)")
-            return false
+                left: "the pod's CNI attachment record (DEL runs without it)")
         }
+        do throws(FascoError) {
+            try await plugins.tearDown(attachment(realm, request: nil, netns: ""))
+        } catch {
+            configuration.logger.cleanUpFailed(
+                "CNI DEL without a readable attachment record", error: error, pod: realm.id.value,
+                left: "the pod's CNI attachment (its address) and record")
+        }
+        return false
     }
 
     public func usage(of realm: SystemRealm) async throws(FascoError) -> RealmUsage {
