@@ -32,8 +32,12 @@ public struct SystemdManager: Sendable {
                 guard ContinuousClock.now < deadline else {
                     throw FascoError(.deadlineExceeded, "systemd did not place process \(pid) in \(expected) within \(timeout)")
                 }
-                // Cancelled, the sleep ends at once and the loop polls on until the deadline.
-                try? await Task.sleep(for: .milliseconds(1))
+                do {
+                    try await Task.sleep(for: .milliseconds(1))
+                } catch {
+                    // Cancelled: the sleep would end at once on every turn, spinning to the deadline.
+                    throw FascoError(.deadlineExceeded, "cancelled while waiting for systemd to place process \(pid) in \(expected)")
+                }
             }
         }
     }
