@@ -3,6 +3,8 @@
 usage: python_client.py PROTO_DIR ENDPOINT            one JSON object: Version and Status answers
        python_client.py PROTO_DIR ENDPOINT events N   the first N GetContainerEvents, one JSON line each
 """
+import atexit
+import shutil
 import importlib
 import json
 import sys
@@ -15,6 +17,7 @@ import grpc
 def main():
     proto_dir, endpoint = sys.argv[1], sys.argv[2]
     out = tempfile.mkdtemp(prefix="fasco-pystubs-")
+    atexit.register(shutil.rmtree, out, True)  # the generated stubs go with the run
     code = protoc.main(["protoc", f"-I{proto_dir}", f"--python_out={out}", f"--grpc_python_out={out}", "api.proto"])
     if code != 0:
         raise SystemExit(f"protoc failed: {code}")

@@ -51,6 +51,7 @@ struct SupervisorUserNamespaceTests {
     func refusedMapping() async throws {
         let binary = try #require(SupervisorFixture.binary)
         let directory = try RealmUnderTest.makeDirectory()
+        defer { try? FileSystem.removeTree(directory) }
         let overlapping = SupervisorProcess.UserNamespace(
             uids: [.init(containerID: 0, hostID: 1000, size: 100), .init(containerID: 50, hostID: 5000, size: 100)],
             gids: [.init(containerID: 0, hostID: 1000, size: 100)])
