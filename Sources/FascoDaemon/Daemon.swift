@@ -38,7 +38,7 @@ public enum Daemon {
         // Key release to realms: each pod's key broker (its initdata's, else the node's).
         realms.useKeyRelease(RealmKeyRelease(
             node: config.kbs.url.isEmpty ? nil : BrokerEndpoint(url: config.kbs.url, caFile: config.kbs.caFile),
-            certificateDirectory: config.state + "/kbs"))
+            certificateDirectory: config.state + "/kbs", teeKey: config.kbs.teeKey == "rsa" ? .rsa : .ec))
         // Every pod's guest API (and those of the pods that outlived the previous daemon).
         let guest = GuestAPIServer(realms: realms, version: FascoVersion.current, logger: logger)
         await realms.register(guest)

@@ -77,6 +77,7 @@ extension FascoConfig {
                     switch key.last {
                     case "url": kbs.url = try reader.string(key, value)
                     case "ca_file": kbs.caFile = try reader.string(key, value)
+                    case "tee_key": kbs.teeKey = try reader.string(key, value)
                     default: throw reader.unknown(key)
                     }
                 }

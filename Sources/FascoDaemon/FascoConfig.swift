@@ -29,6 +29,9 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         public var url = ""
         /// A PEM CA bundle trusted for the broker (besides the system's).
         public var caFile: String?
+        /// The kind of TEE key each session makes: "ec" (P-256, ECDH-ES+A256KW: CoCo's
+        /// default) or "rsa" (2048 bits, RSA-OAEP-256).
+        public var teeKey = "ec"
     }
 
     public struct GRPC: Sendable, Equatable, Codable {
@@ -185,6 +188,9 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         }
         if !kbs.url.isEmpty, !(kbs.url.hasPrefix("http://") || kbs.url.hasPrefix("https://")) {
             throw ConfigError("kbs.url must be an http:// or https:// URL, got \(kbs.url)")
+        }
+        guard ["ec", "rsa"].contains(kbs.teeKey) else {
+            throw ConfigError("kbs.tee_key must be \"ec\" or \"rsa\", got \(kbs.teeKey.debugDescription)")
         }
         if let caFile = kbs.caFile, !caFile.hasPrefix("/") {
             throw ConfigError("kbs.ca_file must be an absolute path, got \(caFile)")

@@ -17,11 +17,14 @@ public final class RealmKeyRelease: KeyRelease, Sendable {
     let sessions = Mutex<[RealmID: BrokerSession]>([:])
     /// Client settings (tests shorten them).
     let attempts: Int
+    /// The kind of each session's fresh TEE key (fasco.toml `[kbs] tee_key`).
+    let teeKey: TEEKeyPair.Kind
 
-    public init(node: BrokerEndpoint?, certificateDirectory: String, attempts: Int = 3) {
+    public init(node: BrokerEndpoint?, certificateDirectory: String, attempts: Int = 3, teeKey: TEEKeyPair.Kind = .ec) {
         self.node = node
         self.certificateDirectory = certificateDirectory
         self.attempts = attempts
+        self.teeKey = teeKey
     }
 
     public func isConfigured(for pod: SystemRealm) -> Bool {
@@ -55,6 +58,7 @@ public final class RealmKeyRelease: KeyRelease, Sendable {
         }
         var client = KeyBrokerClient(endpoint: endpoint)
         client.attempts = attempts
+        client.teeKey = teeKey
         return client
     }
 

@@ -51,8 +51,13 @@ struct ConfigTests {
             layer_ratio_floor_bytes = 5000
             max_layer_entries = 300
             signature_policy = "/etc/fasco/policy.json"
+            decryption_keys = ["/etc/fasco/keys/a.pem"]
             [metrics]
             address = "127.0.0.1:9464"
+            [kbs]
+            url = "https://kbs.example:8080"
+            ca_file = "/etc/fasco/kbs-ca.pem"
+            tee_key = "rsa"
             """, source: "t.toml")
         try config.validate()
         #expect(config.root == "/srv/fasco")
@@ -71,6 +76,8 @@ struct ConfigTests {
         #expect(config.image.layerLimits == LayerLimits(maxBytes: 1_000_000, maxRatio: 20, ratioFloorBytes: 5000, maxEntries: 300))
         #expect(config.image.signaturePolicy == "/etc/fasco/policy.json")
         #expect(config.metrics.address == "127.0.0.1:9464")
+        #expect(config.image.decryptionKeys == ["/etc/fasco/keys/a.pem"])
+        #expect(config.kbs.url == "https://kbs.example:8080" && config.kbs.caFile == "/etc/fasco/kbs-ca.pem" && config.kbs.teeKey == "rsa")
     }
 
     @Test("deploy/fasco.toml states the embedded defaults")
@@ -180,6 +187,9 @@ struct ConfigTests {
         ("[image]\nlayer_ratio_floor_bytes = 0", "image.layer_ratio_floor_bytes"),
         ("[image]\nmax_layer_entries = 0", "image.max_layer_entries"),
         ("[image]\nsignature_policy = \"policy.json\"", "image.signature_policy"),
+        ("[image]\ndecryption_keys = [\"key.pem\"]", "image.decryption_keys"),
+        ("[kbs]\ntee_key = \"ed25519\"", "kbs.tee_key"),
+        ("[kbs]\nurl = \"kbs.example\"", "kbs.url"),
         ("[metrics]\naddress = \"localhost:9464\"", "metrics.address"),
         ("[metrics]\naddress = \"127.0.0.1\"", "metrics.address"),
         ("[metrics]\naddress = \"127.0.0.1:0\"", "metrics.address"),

@@ -179,7 +179,7 @@ import TestSupport
             let (code, body, errors) = try await Self.wget(fixture, app, "/cdh/resource/default/key/one")
             #expect(code == 0 && body == "plaintext-one", "\(code) \(body) \(errors)")
             let brokerLog = { (try? String(contentsOf: broker.log, encoding: .utf8)) ?? "" }
-            #expect(brokerLog().contains("attest ok rim=\(rims["app"] ?? "?")"), "\(brokerLog())")
+            #expect(brokerLog().contains("attest ok rim=\(rims["app"] ?? "?") tee-key=EC"), "\(brokerLog())")
             // The token form of /aa/token: the session's token and its TEE key as PEM.
             let (tokenCode, tokenBody, tokenErrors) = try await Self.wget(fixture, app, "/aa/token?token_type=kbs")
             let token = try JSONSerialization.jsonObject(with: Data(tokenBody.utf8)) as? [String: Any]
@@ -344,6 +344,29 @@ import TestSupport
                     && refused?.message.contains("reject") == true, "\(String(describing: refused))")
             #expect(try await fixture.runtime.listContainers(ListContainersRequest(), timeout: .seconds(30)).containers.map(\.id) == [signed],
                     "nothing is left of the refused container")
+        }
+    }
+
+    @Test("with [kbs] tee_key = \"rsa\" each session's TEE key is RSA and the broker's RSA-OAEP-256 answers decrypt")
+    func rsaTEEKeys() async throws {
+        try AttestationTests().requireTools()
+        let port = Int.random(in: 40000...49999)
+        try await PodFixture.with(extraConfig: "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\ntee_key = \"rsa\"\n") { fixture in
+            let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
+            try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)
+            defer { broker.stop() }
+            try broker.resource("default/key/one", Data("released-to-rsa".utf8))
+            let rim = try await Self.referenceRIM(fixture, name: "app", script: "sleep 1000")
+            try JSONSerialization.data(withJSONObject: ["rims": [rim]]).write(to: broker.policy)
+            try await broker.trustPlatform(of: fixture)
+            try await broker.start()
+            let pod = try await fixture.runPod("rsa")
+            let app = try await Self.container(fixture, pod, "app", script: "sleep 1000")
+            try await Self.start(fixture, app)
+            let (code, body, errors) = try await Self.wget(fixture, app, "/cdh/resource/default/key/one")
+            #expect(code == 0 && body == "released-to-rsa", "\(code) \(body) \(errors)")
+            let log = (try? String(contentsOf: broker.log, encoding: .utf8)) ?? ""
+            #expect(log.contains("attest ok rim=\(rim) tee-key=RSA"), "\(log)")
         }
     }
 

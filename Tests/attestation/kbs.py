@@ -44,8 +44,10 @@ def concat_kdf(z, alg, bits, apu=b"", apv=b""):
 
 
 def jwe_to(jwk, plaintext):
+    if jwk.get("kty") == "RSA":
+        return rsa_jwe_to(jwk, plaintext)
     if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
-        raise ValueError("only EC P-256 TEE keys")
+        raise ValueError("only EC P-256 and RSA TEE keys")
     peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + unb64u(jwk["x"]) + unb64u(jwk["y"]))
     eph = ec.generate_private_key(ec.SECP256R1())
     z = eph.exchange(ec.ECDH(), peer)
@@ -58,6 +60,19 @@ def jwe_to(jwk, plaintext):
     iv = secrets.token_bytes(12)
     sealed = AESGCM(cek).encrypt(iv, plaintext, protected.encode())
     return {"protected": protected, "encrypted_key": b64u(aes_key_wrap(kek, cek)), "iv": b64u(iv),
+            "ciphertext": b64u(sealed[:-16]), "tag": b64u(sealed[-16:])}
+
+
+def rsa_jwe_to(jwk, plaintext):
+    """A flattened JWE to an RSA TEE key: alg RSA-OAEP-256 (OAEP, SHA-256, MGF1 SHA-256), enc A256GCM."""
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    public = rsa.RSAPublicNumbers(int.from_bytes(unb64u(jwk["e"]), "big"), int.from_bytes(unb64u(jwk["n"]), "big")).public_key()
+    protected = b64u(json.dumps({"alg": "RSA-OAEP-256", "enc": "A256GCM"}).encode())
+    cek = secrets.token_bytes(32)
+    iv = secrets.token_bytes(12)
+    wrapped = public.encrypt(cek, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+    sealed = AESGCM(cek).encrypt(iv, plaintext, protected.encode())
+    return {"protected": protected, "encrypted_key": b64u(wrapped), "iv": b64u(iv),
             "ciphertext": b64u(sealed[:-16]), "tag": b64u(sealed[-16:])}
 
 
@@ -192,7 +207,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rim = res["realm"]["rim"]
             s["attested"] = {"rim": rim, "tee-pubkey": pub}
             exp = int(time.time()) + SESSION_LIFE
-            b.log("attest ok rim=%s" % rim)
+            b.log("attest ok rim=%s tee-key=%s" % (rim, pub.get("kty")))
             return self.send(200, {"token": b.token({"exp": exp, "rim": rim, "tee-pubkey": pub})})
         return self.problem(404, "NotFound", self.path)
 
