@@ -66,6 +66,7 @@ public actor ImageStore {
         index = try ImageIndex(path: root + "/images.json")
         try snapshots.recover()
         try content.removePartialDownloads()
+        try content.removeTemporaryFiles()
     }
 
     // MARK: Queries

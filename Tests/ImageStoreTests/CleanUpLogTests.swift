@@ -103,6 +103,23 @@ struct ImageStoreCleanUpLogTests {
         #expect(warnings.first?.metadata["step"] == "remove a partial snapshot a crash left")
     }
 
+    @Test("a start removes the temporary blob files a crash left and reports a snapshot directory without a chain ID, which it leaves")
+    func startLeftovers() throws {
+        let captured = CapturedLogs()
+        let root = try makeTestDirectory("cleanup-log")
+        defer { cleanup(root) }
+        let temporary = root + "/images/content/blobs/sha256/.tmp-1-2-abc"
+        try FileSystem.makeDirectories(root + "/images/content/blobs/sha256")
+        try writeFile(temporary, "half a blob")
+        let stray = root + "/images/snapshots/0123456789abcdef"
+        try FileSystem.makeDirectories(stray + "/fs")
+        try writeFile(stray + "/fs/file", "a layer whose chainid is gone")
+        _ = try ImageStore(root: root + "/images", logger: capturingLogger(captured), sources: RegistryHosts().source)
+        #expect(!FileSystem.exists(temporary))
+        #expect(FileSystem.exists(stray + "/fs/file"), "a directory a container may use is never removed")
+        #expect(captured.entries.contains { $0.level == .warning && $0.metadata["left"] == stray }, "\(captured.entries)")
+    }
+
     @Test("settle throws the first tree it cannot delete and logs every one",
           .enabled(if: needsAttributes, "needs root and chattr"))
     func settleTreesLeft() async throws {

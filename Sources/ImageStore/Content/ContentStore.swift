@@ -90,6 +90,20 @@ public struct ContentStore: Sendable {
         try FileSystem.list(root + "/ingest")
     }
 
+    /// Removes the temporary files a crash left in the blob directories (an atomic write's
+    /// `.tmp-` file; at start-up, when no write runs). One that cannot be removed is logged.
+    public func removeTemporaryFiles() throws(FascoError) {
+        for algorithm in [Digest.Algorithm.sha256, .sha512] {
+            let directory = "\(root)/blobs/\(algorithm.rawValue)"
+            for name in try FileSystem.list(directory) where name.hasPrefix(".tmp-") {
+                if unlink("\(directory)/\(name)") != 0 && errno != ENOENT {
+                    logger.cleanUpFailed("remove a temporary blob file a crash left", error: FascoError.internal(FileSystem.errnoText),
+                                         left: "\(directory)/\(name)")
+                }
+            }
+        }
+    }
+
     /// Removes partial downloads untouched for `age` seconds (at start-up, before any pull):
     /// younger ones are kept so that a pull repeated after a crash resumes them.
     public func removePartialDownloads(olderThan age: Int64 = 24 * 3600) throws(FascoError) {

@@ -114,7 +114,17 @@ public struct SnapshotStore: Sendable {
     /// Removes what a crash left behind (temporary directories and their mounts).
     /// One that cannot be removed is logged and left: it is never taken for a snapshot (its
     /// name starts with tmp-), and the daemon starts anyway; the next start tries again.
+    /// A directory whose chainid cannot be read is no snapshot either, but a container may
+    /// still have it as a lower layer: it is reported, never removed.
     public func recover() throws(FascoError) {
+        for name in try FileSystem.list(root) where !name.hasPrefix("tmp-") {
+            let recorded = try? FileSystem.read("\(root)/\(name)/chainid", limit: 256)
+            if recorded.flatMap({ try? Digest(parsing: String(decoding: $0, as: UTF8.self)) }) == nil {
+                logger.warning("a snapshot directory without a readable chain ID is left alone (a container may use it)", metadata: [
+                    "step": "recover the snapshot store", "left": "\(root)/\(name)",
+                ])
+            }
+        }
         for name in try FileSystem.list(root) where name.hasPrefix("tmp-") {
             Overlay.unmount("\(root)/\(name)/mnt")
             do throws(FascoError) {
