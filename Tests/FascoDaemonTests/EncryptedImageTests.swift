@@ -46,7 +46,7 @@ import TestSupport
     @Test("an encrypted image runs only after its realm attested and received the key; a tampered layer, a wrong key and a refused attestation fail cleanly with nothing left; ImageStatus says encrypted; a user name is refused")
     func encryptedImageEndToEnd() async throws {
         try AttestationTests().requireTools()
-        let port = Int.random(in: 30000...39999)
+        let port = Int(try freeLoopbackPort())
         let repository = "fasco/encrypted-\(UInt32.random(in: 0...UInt32.max))"
         try await PodFixture.with(extraConfig: "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\n") { fixture in
             let broker = KeyReleaseTests.Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))

@@ -125,7 +125,7 @@ import TestSupport
     @Test("resources reach only the realms the broker's policy names; sealed env values arrive in clear, measured sealed; bad seals fail the start; a broker outage is a clear error and a retry works")
     func keyReleaseEndToEnd() async throws {
         try AttestationTests().requireTools()
-        let port = Int.random(in: 30000...39999)
+        let port = Int(try freeLoopbackPort())
         try await PodFixture.with(extraConfig: "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\n") { fixture in
             let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
             try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)
@@ -259,7 +259,7 @@ import TestSupport
     @Test("a pod whose initdata's cdh.toml names the broker uses it (the node has none); a pod without keeps CoCo's 404s")
     func brokerFromInitData() async throws {
         try AttestationTests().requireTools()
-        let port = Int.random(in: 40000...49999)
+        let port = Int(try freeLoopbackPort())
         try await PodFixture.with { fixture in
             let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
             try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)
@@ -294,7 +294,7 @@ import TestSupport
     @Test("a pod whose initdata names an image signature policy gets it from its broker as the container's realm, with the cosign key; the signed image runs, an unsigned one is refused naming the rule")
     func imagePolicyFromBroker() async throws {
         try AttestationTests().requireTools()
-        let port = Int.random(in: 40000...49999)
+        let port = Int(try freeLoopbackPort())
         try await PodFixture.with { fixture in
             let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
             try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)
@@ -350,7 +350,7 @@ import TestSupport
     @Test("with [kbs] tee_key = \"rsa\" each session's TEE key is RSA and the broker's RSA-OAEP-256 answers decrypt")
     func rsaTEEKeys() async throws {
         try AttestationTests().requireTools()
-        let port = Int.random(in: 40000...49999)
+        let port = Int(try freeLoopbackPort())
         try await PodFixture.with(extraConfig: "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\ntee_key = \"rsa\"\n") { fixture in
             let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
             try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)

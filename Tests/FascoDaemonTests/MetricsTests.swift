@@ -2,6 +2,7 @@ import CRIAPI
 import Foundation
 import GRPCTransport
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,23 +12,6 @@ import Glibc
 /// answers; its configuration errors; and that it is off unless configured.
 @Suite("Prometheus metrics", .serialized)
 struct MetricsTests {
-    /// A port nothing listens on now (the kernel's choice for port 0).
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        try #require(bound, "cannot pick a free port")
-        return UInt16(bigEndian: address.sin_port)
-    }
-
     static func config(port: UInt16) -> String { "[metrics]\naddress = \"127.0.0.1:\(port)\"\n" }
 
     /// One HTTP/1.1 exchange on 127.0.0.1:`port`: the status, the headers (lower-cased names)
@@ -76,7 +60,7 @@ struct MetricsTests {
 
     @Test("RPCs by method and code, CNI ADD and DEL, the OCI runtime's create, start and delete, realms by state")
     func podLifecycle() async throws {
-        let port = try Self.freePort()
+        let port = try freeLoopbackPort()
         let network = TestBridgeNetwork(name: "fasco-metrics", bridgePrefix: "fmet", thirdOctet: 13)
         try await PodFixture.with(cniConfig: network.conflist, extraConfig: Self.config(port: port)) { fixture in
             let pod = try await fixture.runPod("metered")
@@ -122,7 +106,7 @@ struct MetricsTests {
 
     @Test("image pulls by result and pulled bytes")
     func pulls() async throws {
-        let port = try Self.freePort()
+        let port = try freeLoopbackPort()
         try await PodFixture.with(extraConfig: Self.config(port: port)) { fixture in
             let images = ImageServiceClient(channel: fixture.channel)
             // Not the imported busybox, whose blobs the store holds already (nothing would be downloaded).
@@ -143,7 +127,7 @@ struct MetricsTests {
 
     @Test("an OOM kill and a supervisor death are counted")
     func oomAndSupervisorDeath() async throws {
-        let port = try Self.freePort()
+        let port = try freeLoopbackPort()
         try await PodFixture.with(extraConfig: Self.config(port: port)) { fixture in
             let before = try Self.scrape(port: port)
             #expect((before.value("fasco_oom_kills_total", [:]) ?? 0) == 0)
@@ -177,7 +161,7 @@ struct MetricsTests {
 
     @Test("the endpoint: GET /metrics only; 404 for other paths, 405 for other methods, 400 for garbage, 431 for a huge head")
     func endpoint() async throws {
-        let port = try Self.freePort()
+        let port = try freeLoopbackPort()
         try await PodFixture.with(extraConfig: Self.config(port: port)) { fixture in
             _ = try await fixture.runtime.version()
             let scrape = try Self.scrape(port: port)
@@ -224,7 +208,7 @@ struct MetricsTests {
     func badAddress() async throws {
         let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(taken) }
-        let port = try Self.freePort()
+        let port = try freeLoopbackPort()
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian

@@ -1,6 +1,9 @@
 import FascoCore
 import GRPCTransport
 import ImageStore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the CRIServer and daemon test targets share: awaited clean-ups, the status a call
 /// failed with, and an image source that reaches no registry.
@@ -43,4 +46,23 @@ public struct UnreachableSource: ImageSource {
     public func blob(repository: String, digest: Digest, size: Int64, into writer: BlobWriter) async throws(FascoError) {
         throw .unavailable("no registry in this test")
     }
+}
+
+/// A loopback TCP port nothing listens on now (the kernel's pick for port 0), for a server a
+/// test starts a moment later; a random port could be one another test's connection holds.
+public func freeLoopbackPort() throws(FascoError) -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw .internal("socket: \(FileSystem.errnoText)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw .internal("cannot pick a free port: \(FileSystem.errnoText)") }
+    return UInt16(bigEndian: address.sin_port)
 }
