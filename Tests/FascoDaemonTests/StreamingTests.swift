@@ -247,7 +247,7 @@ struct StreamingTests {
             #expect(narrow.1.contains("was not requested"), "\(narrow)")
 
             // A host-network pod: its server listens on the host's loopback.
-            let port = Int.random(in: 20000...30000)
+            let port = Int(try freeLoopbackPort())
             let host = try await fixture.runPod("hostnet", hostNetwork: true)
             _ = try await fixture.runContainer(host, "echo", script: "exec nc -ll -p \(port) -e cat")
             var hostForwarded = ("", "")
