@@ -78,7 +78,13 @@ extension SoftwareBackend {
             try await placeSupervisor(supervisor, of: realm, placement: placement)
             try finishStart(realm, request: request, supervisor: supervisor, directory: directory, runtime: &runtime)
         } catch {
-            _ = await network?.value
+            // The start's own failure is what the caller gets; the network's, if it failed too,
+            // is reported here (the teardown of the failed start runs DEL either way).
+            if case .failure(let failure)? = await network?.value {
+                configuration.logger.warning("the pod's CNI ADD failed too while its start failed", metadata: [
+                    "realm": "\(realm.id)", "podSandboxID": "\(realm.id)", "step": "CNI ADD", "error": "\(failure)",
+                ])
+            }
             throw error
         }
         if let network { runtime.addresses = try await network.value.get() }
