@@ -122,6 +122,16 @@ struct EncryptedLayerTests {
         do { _ = try await LayerKeys().unwrap(layer); Issue.record("no keys unwrapped") } catch {
             #expect(error.code == .failedPrecondition && error.message.contains("no key broker"))
         }
+        // A packet for a KMS, or whose kid is no broker resource, is not sent to the broker.
+        for (kid, provider, words) in [("kms-key-1", "aliyun", "KMS provider aliyun"), ("https://evil.example/key", nil, "not a kbs:/// resource")] {
+            var fields: [String: Any] = ["kid": kid, "wrapped_data": Self.b64(Array(repeating: 1, count: 40)), "iv": Self.b64(Array(repeating: 2, count: 12))]
+            if let provider { fields["provider"] = provider }
+            let other = try EncryptedLayer(Self.descriptor(hmac: Self.goodHMAC, annotations: [EncryptedLayer.attestationAgentAnnotation: Self.b64(Self.json(fields))]))
+            do { _ = try await right.unwrap(other); Issue.record("\(kid) unwrapped") } catch {
+                #expect(error.code == .failedPrecondition && error.message.contains(words), "\(error)")
+            }
+        }
+        #expect(asked.withLock { $0 } == ["kbs:///default/image-key/1"], "the broker was asked for nothing else")
     }
 
     @Test("layers Fasco cannot decrypt are refused at pull, naming why", arguments: [

@@ -32,6 +32,15 @@ public struct LayerKeys: Sendable {
         for wrapped in layer.wrapped {
             switch wrapped {
             case .attestationAgent(let packet):
+                // A v2 packet may name a KMS instead of the key broker (CoCo's aliyun, ehsm).
+                if let provider = packet.provider, provider != "kbs" {
+                    tried.append("key \(packet.kid.prefix(200)) of KMS provider \(provider.prefix(40)) (Fasco unwraps with the key broker only)")
+                    continue
+                }
+                guard packet.kid.hasPrefix("kbs:///") else {
+                    tried.append("key \(packet.kid.prefix(200)) (not a kbs:/// resource)")
+                    continue
+                }
                 guard let resource else {
                     tried.append("key broker resource \(packet.kid) (no key broker is configured for the pod)")
                     continue
