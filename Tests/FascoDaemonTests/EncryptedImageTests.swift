@@ -149,7 +149,7 @@ import TestSupport
         }
     }
 
-    @Test("node decryption keys (ocicrypt's JWE wrapper, EC P-256 and RSA) open encrypted images without a broker; an image for another key is refused naming what was tried")
+    @Test("node decryption keys (ocicrypt's JWE wrapper, EC P-256 and RSA) open encrypted images without a broker, in a pod with its own user namespace too; an image for another key is refused naming what was tried")
     func nodeDecryptionKeys() async throws {
         try AttestationTests().requireTools()
         let keys = try FileSystem.makeTemporaryDirectory(prefix: "fasco-node-keys-")
@@ -169,6 +169,11 @@ import TestSupport
         }
         let config = "[image]\ndecryption_keys = [\"\(keys)/ec.pem\", \"\(keys)/rsa.pem\"]\n"
         try await PodFixture.with(extraConfig: config) { fixture in
+            // A pod with a user namespace of its own: the container's own (decrypted) layers are
+            // idmapped like shared ones, and its mount points made once they are mounted.
+            let usernsConfig = UserNamespaceTests.userNamespacePod(fixture, "userns-encrypted")
+            let usernsPod = (id: try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: usernsConfig), timeout: .seconds(60))
+                .podSandboxID, config: usernsConfig)
             let images = ImageServiceClient(channel: fixture.channel)
             for name in ["ec", "rsa", "other"] {
                 _ = try await images.pullImage(PullImageRequest(image: ImageSpec(image: "127.0.0.1:5000/\(repository):\(name)")), timeout: .seconds(120))
@@ -183,6 +188,16 @@ import TestSupport
                 #expect(code == 0 && String(decoding: output, as: UTF8.self).contains("fasco:x:1000:1000"), "\(name): the decrypted rootfs runs")
                 made.append(id)
             }
+            var inNamespace = fixture.containerConfig(
+                "userns", script: "id -u; stat -c %u /etc/passwd; sleep 1000", image: "127.0.0.1:5000/\(repository):ec")
+            inNamespace.linux = LinuxContainerConfig(securityContext: LinuxContainerSecurityContext(
+                namespaceOptions: usernsConfig.linux?.securityContext?.namespaceOptions))
+            let usernsContainer = try await fixture.createContainer(usernsPod, inNamespace)
+            _ = try await fixture.runtime.startContainer(StartContainerRequest(containerID: usernsContainer), timeout: .seconds(60))
+            let lines = try await fixture.waitForLog(fixture.logDirectory + "/userns-encrypted/userns_0.log") { $0.count >= 2 }
+            #expect(lines.prefix(2) == ["stdout 0", "stdout 0"], "root inside, owning the decrypted files: \(lines)")
+            made.append(usernsContainer)
+
             let failure = await statusOf {
                 _ = try await KeyReleaseTests.container(fixture, pod, "other", script: "sleep 1000", image: "127.0.0.1:5000/\(repository):other")
             }
