@@ -107,7 +107,9 @@ let package = Package(
         .executableTarget(name: "fasco-realm"),
         // The wire-level fuzzer of the short fuzz run in make test and the long one in make bench.
         .target(name: "WireFuzz", dependencies: ["GRPCTransport"], swiftSettings: swift6),
-        // What the CRIServer and daemon test targets share (awaited clean-ups, call statuses).
+        // What test targets share: log capture, and for the CRIServer and daemon tests awaited
+        // clean-ups, call statuses and free ports.
+        .target(name: "LogCapture", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/LogCapture", swiftSettings: swift6),
         .target(name: "TestSupport", dependencies: ["FascoCore", "GRPCTransport", "ImageStore"], path: "Tests/TestSupport", swiftSettings: swift6),
         .executableTarget(
             name: "fasco-bench",
@@ -120,17 +122,17 @@ let package = Package(
             swiftSettings: swift6),
         .testTarget(
             name: "RealmCoreTests",
-            dependencies: ["RealmCore", "FascoCore", "OCISpec", "RealmAttestation", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RealmCore", "FascoCore", "OCISpec", "RealmAttestation", "LogCapture", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swift6),
         .testTarget(
             name: "SoftwareRealmsTests",
-            dependencies: ["SoftwareRealms", "RealmCore", "OCISpec", "FascoCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SoftwareRealms", "RealmCore", "OCISpec", "FascoCore", "LogCapture", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swift6),
         .testTarget(name: "OCISpecTests", dependencies: ["OCISpec"], swiftSettings: swift6),
         .testTarget(
             name: "ImageStoreTests",
             dependencies: [
-                "ImageStore", "OCISpec", "FascoCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                "ImageStore", "OCISpec", "FascoCore", "LogCapture", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
         .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),

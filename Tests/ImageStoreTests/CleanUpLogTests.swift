@@ -6,19 +6,9 @@ import OCISpec
 import Testing
 #if canImport(Glibc)
 import Glibc
+import LogCapture
 #endif
 
-/// A logger whose entries `captured` keeps.
-func capturingLogger(_ captured: CapturedLogs) -> Logger {
-    Logger(label: "test") { _ in CapturingLogHandler(captured) }
-}
-
-extension CapturedLogs {
-    /// The warnings about failed clean-ups.
-    var cleanUpWarnings: [Entry] { entries.filter { $0.level == .warning && $0.message.hasPrefix("clean-up failed") } }
-    /// The failed clean-ups that a later step retries.
-    var retriedCleanUps: [Entry] { entries.filter { $0.level == .debug && $0.message.hasPrefix("clean-up failed") } }
-}
 
 /// Runs `body` with the file attribute `flag` set on `path` (`i`: immutable, nothing in or of it
 /// can be removed; `a` on a directory: names can be added to it, none removed or renamed), and

@@ -6,6 +6,7 @@ import RealmAttestation
 @testable import RealmCore
 import Synchronization
 import Testing
+import LogCapture
 
 /// RealmManager against FakeRealmBackend: its rollbacks, stop escalation, recovery and
 /// idempotence, in seconds and without root.

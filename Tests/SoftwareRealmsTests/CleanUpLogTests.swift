@@ -5,19 +5,9 @@ import RealmCore
 import Testing
 #if canImport(Glibc)
 import Glibc
+import LogCapture
 #endif
 
-/// A logger whose entries `captured` keeps.
-func capturingLogger(_ captured: CapturedLogs) -> Logger {
-    Logger(label: "test") { _ in CapturingLogHandler(captured) }
-}
-
-extension CapturedLogs {
-    /// The warnings about failed clean-ups.
-    var cleanUpWarnings: [Entry] { entries.filter { $0.level == .warning && $0.message.hasPrefix("clean-up failed") } }
-    /// The failed clean-ups that a later step retries.
-    var retriedCleanUps: [Entry] { entries.filter { $0.level == .debug && $0.message.hasPrefix("clean-up failed") } }
-}
 
 /// Each clean-up step whose failure is not thrown is logged once, with its realm, step, what it
 /// leaves and the error. Every test here forces one step to fail without touching the host
