@@ -19,9 +19,12 @@ import argparse
 import hashlib
 import json
 import struct
+import os
 import sys
-import urllib.request
 import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from registry import push_blob, put_manifest  # noqa: E402
 
 CHUNK = 1 << 20
 
@@ -93,22 +96,6 @@ def cmd_entries(a):
         raw.write(gz.flush())
 
 
-def push_blob(base, repository, data):
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    request = urllib.request.Request(f"{base}/v2/{repository}/blobs/uploads/", method="POST", data=b"")
-    with urllib.request.urlopen(request) as response:
-        location = response.headers["Location"]
-    if not location.startswith("http"):
-        location = base + location
-    location += ("&" if "?" in location else "?") + "digest=" + digest
-    request = urllib.request.Request(location, method="PUT", data=data,
-                                     headers={"Content-Type": "application/octet-stream"})
-    with urllib.request.urlopen(request) as response:
-        if response.status != 201:
-            raise SystemExit(f"blob upload answered {response.status}")
-    return digest
-
-
 def cmd_push(a):
     base = "http://" + a.registry
     layer = open(a.layer, "rb").read()
@@ -129,13 +116,9 @@ def cmd_push(a):
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": len(config)},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": len(layer)}],
     }, sort_keys=True).encode()
-    request = urllib.request.Request(f"{base}/v2/{a.repository}/manifests/{a.tag}", method="PUT", data=manifest,
-                                     headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
-    with urllib.request.urlopen(request) as response:
-        if response.status != 201:
-            raise SystemExit(f"manifest push answered {response.status}")
+    manifest_digest = put_manifest(base, a.repository, a.tag, manifest, "application/vnd.oci.image.manifest.v1+json")
     print(layer_digest)
-    print("sha256:" + hashlib.sha256(manifest).hexdigest())
+    print(manifest_digest)
 
 
 def main():

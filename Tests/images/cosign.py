@@ -21,16 +21,16 @@
 """
 import argparse
 import base64
-import hashlib
 import json
+import os
 import sys
 import urllib.request
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from registry import get_manifest, push_blob, put_manifest  # noqa: E402
 
-MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
-
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 def cmd_keygen(a):
     key = ec.generate_private_key(ec.SECP256R1())
@@ -38,37 +38,6 @@ def cmd_keygen(a):
         f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     with open(a.out + ".pub", "wb") as f:
         f.write(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-
-
-def push_blob(base, repository, data):
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    request = urllib.request.Request(f"{base}/v2/{repository}/blobs/uploads/", method="POST", data=b"")
-    with urllib.request.urlopen(request) as response:
-        location = response.headers["Location"]
-    if not location.startswith("http"):
-        location = base + location
-    location += ("&" if "?" in location else "?") + "digest=" + digest
-    request = urllib.request.Request(location, method="PUT", data=data, headers={"Content-Type": "application/octet-stream"})
-    with urllib.request.urlopen(request) as response:
-        if response.status != 201:
-            raise SystemExit(f"blob upload answered {response.status}")
-    return digest
-
-
-def put_manifest(base, repository, tag, body, media_type):
-    request = urllib.request.Request(f"{base}/v2/{repository}/manifests/{tag}", method="PUT", data=body,
-                                     headers={"Content-Type": media_type})
-    with urllib.request.urlopen(request) as response:
-        if response.status != 201:
-            raise SystemExit(f"manifest push answered {response.status}")
-    return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-def get_manifest(base, repository, reference):
-    """The manifest's bytes and media type (an image manifest, not an index)."""
-    request = urllib.request.Request(f"{base}/v2/{repository}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES})
-    with urllib.request.urlopen(request) as response:
-        return response.read(), response.headers["Content-Type"].split(";")[0]
 
 
 def cmd_copy(a):

@@ -33,7 +33,7 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cosign import get_manifest, push_blob, put_manifest  # noqa: E402
+from registry import get_manifest, push_blob, put_manifest  # noqa: E402
 
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
