@@ -46,12 +46,8 @@ import TestSupport
     @Test("an encrypted image runs only after its realm attested and received the key; a tampered layer, a wrong key and a refused attestation fail cleanly with nothing left; ImageStatus says encrypted; a user name is refused")
     func encryptedImageEndToEnd() async throws {
         try AttestationTests().requireTools()
-        let port = Int(try freeLoopbackPort())
         let repository = "fasco/encrypted-\(UInt32.random(in: 0...UInt32.max))"
-        try await PodFixture.with(extraConfig: "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\n") { fixture in
-            let broker = KeyReleaseTests.Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
-            try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)
-            defer { broker.stop() }
+        try await KeyReleaseTests.withBroker { fixture, broker in
             let kek = broker.directory.appendingPathComponent("kek").path
             let otherKEK = broker.directory.appendingPathComponent("other-kek").path
             _ = try await Self.encryptTool(["kek", kek])

@@ -70,6 +70,19 @@ import TestSupport
         }
     }
 
+    /// A daemon and a broker (not started: its resources, policy and trust come first) on a free
+    /// port; with `node`, the daemon's fasco.toml `[kbs]` names it, with `settings` added.
+    static func withBroker(node: Bool = true, settings: String = "", _ body: (PodFixture, Broker) async throws -> Void) async throws {
+        let port = Int(try freeLoopbackPort())
+        let config = node ? "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\n" + settings : ""
+        try await PodFixture.with(extraConfig: config) { fixture in
+            let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
+            try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)
+            defer { broker.stop() }
+            try await body(fixture, broker)
+        }
+    }
+
     static func kbsTool(_ arguments: [String]) async throws -> String {
         let (status, output, errors) = try await runCommandAsync(python, [script] + arguments)
         try #require(status == 0, "kbs.py \(arguments.first ?? "") failed: \(errors)")
@@ -125,11 +138,8 @@ import TestSupport
     @Test("resources reach only the realms the broker's policy names; sealed env values arrive in clear, measured sealed; bad seals fail the start; a broker outage is a clear error and a retry works")
     func keyReleaseEndToEnd() async throws {
         try AttestationTests().requireTools()
-        let port = Int(try freeLoopbackPort())
-        try await PodFixture.with(extraConfig: "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\n") { fixture in
-            let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
-            try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)
-            defer { broker.stop() }
+        try await Self.withBroker { fixture, broker in
+            let port = broker.port
 
             // The broker's resources: a key, a sealed secret's signing key (public JWK) and its secret.
             let plaintext = "s3cr3t-db-password"
@@ -259,11 +269,8 @@ import TestSupport
     @Test("a pod whose initdata's cdh.toml names the broker uses it (the node has none); a pod without keeps CoCo's 404s")
     func brokerFromInitData() async throws {
         try AttestationTests().requireTools()
-        let port = Int(try freeLoopbackPort())
-        try await PodFixture.with { fixture in
-            let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
-            try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)
-            defer { broker.stop() }
+        try await Self.withBroker(node: false) { fixture, broker in
+            let port = broker.port
             try broker.resource("default/key/one", Data("from-initdata-broker".utf8))
             let rim = try await Self.referenceRIM(fixture, name: "app", script: "sleep 1000")
             try JSONSerialization.data(withJSONObject: ["rims": [rim]]).write(to: broker.policy)
@@ -294,11 +301,8 @@ import TestSupport
     @Test("a pod whose initdata names an image signature policy gets it from its broker as the container's realm, with the cosign key; the signed image runs, an unsigned one is refused naming the rule")
     func imagePolicyFromBroker() async throws {
         try AttestationTests().requireTools()
-        let port = Int(try freeLoopbackPort())
-        try await PodFixture.with { fixture in
-            let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
-            try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)
-            defer { broker.stop() }
+        try await Self.withBroker(node: false) { fixture, broker in
+            let port = broker.port
             let namespace = "fasco/podpolicy-\(UInt32.random(in: 0...UInt32.max))"
             let key = broker.directory.appendingPathComponent("cosign").path
             _ = try await SignedImageTests.cosign(["keygen", "--out", key])
@@ -350,11 +354,7 @@ import TestSupport
     @Test("with [kbs] tee_key = \"rsa\" each session's TEE key is RSA and the broker's RSA-OAEP-256 answers decrypt")
     func rsaTEEKeys() async throws {
         try AttestationTests().requireTools()
-        let port = Int(try freeLoopbackPort())
-        try await PodFixture.with(extraConfig: "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\ntee_key = \"rsa\"\n") { fixture in
-            let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
-            try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)
-            defer { broker.stop() }
+        try await Self.withBroker(settings: "tee_key = \"rsa\"\n") { fixture, broker in
             try broker.resource("default/key/one", Data("released-to-rsa".utf8))
             let rim = try await Self.referenceRIM(fixture, name: "app", script: "sleep 1000")
             try JSONSerialization.data(withJSONObject: ["rims": [rim]]).write(to: broker.policy)
