@@ -34,8 +34,7 @@ public struct ImageRootfsStorage: ContainerStorage {
         let mapping = try pod.userNamespace.map { path throws(FascoError) in try Self.idMapping(userNamespace: path) }
         let rootfs = try await images.prepareRootfs(
             image: container.imageID, owner: Self.owner(container.id.value), directory: bundle, idMapping: mapping)
-        let locked = await images.image(container.imageID)?.isEncrypted ?? false
-        return ContainerBundle(directory: bundle, rootfs: rootfs, locked: locked)
+        return ContainerBundle(directory: bundle, rootfs: rootfs.path, locked: rootfs.locked)
     }
 
     public func unlock(_ container: ContainerRealm, pod: RunningSystemRealm, spec: RuntimeSpec,

@@ -23,8 +23,9 @@ extension ImageStore {
     /// An image with encrypted layers is left **locked**: the directories are made and the
     /// lease taken, but nothing is mounted (`rootfs` is an empty directory) until
     /// `unlockRootfs` has decrypted the container's own copy of its layers.
+    @discardableResult
     public func prepareRootfs(image name: String, owner: String, directory: String,
-                              idMapping: RootfsIDMapping? = nil) throws(FascoError) -> String {
+                              idMapping: RootfsIDMapping? = nil) throws(FascoError) -> PreparedRootfs {
         guard let record = image(name) else { throw .notFound("image \(name) not found") }
         let chain = record.chainIDs
         guard !chain.isEmpty else { throw .failedPrecondition("image \(name) has no layers") }
@@ -47,7 +48,7 @@ extension ImageStore {
             }
             throw error
         }
-        return rootfs
+        return PreparedRootfs(path: rootfs, locked: record.isEncrypted)
     }
 
     /// Completes the locked root filesystem `prepareRootfs` left for an image with encrypted
@@ -63,7 +64,15 @@ extension ImageStore {
         guard let record = image(name) else { throw .notFound("image \(name) not found") }
         let chain = record.chainIDs
         let shared = record.sharedLayerCount
-        guard record.isEncrypted else { return }
+        guard record.isEncrypted else {
+            // The plain form of the image arrived since `prepareRootfs` (one image ID, whose
+            // record runs the plain layers now): nothing is left to decrypt.
+            for chainID in chain where !snapshots.contains(chainID) {
+                throw .failedPrecondition("image \(name) is not fully unpacked (snapshot \(chainID) missing); pull it again")
+            }
+            try mountRootfs(lowers: chain.map { snapshots.path(of: $0) }, directory: directory, idMapping: idMapping)
+            return
+        }
         guard chain.count == record.layers.count else {
             throw .failedPrecondition("image \(name) lists \(record.layers.count) layers but \(chain.count) diff IDs")
         }
@@ -260,6 +269,13 @@ extension ImageStore {
             throw error
         }
     }
+}
+
+/// A container's root filesystem as `prepareRootfs` leaves it: mounted at `path`, or, when
+/// `locked` (its image has encrypted layers), an empty directory there until `unlockRootfs`.
+public struct PreparedRootfs: Sendable, Equatable {
+    public var path: String
+    public var locked: Bool
 }
 
 /// The user namespace a container's root filesystem is made for: its `ns/user` file and the

@@ -323,7 +323,7 @@ extension ImageStoreCleanUpLogTests {
             manifestDigest: Digest.of(Array("an encrypted manifest".utf8)), config: config, layers: [descriptor],
             size: 64, createdAt: 0, pinned: false))
         let directory = root + "/containers/c1"
-        _ = try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory)
+        try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory)
         // Append-only: files and directories can be made in layers/, none removed or renamed.
         try FileSystem.makeDirectories(directory + "/layers")
         try await withFileAttribute("a", on: directory + "/layers") {

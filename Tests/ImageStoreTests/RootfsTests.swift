@@ -15,7 +15,7 @@ struct RootfsTests {
         defer { cleanup(root) }
         let record = try await store.pull("127.0.0.1:5000/fasco/busybox:latest")
         let directory = root + "/containers/c1"
-        let rootfs = try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory)
+        let rootfs = try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory).path
         #expect(fileType(rootfs + "/bin/busybox") == S_IFREG)
         try writeFile(rootfs + "/tmp/written", "container data")
         #expect(readText(directory + "/upper/tmp/written") == "container data")
@@ -33,6 +33,20 @@ struct RootfsTests {
         try await store.removeRootfs(owner: "c1", directory: directory)  // idempotent
     }
 
+    @Test("unlocking a root filesystem whose image is no longer encrypted (its plain form arrived meanwhile) mounts the plain layers")
+    func unlockPlain() async throws {
+        _ = try #require(try Kit.pushed()["127.0.0.1:5000/fasco/busybox:latest"])
+        let (store, root) = try Kit.store()
+        defer { cleanup(root) }
+        let record = try await store.pull("127.0.0.1:5000/fasco/busybox:latest")
+        let directory = root + "/containers/c1"
+        // As prepareRootfs leaves a locked one: its directories, nothing mounted.
+        for sub in ["upper", "work", "rootfs"] { try FileSystem.makeDirectories(directory + "/" + sub, mode: 0o755) }
+        try await store.unlockRootfs(image: record.id.description, directory: directory, keys: LayerKeys())
+        defer { Overlay.unmount(directory + "/rootfs") }
+        #expect(fileType(directory + "/rootfs/bin/busybox") == S_IFREG)
+    }
+
     @Test("a lease file that cannot be read keeps every snapshot from collection (it may be a running container's)")
     func unreadableLease() async throws {
         _ = try #require(try Kit.pushed()["127.0.0.1:5000/fasco/busybox:latest"])
@@ -40,7 +54,7 @@ struct RootfsTests {
         defer { cleanup(root) }
         let record = try await store.pull("127.0.0.1:5000/fasco/busybox:latest")
         let directory = root + "/containers/c1"
-        _ = try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory)
+        try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory)
         let top = try #require(record.chainIDs.last)
         // The lease is damaged (a torn write on a host without atomic renames, a disk error).
         try FileSystem.writeAtomically(Array("{not json".utf8), to: root + "/images/leases/c1", durable: false)
@@ -59,7 +73,7 @@ struct RootfsTests {
         let record = try await store.pull("127.0.0.1:5000/fasco/busybox:latest")
         let directory = root + "/containers/c1"
         let trash = root + "/containers/.trash"
-        let rootfs = try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory)
+        let rootfs = try await store.prepareRootfs(image: record.id.description, owner: "c1", directory: directory).path
         try writeFile(rootfs + "/tmp/written", "container data")
         try await store.remove(record.id.description)
         let top = try #require(record.chainIDs.last)
@@ -89,7 +103,7 @@ struct RootfsTests {
         let record = try await store.pull("127.0.0.1:5000/fasco/busybox:latest")
         let trash = root + "/containers/.trash"
         for owner in ["c1", "c2"] {
-            _ = try await store.prepareRootfs(image: record.id.description, owner: owner, directory: "\(root)/containers/\(owner)")
+            try await store.prepareRootfs(image: record.id.description, owner: owner, directory: "\(root)/containers/\(owner)")
         }
         try await store.remove(record.id.description)
         for owner in ["c1", "c2"] {
