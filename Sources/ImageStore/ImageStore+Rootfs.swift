@@ -29,9 +29,7 @@ extension ImageStore {
         guard let record = image(name) else { throw .notFound("image \(name) not found") }
         let chain = record.chainIDs
         guard !chain.isEmpty else { throw .failedPrecondition("image \(name) has no layers") }
-        for chainID in chain.prefix(record.sharedLayerCount) where !snapshots.contains(chainID) {
-            throw .failedPrecondition("image \(name) is not fully unpacked (snapshot \(chainID) missing); pull it again")
-        }
+        try requireSnapshots(chain.prefix(record.sharedLayerCount), of: name)
         _ = try lease(record.id, to: owner)
         let rootfs = directory + "/rootfs"
         do throws(FascoError) {
@@ -67,9 +65,7 @@ extension ImageStore {
         guard record.isEncrypted else {
             // The plain form of the image arrived since `prepareRootfs` (one image ID, whose
             // record runs the plain layers now): nothing is left to decrypt.
-            for chainID in chain where !snapshots.contains(chainID) {
-                throw .failedPrecondition("image \(name) is not fully unpacked (snapshot \(chainID) missing); pull it again")
-            }
+            try requireSnapshots(chain[...], of: name)
             try mountRootfs(lowers: chain.map { snapshots.path(of: $0) }, directory: directory, idMapping: idMapping)
             return
         }
@@ -129,6 +125,13 @@ extension ImageStore {
                                      left: directory + "/layers", retried: true)
             }
             throw error
+        }
+    }
+
+    /// FAILED_PRECONDITION unless every one of `chainIDs` is a committed shared snapshot.
+    private func requireSnapshots(_ chainIDs: ArraySlice<Digest>, of name: String) throws(FascoError) {
+        for chainID in chainIDs where !snapshots.contains(chainID) {
+            throw .failedPrecondition("image \(name) is not fully unpacked (snapshot \(chainID) missing); pull it again")
         }
     }
 

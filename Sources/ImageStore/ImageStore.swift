@@ -194,7 +194,7 @@ public actor ImageStore {
         // Encrypted layers are stored as pulled: they and every layer above them are unpacked
         // only for a container whose realm received the key (`unlockRootfs`).
         let chain = ChainID.chain(diffIDs)
-        let shared = manifest.layers.firstIndex { EncryptedLayer.isEncrypted($0.mediaType) } ?? manifest.layers.count
+        let shared = EncryptedLayer.sharedLayerCount(of: manifest.layers)
         for (position, layer) in manifest.layers.enumerated() where position < shared {
             try await ensureSnapshot(chain: Array(chain[...position]), diffID: diffIDs[position], layer: layer)
         }

@@ -49,6 +49,12 @@ public struct EncryptedLayer: Sendable, Equatable {
         mediaType.hasSuffix(mediaTypeSuffix)
     }
 
+    /// How many of `layers`, from the bottom, lie below the first encrypted one (all of a plain
+    /// image's): those a pull unpacks into the shared snapshots.
+    static func sharedLayerCount(of layers: [Descriptor]) -> Int {
+        layers.firstIndex { isEncrypted($0.mediaType) } ?? layers.count
+    }
+
     /// The encrypted layer `descriptor` describes; FAILED_PRECONDITION naming the layer when its
     /// media type, cipher or annotations are not ones Fasco can decrypt.
     public init(_ descriptor: Descriptor) throws(FascoError) {
@@ -154,7 +160,6 @@ extension ImageRecord {
 
     /// How many layers, from the bottom, are unpacked into the shared snapshots: those below the
     /// first encrypted layer (every layer of a plain image). The rest are a container's own.
-    public var sharedLayerCount: Int {
-        layers.firstIndex { EncryptedLayer.isEncrypted($0.mediaType) } ?? layers.count
-    }
+    public var sharedLayerCount: Int { EncryptedLayer.sharedLayerCount(of: layers) }
+
 }
