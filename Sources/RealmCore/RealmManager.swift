@@ -219,7 +219,7 @@ public final class RealmManager: Sendable {
                         throw .failedPrecondition("image \(container.image) has encrypted layers, and this node does not measure realms to release their keys to")
                     }
                     var resource: (@Sendable (String) async throws(FascoError) -> [UInt8])?
-                    if try await hasKeyBroker(container) {
+                    if let keyRelease, keyRelease.isConfigured(for: pod) {
                         resource = { [self] (uri: String) async throws(FascoError) -> [UInt8] in
                             try await releasedResource(uri, to: container)
                         }
