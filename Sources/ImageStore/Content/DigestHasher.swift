@@ -1,4 +1,5 @@
 import CImageLibs
+import FascoCore
 
 /// Incremental SHA-256 / SHA-512 over libcrypto's EVP interface, for verifying
 /// content as it streams.
@@ -43,10 +44,6 @@ public struct DigestHasher: ~Copyable {
         var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &output, &length)
-        let hex = output.prefix(Int(length)).map { byte -> String in
-            let text = String(byte, radix: 16)
-            return text.count == 1 ? "0" + text : text
-        }.joined()
-        return Digest(algorithm: algorithm, encoded: hex)
+        return Digest(algorithm: algorithm, encoded: Hex.encode(output.prefix(Int(length))))
     }
 }
