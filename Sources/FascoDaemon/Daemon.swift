@@ -38,7 +38,10 @@ public enum Daemon {
         // Key release to realms: each pod's key broker (its initdata's, else the node's).
         realms.useKeyRelease(RealmKeyRelease(
             node: config.kbs.url.isEmpty ? nil : BrokerEndpoint(url: config.kbs.url, caFile: config.kbs.caFile),
-            certificateDirectory: config.state + "/kbs", teeKey: config.kbs.teeKey == "rsa" ? .rsa : .ec))
+            certificateDirectory: config.state + "/kbs", teeKey: config.kbs.teeKey == "rsa" ? .rsa : .ec,
+            aws: AWSEndpoints(kms: config.kms.aws.kmsEndpoint, secretsManager: config.kms.aws.secretsManagerEndpoint,
+                              caFile: config.kms.aws.caFile),
+            awsCredentialURI: config.kms.aws.credentialURI.isEmpty ? nil : config.kms.aws.credentialURI))
         // Every pod's guest API (and those of the pods that outlived the previous daemon).
         let guest = GuestAPIServer(realms: realms, version: FascoVersion.current, logger: logger)
         await realms.register(guest)

@@ -81,6 +81,19 @@ extension FascoConfig {
                     default: throw reader.unknown(key)
                     }
                 }
+            case "kms":
+                try reader.table(try reader.subtable(key, value), path: key) { key, value throws(ConfigError) in
+                    guard key.last == "aws" else { throw reader.unknown(key) }
+                    try reader.table(try reader.subtable(key, value), path: key) { key, value throws(ConfigError) in
+                        switch key.last {
+                        case "kms_endpoint": kms.aws.kmsEndpoint = try reader.string(key, value)
+                        case "secrets_manager_endpoint": kms.aws.secretsManagerEndpoint = try reader.string(key, value)
+                        case "ca_file": kms.aws.caFile = try reader.string(key, value)
+                        case "credential_uri": kms.aws.credentialURI = try reader.string(key, value)
+                        default: throw reader.unknown(key)
+                        }
+                    }
+                }
             case "registry":
                 try reader.table(try reader.subtable(key, value), path: key) { key, value throws(ConfigError) in
                     guard key.last == "hosts" else { throw reader.unknown(key) }

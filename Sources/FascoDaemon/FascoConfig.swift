@@ -21,6 +21,26 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     public var image = Image()
     public var metrics = Metrics()
     public var kbs = KBS()
+    public var kms = KMS()
+
+    /// Key management services that sealed secrets name (CoCo's KMS providers).
+    public struct KMS: Sendable, Equatable, Codable {
+        public var aws = AWS()
+
+        /// Provider `aws`: envelope secrets unwrapped by AWS KMS, vault secrets in AWS Secrets
+        /// Manager, with static IAM credentials the key broker releases to the container's realm.
+        public struct AWS: Sendable, Equatable, Codable {
+            /// Base URLs replacing AWS's regional endpoints (`https://kms.<region>.amazonaws.com`,
+            /// `https://secretsmanager.<region>.amazonaws.com`); "" for AWS's own.
+            public var kmsEndpoint = ""
+            public var secretsManagerEndpoint = ""
+            /// A PEM CA bundle trusted for them (besides the system's).
+            public var caFile: String?
+            /// The broker resource (`kbs:///repo/type/tag`) holding the credential document for
+            /// pods whose initdata's cdh.toml names none in `[[credentials]]`; "" for none.
+            public var credentialURI = ""
+        }
+    }
 
     /// The node's key broker (Trustee's KBS, RCAR 0.4.0): used for pods whose initdata names
     /// none (CoCo's cdh.toml `[kbc] url` wins). No url: no key release.
@@ -194,6 +214,16 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         }
         if let caFile = kbs.caFile, !caFile.hasPrefix("/") {
             throw ConfigError("kbs.ca_file must be an absolute path, got \(caFile)")
+        }
+        for (name, url) in [("kms_endpoint", kms.aws.kmsEndpoint), ("secrets_manager_endpoint", kms.aws.secretsManagerEndpoint)]
+        where !url.isEmpty && !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            throw ConfigError("kms.aws.\(name) must be an http:// or https:// URL, got \(url)")
+        }
+        if let caFile = kms.aws.caFile, !caFile.hasPrefix("/") {
+            throw ConfigError("kms.aws.ca_file must be an absolute path, got \(caFile)")
+        }
+        if !kms.aws.credentialURI.isEmpty, !kms.aws.credentialURI.hasPrefix("kbs:///") {
+            throw ConfigError("kms.aws.credential_uri must be a kbs:///repo/type/tag resource, got \(kms.aws.credentialURI)")
         }
         guard streaming.port >= 0, streaming.port <= 65535 else {
             throw ConfigError("streaming.port must be between 0 and 65535, got \(streaming.port)")

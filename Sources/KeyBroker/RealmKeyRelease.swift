@@ -19,12 +19,20 @@ public final class RealmKeyRelease: KeyRelease, Sendable {
     let attempts: Int
     /// The kind of each session's fresh TEE key (fasco.toml `[kbs] tee_key`).
     let teeKey: TEEKeyPair.Kind
+    /// Where sealed secrets of provider `aws` reach AWS (fasco.toml `[kms.aws]`).
+    let aws: AWSEndpoints
+    /// The broker resource holding the AWS credential for pods whose initdata names none
+    /// (fasco.toml `[kms.aws] credential_uri`).
+    let awsCredentialURI: String?
 
-    public init(node: BrokerEndpoint?, certificateDirectory: String, attempts: Int = 3, teeKey: TEEKeyPair.Kind = .ec) {
+    public init(node: BrokerEndpoint?, certificateDirectory: String, attempts: Int = 3, teeKey: TEEKeyPair.Kind = .ec,
+                aws: AWSEndpoints = AWSEndpoints(), awsCredentialURI: String? = nil) {
         self.node = node
         self.certificateDirectory = certificateDirectory
         self.attempts = attempts
         self.teeKey = teeKey
+        self.aws = aws
+        self.awsCredentialURI = awsCredentialURI
     }
 
     public func isConfigured(for pod: SystemRealm) -> Bool {
@@ -36,10 +44,7 @@ public final class RealmKeyRelease: KeyRelease, Sendable {
         if let fromInitData = try InitDataKeyBroker.from(annotations: pod.annotations) {
             var caFile: String?
             if let pem = fromInitData.certificatePEM {
-                let name = Array(SHA256.hash(data: Array(pem.utf8))).prefix(16).map { byte in
-                    let hex = String(byte, radix: 16)
-                    return hex.count == 1 ? "0" + hex : hex
-                }.joined()
+                let name = Hex.encode(Array(SHA256.hash(data: Array(pem.utf8))).prefix(16))
                 let path = certificateDirectory + "/kbs-cert-" + name + ".pem"
                 if !FileSystem.exists(path) {
                     try FileSystem.makeDirectories(certificateDirectory, mode: 0o700)
@@ -96,7 +101,36 @@ public final class RealmKeyRelease: KeyRelease, Sendable {
         let secret = try SealedSecret(sealed)
         let key = try await resource(secret.keyID, realm: realm, of: pod, evidence: evidence)
         try secret.verify(publicKeyJWK: key)
-        return try await resource(secret.secret, realm: realm, of: pod, evidence: evidence)
+        switch secret.content {
+        case .brokerResource(let uri):
+            return try await resource(uri, realm: realm, of: pod, evidence: evidence)
+        case .awsSecret(let named):
+            let client = try await awsClient(region: named.region, realm: realm, of: pod, evidence: evidence)
+            return try await client.secretValue(id: named.name, versionID: named.versionID, versionStage: named.versionStage)
+        case .awsEnvelope(let envelope):
+            let client = try await awsClient(region: envelope.region, realm: realm, of: pod, evidence: evidence)
+            let dataKey = try await client.decrypt(ciphertext: envelope.encryptedKey, keyID: envelope.keyID,
+                                                   encryptionContext: envelope.encryptionContext)
+            return try envelope.open(with: dataKey)
+        }
+    }
+
+    /// A client of AWS with the credential the broker releases to `realm`: the resource the
+    /// pod's initdata gives for CoCo's `aws` credential path, else fasco.toml's.
+    func awsClient(region: String, realm: RealmID, of pod: SystemRealm, evidence: Evidence) async throws(FascoError) -> AWSClient {
+        let path = InitDataCredentials.awsCredentialPath
+        guard let uri = try InitDataCredentials.from(annotations: pod.annotations)[path] ?? awsCredentialURI else {
+            throw .failedPrecondition("provider aws needs an AWS credential from the key broker: the pod's initdata cdh.toml has no "
+                + "[[credentials]] entry with path \(path.debugDescription), and fasco.toml has no [kms.aws] credential_uri")
+        }
+        let bytes = try await resource(try ResourceURI(uri: uri), realm: realm, of: pod, evidence: evidence)
+        let credential: AWSCredential
+        do throws(FascoError) { credential = try AWSCredential(json: bytes) } catch {
+            throw .failedPrecondition("the AWS credential \(uri) the broker released: \(error.message)")
+        }
+        var client = try AWSClient(region: region, credential: credential, endpoints: aws)
+        client.attempts = attempts
+        return client
     }
 
     public func forget(realm: RealmID) {

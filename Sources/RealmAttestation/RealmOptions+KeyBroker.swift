@@ -51,3 +51,43 @@ public enum InitDataImagePolicy {
         return uri
     }
 }
+
+/// The credentials a pod's initdata asks its key broker for, as CoCo's confidential-data-hub
+/// reads them: `cdh.toml`'s `[[credentials]]` tables, each a `path` under
+/// `/run/confidential-containers/cdh/kbs` (no `.` or `..` parts) and the `resource_uri`
+/// (`kbs:///repo/type/tag`) the broker releases for it. CoCo's KMS drivers read their
+/// credentials from these paths (the `aws` driver: `kms-credential/aws/credential.json`); Fasco
+/// has no guest file system, so the path only says which resource holds the credential.
+public enum InitDataCredentials {
+    /// Where CoCo's confidential-data-hub keeps what `[[credentials]]` fetch.
+    public static let directory = "/run/confidential-containers/cdh/kbs"
+    /// Where CoCo's `aws` KMS driver reads its credential file.
+    public static let awsCredentialPath = directory + "/kms-credential/aws/credential.json"
+
+    /// path → resource URI; empty when the pod has no initdata or it asks for no credentials.
+    /// A malformed entry is INVALID_ARGUMENT naming it (RunPodSandbox refuses such initdata).
+    public static func from(annotations: [String: String]) throws(FascoError) -> [String: String] {
+        guard let encoded = annotations[RealmOptions.initDataAnnotation] else { return [:] }
+        let (_, table) = try RealmOptions.initData(encoded)
+        guard let cdh = table["data"]?.table?["cdh.toml"]?.string else { return [:] }
+        let config = try RealmOptions.parseTOML(cdh, what: "annotation \(RealmOptions.initDataAnnotation): data.\"cdh.toml\"")
+        guard let value = config["credentials"] else { return [:] }
+        let what = "annotation \(RealmOptions.initDataAnnotation): cdh.toml [[credentials]]"
+        guard let entries = value.array else { throw .invalidArgument("\(what) is not an array of tables") }
+        var credentials: [String: String] = [:]
+        for (index, entry) in entries.enumerated() {
+            guard let entry = entry.table, let path = entry["path"]?.string, let uri = entry["resource_uri"]?.string else {
+                throw .invalidArgument("\(what) entry \(index) is not a table with path and resource_uri strings")
+            }
+            guard path.hasPrefix(directory + "/"), !path.split(separator: "/").contains(where: { $0 == "." || $0 == ".." }) else {
+                throw .invalidArgument("\(what) entry \(index): path \(path.prefix(200).debugDescription) is not below \(directory) "
+                    + "without . or .. parts (as CoCo requires)")
+            }
+            guard uri.hasPrefix("kbs:///") || uri.hasPrefix("kbs://") else {
+                throw .invalidArgument("\(what) entry \(index): resource_uri \(uri.prefix(200).debugDescription) is not a kbs:/// resource")
+            }
+            credentials[path] = uri
+        }
+        return credentials
+    }
+}

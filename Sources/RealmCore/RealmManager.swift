@@ -54,6 +54,7 @@ public final class RealmManager: Sendable {
     public func runSystemRealm(_ realm: SystemRealm, request: SystemRealmRequest) async throws(FascoError) -> SystemRealm {
         var realm = realm
         _ = try InitDataImagePolicy.uri(annotations: realm.annotations)
+        _ = try InitDataCredentials.from(annotations: realm.annotations)
         if let monitor {
             let options = try RealmOptions(annotations: realm.annotations)
             realm.attestation = try monitor.measureSystemRealm(request.measuredDocument(runtimeHandler: realm.runtimeHandler), options: options)

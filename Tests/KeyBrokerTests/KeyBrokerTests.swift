@@ -118,12 +118,16 @@ import Testing
         let signer = P256.Signing.PrivateKey()
         let payload = #"{"version":"0.1.0","type":"vault","name":"kbs:///default/sealed/one","provider":"kbs","provider_settings":{},"annotations":{}}"#
         let sealed = try SealedSecret(try Self.seal(payload, kid: "kbs:///default/signing/key", with: signer))
-        #expect(sealed.keyID.description == "kbs:///default/signing/key" && sealed.secret.path == "default/sealed/one")
+        #expect(sealed.keyID.description == "kbs:///default/signing/key")
+        guard case .brokerResource(let secret) = sealed.content else { Issue.record("not a broker resource: \(sealed.content)"); return }
+        #expect(secret.path == "default/sealed/one")
         try sealed.verify(publicKeyJWK: Self.jwk(signer.publicKey))
         #expect(throws: FascoError.self) { try sealed.verify(publicKeyJWK: Self.jwk(P256.Signing.PrivateKey().publicKey)) }
         #expect(throws: FascoError.self) { try sealed.verify(publicKeyJWK: Array("not a key".utf8)) }
-        let envelope = #"{"version":"0.1.0","type":"envelope","key_id":"kbs:///a/b/c"}"#
-        #expect { try SealedSecret(try Self.seal(envelope, kid: "kbs:///a/b/c", with: signer)) } throws: { ($0 as? FascoError)?.message.contains("cloud KMS") == true }
+        let envelope = #"{"version":"0.1.0","type":"envelope","key_id":"kbs:///a/b/c","provider":"kbs"}"#
+        #expect { try SealedSecret(try Self.seal(envelope, kid: "kbs:///a/b/c", with: signer)) } throws: {
+            ($0 as? FascoError)?.message.contains("envelope secrets of provider aws") == true
+        }
         #expect(throws: FascoError.self) { try SealedSecret(try Self.seal(payload, kid: "kbs:///a/../c", with: signer)) }
         #expect(throws: FascoError.self) { try SealedSecret("sealed.abc") }
     }
