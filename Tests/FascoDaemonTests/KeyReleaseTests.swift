@@ -72,9 +72,11 @@ import TestSupport
 
     /// A daemon and a broker (not started: its resources, policy and trust come first) on a free
     /// port; with `node`, the daemon's fasco.toml `[kbs]` names it, with `settings` added.
-    static func withBroker(node: Bool = true, settings: String = "", _ body: (PodFixture, Broker) async throws -> Void) async throws {
+    /// `config` is added to fasco.toml after that.
+    static func withBroker(node: Bool = true, settings: String = "", config extra: String = "",
+                           _ body: (PodFixture, Broker) async throws -> Void) async throws {
         let port = Int(try freeLoopbackPort())
-        let config = node ? "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\n" + settings : ""
+        let config = (node ? "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\n" + settings : "") + extra
         try await PodFixture.with(extraConfig: config) { fixture in
             let broker = Broker(port: port, directory: fixture.directory.appendingPathComponent("kbs"))
             try FileManager.default.createDirectory(at: broker.directory, withIntermediateDirectories: true)

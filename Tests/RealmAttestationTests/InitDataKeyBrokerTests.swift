@@ -48,4 +48,39 @@ import Testing
             try InitDataKeyBroker.from(annotations: Self.annotation("algorithm = \"sha256\"\nversion = \"0.1.0\"\n[data]\n\"cdh.toml\" = \"[kbc\"\n"))
         }
     }
+
+    static func cdh(_ body: String) -> [String: String] {
+        annotation("algorithm = \"sha384\"\nversion = \"0.1.0\"\n[data]\n\"cdh.toml\" = '''\n\(body)\n'''\n")
+    }
+
+    @Test("cdh.toml [[credentials]]: path to resource, paths only below CoCo's directory")
+    func credentials() throws {
+        let path = InitDataCredentials.awsCredentialPath
+        #expect(path == "/run/confidential-containers/cdh/kbs/kms-credential/aws/credential.json")
+        let two = Self.cdh("""
+            [[credentials]]
+            path = "\(path)"
+            resource_uri = "kbs:///default/aws/credential"
+            [[credentials]]
+            path = "/run/confidential-containers/cdh/kbs/other"
+            resource_uri = "kbs:///default/other/1"
+            """)
+        #expect(try InitDataCredentials.from(annotations: two) == [
+            path: "kbs:///default/aws/credential", "/run/confidential-containers/cdh/kbs/other": "kbs:///default/other/1",
+        ])
+        #expect(try InitDataCredentials.from(annotations: [:]).isEmpty)
+        #expect(try InitDataCredentials.from(annotations: Self.cdh("[kbc]\nurl = \"http://x\"")).isEmpty)
+        let refused = [
+            "[[credentials]]\npath = \"/etc/shadow\"\nresource_uri = \"kbs:///a/b/c\"",
+            "[[credentials]]\npath = \"/run/confidential-containers/cdh/kbs/../../etc\"\nresource_uri = \"kbs:///a/b/c\"",
+            "[[credentials]]\npath = \"/run/confidential-containers/cdh/kbs/./x\"\nresource_uri = \"kbs:///a/b/c\"",
+            "[[credentials]]\npath = \"/run/confidential-containers/cdh/kbsx/y\"\nresource_uri = \"kbs:///a/b/c\"",
+            "[[credentials]]\npath = \"\(path)\"\nresource_uri = \"https://elsewhere/x\"",
+            "[[credentials]]\npath = \"\(path)\"",
+            "credentials = \"not tables\"",
+        ]
+        for body in refused {
+            #expect(throws: FascoError.self, "\(body)") { try InitDataCredentials.from(annotations: Self.cdh(body)) }
+        }
+    }
 }
