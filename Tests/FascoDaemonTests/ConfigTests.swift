@@ -58,6 +58,11 @@ struct ConfigTests {
             url = "https://kbs.example:8080"
             ca_file = "/etc/fasco/kbs-ca.pem"
             tee_key = "rsa"
+            [kms.aws]
+            kms_endpoint = "https://kms-fips.eu-west-1.amazonaws.com"
+            secrets_manager_endpoint = "https://vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com"
+            ca_file = "/etc/fasco/aws-ca.pem"
+            credential_uri = "kbs:///default/aws/credential"
             """, source: "t.toml")
         try config.validate()
         #expect(config.root == "/srv/fasco")
@@ -78,6 +83,10 @@ struct ConfigTests {
         #expect(config.metrics.address == "127.0.0.1:9464")
         #expect(config.image.decryptionKeys == ["/etc/fasco/keys/a.pem"])
         #expect(config.kbs.url == "https://kbs.example:8080" && config.kbs.caFile == "/etc/fasco/kbs-ca.pem" && config.kbs.teeKey == "rsa")
+        #expect(config.kms.aws == FascoConfig.KMS.AWS(
+            kmsEndpoint: "https://kms-fips.eu-west-1.amazonaws.com",
+            secretsManagerEndpoint: "https://vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com",
+            caFile: "/etc/fasco/aws-ca.pem", credentialURI: "kbs:///default/aws/credential"))
     }
 
     @Test("deploy/fasco.toml states the embedded defaults")
@@ -190,6 +199,10 @@ struct ConfigTests {
         ("[image]\ndecryption_keys = [\"key.pem\"]", "image.decryption_keys"),
         ("[kbs]\ntee_key = \"ed25519\"", "kbs.tee_key"),
         ("[kbs]\nurl = \"kbs.example\"", "kbs.url"),
+        ("[kms.aws]\nkms_endpoint = \"kms.eu-west-1.amazonaws.com\"", "kms.aws.kms_endpoint"),
+        ("[kms.aws]\nsecrets_manager_endpoint = \"ftp://x\"", "kms.aws.secrets_manager_endpoint"),
+        ("[kms.aws]\nca_file = \"aws-ca.pem\"", "kms.aws.ca_file"),
+        ("[kms.aws]\ncredential_uri = \"https://kbs/x\"", "kms.aws.credential_uri"),
         ("[metrics]\naddress = \"localhost:9464\"", "metrics.address"),
         ("[metrics]\naddress = \"127.0.0.1\"", "metrics.address"),
         ("[metrics]\naddress = \"127.0.0.1:0\"", "metrics.address"),
