@@ -6,10 +6,13 @@ import GRPCTransport
 /// What the confidential data path costs, each beside its baseline measured in the same run:
 /// an attested resource fetch from a fresh pod's container through the guest API (the first,
 /// which attests, and the next, on the kept session) against a no-op exec in the same container;
-/// the start of a container with a sealed environment value against the same container without;
+/// the start of a container with a sealed environment value (a broker-held vault secret, and an
+/// envelope whose data key AWS KMS unwraps with a broker-released credential) against the same
+/// container without;
 /// and the creation of a container from an encrypted image (its layer decrypted and unpacked for
 /// it) against one from the same image in plain. The key broker is the test suite's
-/// (Tests/attestation/kbs.py, RCAR 0.4.0) on loopback, so the network is not what is measured.
+/// (Tests/attestation/kbs.py, RCAR 0.4.0) and the KMS is the test suite's AWS peer
+/// (Tests/attestation/awskms.py), both on loopback, so the network is not what is measured.
 func keyReleaseBenchmark() async throws {
     let repository = FileManager.default.currentDirectoryPath
     let python = repository + "/.build-py/bin/python"
@@ -18,9 +21,11 @@ func keyReleaseBenchmark() async throws {
         return
     }
     let port = Int.random(in: 30000...39999)
+    let kmsPort = port + 10000
     let brokerDirectory = try makeDirectory("kbs")
     defer { try? FileManager.default.removeItem(at: brokerDirectory) }
-    let fasco = try startFasco(config: "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\n")
+    let fasco = try startFasco(config: "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\n[kms.aws]\nkms_endpoint = \"http://127.0.0.1:\(kmsPort)\"\n"
+        + "credential_uri = \"kbs:///default/aws/credential\"\n")
     defer { stop(fasco) }
     try await waitUntilAnswering(fasco)
     let channel = GRPCChannel(target: fasco.endpoint)
@@ -46,6 +51,30 @@ func keyReleaseBenchmark() async throws {
     _ = try runTool(python, [kbs, "keygen", signer, resources.appendingPathComponent("default/signing/key").path])
     let sealed = try runTool(python, [kbs, "seal", signer, "kbs:///default/signing/key", "kbs:///default/sealed/db"])
         .trimmingCharacters(in: .whitespacesAndNewlines)
+    // The KMS peer: one key the broker-released credential may use; an envelope sealed to it.
+    let awskms = repository + "/Tests/attestation/awskms.py"
+    let kmsState = brokerDirectory.appendingPathComponent("kms-state.json")
+    try JSONSerialization.data(withJSONObject: [
+        "region": "eu-west-1", "credentials": ["AKIDBENCH": ["secret": "bench-secret", "session_token": NSNull()]],
+        "keys": ["bench-key": ["material": String(repeating: "ab", count: 32), "allowed": ["AKIDBENCH"], "enabled": true]],
+        "secrets": [String: Any](),
+    ]).write(to: kmsState)
+    try resource("default/aws/credential", Data(try runTool(python, [awskms, "credential", "--access-key", "AKIDBENCH", "--secret", "bench-secret"]).utf8))
+    let envelope = try runTool(python, [awskms, "seal-envelope", "--signing-key", signer, "--kid", "kbs:///default/signing/key",
+                                        "--state", kmsState.path, "--key-id", "bench-key", "--region", "eu-west-1", "--plaintext", "s3cr3t"])
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+    let kms = Process()
+    kms.executableURL = URL(fileURLWithPath: python)
+    let kmsReady = brokerDirectory.appendingPathComponent("kms-ready")
+    kms.arguments = [awskms, "serve", "--port", "\(kmsPort)", "--state", kmsState.path, "--ready", kmsReady.path]
+    kms.standardOutput = FileHandle.nullDevice
+    kms.standardError = FileHandle.nullDevice
+    try kms.run()
+    defer {
+        kill(kms.processIdentifier, SIGKILL)
+        kms.waitUntilExit()
+    }
+    for _ in 0..<100 where !FileManager.default.fileExists(atPath: kmsReady.path) { try await Task.sleep(for: .milliseconds(100)) }
     let kek = brokerDirectory.appendingPathComponent("kek").path
     let encrypt = repository + "/Tests/images/encrypt.py"
     _ = try runTool(python, [encrypt, "kek", kek])
@@ -124,22 +153,22 @@ func keyReleaseBenchmark() async throws {
         nextFetches.append(try await exec(container, wget))
     }
 
-    // 2. StartContainer with a sealed environment value, and without.
+    // 2. StartContainer with a sealed environment value (vault, aws envelope), and without.
     let startPod = try await pod("sealed")
-    var sealedStarts: [Duration] = []
-    var plainStarts: [Duration] = []
+    var starts: [String: [Duration]] = [:]
     for round in 0..<rounds {
-        for withSecret in [true, false] {
-            let container = try await create(startPod, "\(withSecret ? "sealed" : "plain")-\(round)", image: plainImage,
-                                             env: withSecret ? [KeyValue(key: "DB_PASSWORD", value: sealed)] : [])
-            if round == 0 && withSecret { try await allow(container) }
+        for (kind, value) in [("vault", sealed), ("envelope", envelope), ("plain", nil)] {
+            let container = try await create(startPod, "\(kind)-\(round)", image: plainImage,
+                                             env: value.map { [KeyValue(key: "DB_PASSWORD", value: $0)] } ?? [])
+            if round == 0 && value != nil { try await allow(container) }
             let began = ContinuousClock.now
             _ = try await runtime.startContainer(StartContainerRequest(containerID: container), timeout: .seconds(60))
-            (withSecret ? { sealedStarts.append(ContinuousClock.now - began) } : { plainStarts.append(ContinuousClock.now - began) })()
+            starts[kind, default: []].append(ContinuousClock.now - began)
             _ = try await runtime.stopContainer(StopContainerRequest(containerID: container, timeout: 0), timeout: .seconds(60))
             _ = try await runtime.removeContainer(RemoveContainerRequest(containerID: container), timeout: .seconds(60))
         }
     }
+    let plainStart = median(starts["plain"] ?? [])
 
     // 3. CreateContainer from the encrypted image, and from the same image in plain. The policy
     //    names the encrypted image's realms by the RIM `fasco measure` computes for them offline
@@ -179,7 +208,10 @@ func keyReleaseBenchmark() async throws {
     print("key release (loopback Python broker), medians of \(rounds)       this run    baseline    extra")
     print("  resource fetch, fresh pod's first (attests)  \(ms(median(firstFetches)))  \(ms(median(noOps)))  \(ms(median(firstFetches) - median(noOps)))   (baseline: a no-op exec)")
     print("  resource fetch, next (kept session)          \(ms(median(nextFetches)))  \(ms(median(noOps)))  \(ms(median(nextFetches) - median(noOps)))")
-    print("  StartContainer with a sealed env value       \(ms(median(sealedStarts)))  \(ms(median(plainStarts)))  \(ms(median(sealedStarts) - median(plainStarts)))   \(ratio(median(sealedStarts), median(plainStarts)))")
+    for (kind, label) in [("vault", "StartContainer, sealed env value (vault)     "), ("envelope", "StartContainer, sealed env value (aws env.)  ")] {
+        let value = median(starts[kind] ?? [])
+        print("  \(label)\(ms(value))  \(ms(plainStart))  \(ms(value - plainStart))   \(ratio(value, plainStart))")
+    }
     print("  CreateContainer from an encrypted image      \(ms(median(encryptedCreates)))  \(ms(median(plainCreates)))  \(ms(median(encryptedCreates) - median(plainCreates)))   \(ratio(median(encryptedCreates), median(plainCreates)))")
 }
 
