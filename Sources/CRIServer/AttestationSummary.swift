@@ -1,3 +1,4 @@
+import FascoCore
 import RealmAttestation
 
 /// What verbose PodSandboxStatus and ContainerStatus say of a realm's measurement under the
