@@ -34,22 +34,11 @@ import TestSupport
         }
 
         func start() async throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: KeyReleaseTests.python)
             let ready = directory.appendingPathComponent("ready")
-            try? FileManager.default.removeItem(at: ready)
-            process.arguments = [KeyReleaseTests.script, "--port", "\(port)", "--resources", resources.path, "--policy", policy.path,
-                                 "--trust-anchors", directory.appendingPathComponent("anchors.json").path, "--log", log.path,
-                                 "--ready", ready.path]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            self.process = process
-            for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready.path) {
-                guard process.isRunning else { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            guard FileManager.default.fileExists(atPath: ready.path) else { throw DaemonError("the key broker did not start on port \(port)") }
+            process = try await KeyReleaseTests.startPeer([
+                KeyReleaseTests.script, "--port", "\(port)", "--resources", resources.path, "--policy", policy.path,
+                "--trust-anchors", directory.appendingPathComponent("anchors.json").path, "--log", log.path, "--ready", ready.path,
+            ], ready: ready, what: "the key broker")
         }
 
         /// Trusts the daemon's software platform: its `fasco attest --platform-key` trust anchor.
@@ -68,6 +57,27 @@ import TestSupport
             process.waitUntilExit()
             self.process = nil
         }
+    }
+
+    /// A Python peer of the suite's (kbs.py, awskms.py), once it wrote its `--ready` file.
+    static func startPeer(_ arguments: [String], ready: URL, what: String) async throws -> Process {
+        try? FileManager.default.removeItem(at: ready)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready.path) {
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        guard FileManager.default.fileExists(atPath: ready.path) else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw DaemonError("\(what) did not start (\(arguments.joined(separator: " ")))")
+        }
+        return process
     }
 
     /// A daemon and a broker (not started: its resources, policy and trust come first) on a free

@@ -43,20 +43,10 @@ import TestSupport
         }
 
         func start() async throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: KeyReleaseTests.python)
             let ready = directory.appendingPathComponent("ready")
-            process.arguments = [SealedSecretKMSTests.script, "serve", "--port", "\(port)", "--state", stateFile.path, "--log", log.path,
-                                 "--ready", ready.path]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            self.process = process
-            for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready.path) {
-                guard process.isRunning else { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            guard FileManager.default.fileExists(atPath: ready.path) else { throw DaemonError("the KMS peer did not start on port \(port)") }
+            process = try await KeyReleaseTests.startPeer([
+                SealedSecretKMSTests.script, "serve", "--port", "\(port)", "--state", stateFile.path, "--log", log.path, "--ready", ready.path,
+            ], ready: ready, what: "the KMS peer")
         }
 
         func stop() {
