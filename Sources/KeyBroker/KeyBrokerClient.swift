@@ -127,10 +127,10 @@ public struct KeyBrokerClient: Sendable {
         struct Problem: Decodable { var type: String?; var title: String?; var detail: String? }
         var text = "HTTP \(response.status)"
         if let problem = try? JSONDecoder().decode(Problem.self, from: Data(response.body)) {
-            if let type = problem.type { text += ", problem type \(String(type.prefix(200)))" }
-            if let detail = problem.detail ?? problem.title { text += ": \(String(detail.prefix(500)))" }
+            if let type = problem.type { text += ", problem type \(RemoteText.line(type, limit: 200))" }
+            if let detail = problem.detail ?? problem.title { text += ": \(RemoteText.line(detail, limit: 500))" }
         } else if !response.body.isEmpty {
-            text += ": " + String(String(decoding: response.body.prefix(300), as: UTF8.self).filter { !$0.isNewline })
+            text += ": " + RemoteText.line(String(decoding: response.body.prefix(300), as: UTF8.self), limit: 300)
         }
         let code: FascoError.Code
         switch response.status {

@@ -174,6 +174,60 @@ struct AWSTests {
     }
 }
 
+extension AWSTests {
+    /// SplitMix64: a seeded generator, so a failing mutation can be replayed.
+    struct Seeded: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test("mutated sealed secrets, credentials and AWS answers are refused with INVALID_ARGUMENT or parsed, never anything else")
+    func mutations() throws {
+        let signer = P256.Signing.PrivateKey()
+        let payload = Self.envelopePayload(data: Array(repeating: 9, count: 40), iv: Array(repeating: 1, count: 12))
+        let sealed = Array(try KeyBrokerTests.seal(payload, kid: "kbs:///default/signing/key", with: signer).utf8)
+        let jsonPayload = Array(payload.utf8)
+        var random = Seeded(state: 0x5EA1_ED00)
+        let alphabet = Array(#"{}[]":,.-_=+/\0123456789abcdefABCDEF sealed"#.utf8) + [0, 0xff, 0xc3]
+        func mutate(_ input: [UInt8]) -> [UInt8] {
+            var bytes = input
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                guard !bytes.isEmpty else { break }
+                let at = Int.random(in: 0..<bytes.count, using: &random)
+                switch Int.random(in: 0..<4, using: &random) {
+                case 0: bytes[at] = alphabet.randomElement(using: &random)!
+                case 1: bytes.remove(at: at)
+                case 2: bytes.insert(alphabet.randomElement(using: &random)!, at: at)
+                default: bytes = Array(bytes[..<at]) + Array(bytes[at...].prefix(Int.random(in: 0...8, using: &random)))
+                }
+            }
+            return bytes
+        }
+        var refused = 0
+        for round in 0..<3000 {
+            let text = String(decoding: mutate(sealed), as: UTF8.self)
+            do { _ = try SealedSecret(text) } catch { #expect(error.code == .invalidArgument, "round \(round): \(error)"); refused += 1 }
+            // The payload alone, re-signed: the parser sees every shape of JSON, not just bad signatures' base64.
+            let resigned = try KeyBrokerTests.seal(String(decoding: mutate(jsonPayload), as: UTF8.self), kid: "kbs:///a/b/c", with: signer)
+            do { _ = try SealedSecret(resigned) } catch { #expect(error.code == .invalidArgument, "round \(round): \(error)") }
+            do { _ = try AWSCredential(json: mutate(Array(#"{"access_key_id":"A","secret_access_key":"B","session_token":null}"#.utf8))) } catch {
+                #expect(error.code == .invalidArgument)
+            }
+            let answer = mutate(Array(#"{"__type":"com.amazonaws.kms#NotFoundException","message":"no such key"}"#.utf8))
+            let (failure, _) = AWSClient.problem(HTTPResponse(status: 400, headers: HTTPHeaders(), body: answer), what: "AWS KMS x Decrypt")
+            #expect(failure.message.hasPrefix("AWS KMS x Decrypt: HTTP 400")
+                    && !failure.message.unicodeScalars.contains { $0.properties.generalCategory == .control }, "\(failure.message.debugDescription)")
+        }
+        #expect(refused > 2000, "most mutations of the sealed form are refused (\(refused))")
+    }
+}
+
 /// NIST SP 800-38A, F.5.5/F.5.6 CTR-AES256.
 enum EncryptedLayerVector {
     static let key = bytes("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")

@@ -16,7 +16,11 @@ import Testing
             #expect(error.message == "key broker https://kbs.example:8080: get resource kbs:///a/b/c: HTTP \(status), problem type https://github.com/confidential-containers/kbs/errors/PolicyDeny: denied by policy")
         }
         let plain = client.problem(HTTPResponse(status: 502, headers: HTTPHeaders(), body: Array("bad\ngateway".utf8)), step: "auth")
-        #expect(plain.message.hasSuffix("auth: HTTP 502: badgateway") && plain.code == .unavailable)
+        #expect(plain.message.hasSuffix("auth: HTTP 502: bad gateway") && plain.code == .unavailable)
+        // A problem whose type and detail carry line breaks and escapes cannot forge log lines.
+        let forged = Array(#"{"type":"x\nlevel=critical msg=forged","detail":"a\r\nb\u001b[31m\u2028c"}"#.utf8)
+        let answer = client.problem(HTTPResponse(status: 403, headers: HTTPHeaders(), body: forged), step: "attest")
+        #expect(answer.message.hasSuffix("problem type x level=critical msg=forged: a b [31m c"), "\(answer.message.debugDescription)")
     }
 
     @Test("the session cookie is taken from Set-Cookie")

@@ -203,10 +203,10 @@ public struct AWSClient: Sendable {
             message = problem.message ?? problem.Message
         }
         // `com.amazonaws.kms#NotFoundException` names the type after the `#`.
-        let name = type.map { String($0.split(separator: "#").last ?? Substring($0)).prefix(100) }.map(String.init)
+        let name = type.map { RemoteText.line($0.split(separator: "#").last ?? Substring($0), limit: 100) }
         var text = "HTTP \(response.status)"
         if let name { text += " \(name)" }
-        if let message { text += ": " + String(message.prefix(500)).filter { !$0.isNewline } }
+        if let message { text += ": " + RemoteText.line(message, limit: 500) }
         let throttled = ["ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"].contains(name ?? "")
         let retryable = response.status >= 500 || throttled
         let code: FascoError.Code
