@@ -1,5 +1,6 @@
 // C libraries behind the image store (Debian -dev packages): libcurl (registry
-// HTTP), libarchive (tar), zlib and libzstd (layer compression), libcrypto (digests).
+// HTTP), libarchive (tar), zlib and libzstd (layer compression), libcrypto (digests,
+// and PKCS#12 for the key broker's Alibaba Cloud client keys).
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +12,38 @@
 #include <zlib.h>
 #include <zstd.h>
 #include <openssl/evp.h>
+#include <openssl/pkcs12.h>
+#include <openssl/provider.h>
+#include <openssl/x509.h>
+
+// The private key of a PKCS#12 file (DER) opened with `password`, as PKCS#8 DER in *out
+// (free it with fasco_openssl_free). OpenSSL's legacy provider is loaded for the call (with
+// the default one kept): older PKCS#12 files, Alibaba Cloud's client keys among them, use
+// RC2 or 3DES. Returns the length, or -1 when the file does not open with the password.
+static inline int fasco_pkcs12_private_key(const unsigned char *der, long length, const char *password, unsigned char **out) {
+    OSSL_PROVIDER *legacy = OSSL_PROVIDER_try_load(NULL, "legacy", 1);
+    int result = -1;
+    const unsigned char *cursor = der;
+    PKCS12 *p12 = d2i_PKCS12(NULL, &cursor, length);
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    STACK_OF(X509) *chain = NULL;
+    if (p12 != NULL && PKCS12_parse(p12, password, &key, &cert, &chain) == 1 && key != NULL) {
+        PKCS8_PRIV_KEY_INFO *info = EVP_PKEY2PKCS8(key);
+        if (info != NULL) {
+            *out = NULL;
+            result = i2d_PKCS8_PRIV_KEY_INFO(info, out);
+            PKCS8_PRIV_KEY_INFO_free(info);
+        }
+    }
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    sk_X509_pop_free(chain, X509_free);
+    PKCS12_free(p12);
+    if (legacy != NULL) OSSL_PROVIDER_unload(legacy);
+    return result;
+}
+static inline void fasco_openssl_free(void *pointer) { OPENSSL_free(pointer); }
 
 // syncfs(2): declared by unistd.h only under _GNU_SOURCE.
 int syncfs(int fd);

@@ -41,7 +41,8 @@ public enum Daemon {
             certificateDirectory: config.state + "/kbs", teeKey: config.kbs.teeKey == "rsa" ? .rsa : .ec,
             aws: AWSEndpoints(kms: config.kms.aws.kmsEndpoint, secretsManager: config.kms.aws.secretsManagerEndpoint,
                               caFile: config.kms.aws.caFile),
-            awsCredentialURI: config.kms.aws.credentialURI.isEmpty ? nil : config.kms.aws.credentialURI))
+            awsCredentialURI: config.kms.aws.credentialURI.isEmpty ? nil : config.kms.aws.credentialURI,
+            aliyunEndpoint: config.kms.aliyun.endpoint.isEmpty ? nil : config.kms.aliyun.endpoint))
         // Every pod's guest API (and those of the pods that outlived the previous daemon).
         let guest = GuestAPIServer(realms: realms, version: FascoVersion.current, logger: logger)
         await realms.register(guest)

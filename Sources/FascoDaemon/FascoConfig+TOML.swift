@@ -83,6 +83,13 @@ extension FascoConfig {
                 }
             case "kms":
                 try reader.table(try reader.subtable(key, value), path: key) { key, value throws(ConfigError) in
+                    if key.last == "aliyun" {
+                        try reader.table(try reader.subtable(key, value), path: key) { key, value throws(ConfigError) in
+                            guard key.last == "endpoint" else { throw reader.unknown(key) }
+                            kms.aliyun.endpoint = try reader.string(key, value)
+                        }
+                        return
+                    }
                     guard key.last == "aws" else { throw reader.unknown(key) }
                     try reader.table(try reader.subtable(key, value), path: key) { key, value throws(ConfigError) in
                         switch key.last {

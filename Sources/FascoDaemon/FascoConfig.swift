@@ -26,6 +26,16 @@ public struct FascoConfig: Sendable, Equatable, Codable {
     /// Key management services that sealed secrets name (CoCo's KMS providers).
     public struct KMS: Sendable, Equatable, Codable {
         public var aws = AWS()
+        public var aliyun = Aliyun()
+
+        /// Provider `aliyun` (client_type `client_key`): envelopes and secrets of an Alibaba
+        /// Cloud KMS instance, reached with a client key, its password and the instance's CA,
+        /// which the key broker releases to the container's realm (initdata `[[credentials]]`).
+        public struct Aliyun: Sendable, Equatable, Codable {
+            /// A base URL replacing the instance's own
+            /// (`https://<kms_instance_id>.cryptoservice.kms.aliyuncs.com`); "" for its own.
+            public var endpoint = ""
+        }
 
         /// Provider `aws`: envelope secrets unwrapped by AWS KMS, vault secrets in AWS Secrets
         /// Manager, with static IAM credentials the key broker releases to the container's realm.
@@ -218,6 +228,9 @@ public struct FascoConfig: Sendable, Equatable, Codable {
         for (name, url) in [("kms_endpoint", kms.aws.kmsEndpoint), ("secrets_manager_endpoint", kms.aws.secretsManagerEndpoint)]
         where !url.isEmpty && !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
             throw ConfigError("kms.aws.\(name) must be an http:// or https:// URL, got \(url)")
+        }
+        if !kms.aliyun.endpoint.isEmpty, !kms.aliyun.endpoint.hasPrefix("https://") {
+            throw ConfigError("kms.aliyun.endpoint must be an https:// URL (the instance's CA is checked), got \(kms.aliyun.endpoint)")
         }
         if let caFile = kms.aws.caFile, !caFile.hasPrefix("/") {
             throw ConfigError("kms.aws.ca_file must be an absolute path, got \(caFile)")

@@ -21,18 +21,21 @@ public final class RealmKeyRelease: KeyRelease, Sendable {
     let teeKey: TEEKeyPair.Kind
     /// Where sealed secrets of provider `aws` reach AWS (fasco.toml `[kms.aws]`).
     let aws: AWSEndpoints
+    /// The base URL replacing an Alibaba Cloud KMS instance's own (fasco.toml `[kms.aliyun] endpoint`).
+    let aliyunEndpoint: String?
     /// The broker resource holding the AWS credential for pods whose initdata names none
     /// (fasco.toml `[kms.aws] credential_uri`).
     let awsCredentialURI: String?
 
     public init(node: BrokerEndpoint?, certificateDirectory: String, attempts: Int = 3, teeKey: TEEKeyPair.Kind = .ec,
-                aws: AWSEndpoints = AWSEndpoints(), awsCredentialURI: String? = nil) {
+                aws: AWSEndpoints = AWSEndpoints(), awsCredentialURI: String? = nil, aliyunEndpoint: String? = nil) {
         self.node = node
         self.certificateDirectory = certificateDirectory
         self.attempts = attempts
         self.teeKey = teeKey
         self.aws = aws
         self.awsCredentialURI = awsCredentialURI
+        self.aliyunEndpoint = aliyunEndpoint
     }
 
     public func isConfigured(for pod: SystemRealm) -> Bool {
@@ -42,19 +45,20 @@ public final class RealmKeyRelease: KeyRelease, Sendable {
     /// The pod's broker; nil when neither its initdata nor the node names one.
     func endpoint(for pod: SystemRealm) throws(FascoError) -> BrokerEndpoint? {
         if let fromInitData = try InitDataKeyBroker.from(annotations: pod.annotations) {
-            var caFile: String?
-            if let pem = fromInitData.certificatePEM {
-                let name = Hex.encode(Array(SHA256.hash(data: Array(pem.utf8))).prefix(16))
-                let path = certificateDirectory + "/kbs-cert-" + name + ".pem"
-                if !FileSystem.exists(path) {
-                    try FileSystem.makeDirectories(certificateDirectory, mode: 0o700)
-                    try FileSystem.writeAtomically(Array(pem.utf8), to: path, mode: 0o600, durable: false)
-                }
-                caFile = path
-            }
+            let caFile = try fromInitData.certificatePEM.map { pem throws(FascoError) in try certificateFile(Array(pem.utf8), kind: "kbs-cert") }
             return BrokerEndpoint(url: fromInitData.url, caFile: caFile)
         }
         return node
+    }
+
+    /// A PEM certificate as a file libcurl can trust (0600, named by its digest, written once).
+    func certificateFile(_ pem: [UInt8], kind: String) throws(FascoError) -> String {
+        let path = certificateDirectory + "/\(kind)-" + Hex.encode(Array(SHA256.hash(data: pem)).prefix(16)) + ".pem"
+        if !FileSystem.exists(path) {
+            try FileSystem.makeDirectories(certificateDirectory, mode: 0o700)
+            try FileSystem.writeAtomically(pem, to: path, mode: 0o600, durable: false)
+        }
+        return path
     }
 
     func client(for pod: SystemRealm) throws(FascoError) -> KeyBrokerClient {
@@ -107,12 +111,52 @@ public final class RealmKeyRelease: KeyRelease, Sendable {
         case .awsSecret(let named):
             let client = try await awsClient(region: named.region, realm: realm, of: pod, evidence: evidence)
             return try await client.secretValue(id: named.name, versionID: named.versionID, versionStage: named.versionStage)
-        case .awsEnvelope(let envelope):
-            let client = try await awsClient(region: envelope.region, realm: realm, of: pod, evidence: evidence)
-            let dataKey = try await client.decrypt(ciphertext: envelope.encryptedKey, keyID: envelope.keyID,
-                                                   encryptionContext: envelope.encryptionContext)
+        case .aliyunSecret(let named):
+            let client = try await aliyunClient(named.settings, realm: realm, of: pod, evidence: evidence)
+            return try await client.secretValue(name: named.name, versionStage: named.versionStage, versionID: named.versionID)
+        case .envelope(let envelope):
+            let dataKey: [UInt8]
+            switch envelope.kms {
+            case .aws(let region, let context):
+                let client = try await awsClient(region: region, realm: realm, of: pod, evidence: evidence)
+                dataKey = try await client.decrypt(ciphertext: envelope.encryptedKey, keyID: envelope.keyID, encryptionContext: context)
+            case .aliyun(let settings, let iv):
+                let client = try await aliyunClient(settings, realm: realm, of: pod, evidence: evidence)
+                dataKey = try await client.decrypt(ciphertext: envelope.encryptedKey, keyID: envelope.keyID, iv: iv)
+            }
             return try envelope.open(with: dataKey)
         }
+    }
+
+    /// A client of the Alibaba Cloud KMS instance with the client key, its password and the
+    /// instance's CA the broker releases to `realm`: the resources the pod's initdata
+    /// `[[credentials]]` give for the aliyun driver's paths (`clientKey_<id>.json`,
+    /// `password_<id>.json`, `PrivateKmsCA_<instance>.pem`).
+    func aliyunClient(_ settings: SealedSecret.AliyunSettings, realm: RealmID, of pod: SystemRealm, evidence: Evidence) async throws(FascoError) -> AliyunKMSClient {
+        let credentials = try InitDataCredentials.from(annotations: pod.annotations)
+        func released(_ name: String) async throws(FascoError) -> [UInt8] {
+            let path = InitDataCredentials.aliyunCredentialDirectory + "/" + name
+            guard let uri = credentials[path] else {
+                throw .failedPrecondition("provider aliyun needs \(name) from the key broker: the pod's initdata cdh.toml has no "
+                    + "[[credentials]] entry with path \(path.debugDescription)")
+            }
+            return try await resource(try ResourceURI(uri: uri), realm: realm, of: pod, evidence: evidence)
+        }
+        let clientKey: AliyunClientKey
+        do throws(FascoError) {
+            clientKey = try AliyunClientKey(json: try await released("clientKey_\(settings.clientKeyID).json"),
+                                            password: try await released("password_\(settings.clientKeyID).json"))
+        } catch where error.code == .invalidArgument {
+            throw .failedPrecondition("the Alibaba Cloud client key \(settings.clientKeyID) the broker released: \(error.message)")
+        }
+        guard clientKey.id == settings.clientKeyID else {
+            throw .failedPrecondition("the client key the broker released for \(settings.clientKeyID) is \(clientKey.id)")
+        }
+        let ca = try await released("PrivateKmsCA_\(settings.kmsInstanceID).pem")
+        var client = try AliyunKMSClient(instanceID: settings.kmsInstanceID, clientKey: clientKey, endpoint: aliyunEndpoint,
+                                         caFile: try certificateFile(ca, kind: "aliyun-kms-ca"))
+        client.attempts = attempts
+        return client
     }
 
     /// A client of AWS with the credential the broker releases to `realm`: the resource the

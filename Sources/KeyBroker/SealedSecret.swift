@@ -10,13 +10,18 @@ import _CryptoExtras
 ///
 /// - `vault`: a pointer. Provider `kbs`: the secret is the broker's resource `name`; provider
 ///   `aws`: it is the AWS Secrets Manager secret `name` in `provider_settings.region`
-///   (`annotations.version_id` / `version_stage` optional).
+///   (`annotations.version_id` / `version_stage` optional); provider `aliyun`: the secret
+///   `name` of the Alibaba Cloud KMS instance `provider_settings.kms_instance_id`, reached with
+///   the client key `client_key_id` (`client_type` `client_key`).
 /// - `envelope`: the secret encrypted with a data key (`encrypted_data`, `iv`, `wrap_type`
 ///   `A256GCM` or `A256CTR`), the data key wrapped by a KMS key (`encrypted_key`, `key_id`).
 ///   Provider `aws`: AWS KMS unwraps it (`provider_settings.region`,
-///   `annotations.encryption_context`), as CoCo's `aws` KMS driver does.
+///   `annotations.encryption_context`); provider `aliyun`: the Alibaba Cloud KMS instance does
+///   (`annotations.iv` the wrap's IV), as CoCo's KMS drivers do.
 ///
-/// CoCo's other KMS drivers (aliyun, ehsm) are refused by name.
+/// CoCo's `ehsm` driver, and the aliyun driver's `ecs_ram_role` and `sts_token` client types
+/// (which need Alibaba Cloud's instance metadata or a token file inside a guest), are refused
+/// by name.
 public struct SealedSecret: Sendable {
     public let header: [UInt8]
     public let signingInput: [UInt8]
@@ -29,8 +34,10 @@ public struct SealedSecret: Sendable {
         case brokerResource(ResourceURI)
         /// A secret of AWS Secrets Manager.
         case awsSecret(AWSSecret)
-        /// An envelope whose data key AWS KMS unwraps.
-        case awsEnvelope(Envelope)
+        /// A secret of an Alibaba Cloud KMS instance.
+        case aliyunSecret(AliyunSecret)
+        /// An envelope whose data key a KMS unwraps.
+        case envelope(Envelope)
     }
 
     public struct AWSSecret: Sendable, Equatable {
@@ -40,15 +47,32 @@ public struct SealedSecret: Sendable {
         public var versionStage: String?
     }
 
+    /// An Alibaba Cloud KMS instance and the client key to reach it with.
+    public struct AliyunSettings: Sendable, Equatable {
+        public var clientKeyID: String
+        public var kmsInstanceID: String
+    }
+
+    public struct AliyunSecret: Sendable, Equatable {
+        public var name: String
+        public var settings: AliyunSettings
+        public var versionStage: String?
+        public var versionID: String?
+    }
+
     public struct Envelope: Sendable {
         public enum WrapType: String, Sendable { case a256gcm = "A256GCM", a256ctr = "A256CTR" }
+        /// The KMS that unwraps the data key, and what it needs besides `keyID`.
+        public enum KMS: Sendable, Equatable {
+            case aws(region: String, encryptionContext: [String: String])
+            case aliyun(AliyunSettings, iv: [UInt8])
+        }
         public var keyID: String
         public var encryptedKey: [UInt8]
         public var encryptedData: [UInt8]
         public var wrapType: WrapType
         public var iv: [UInt8]
-        public var region: String
-        public var encryptionContext: [String: String]
+        public var kms: KMS
 
         /// The secret, decrypted with the unwrapped data key: AES-256-GCM (a 12-byte IV, the
         /// 16-byte tag after the ciphertext, no associated data) or AES-256-CTR (the 16-byte IV
@@ -80,11 +104,17 @@ public struct SealedSecret: Sendable {
 
     struct Header: Decodable { var alg: String; var kid: String? }
     struct Payload: Decodable {
-        struct Settings: Decodable { var region: String? }
+        struct Settings: Decodable {
+            var region: String?
+            var client_type: String?
+            var client_key_id: String?
+            var kms_instance_id: String?
+        }
         struct Annotations: Decodable {
             var encryption_context: [String: String]?
             var version_id: String?
             var version_stage: String?
+            var iv: String?
         }
         var version: String?
         var type: String
@@ -142,6 +172,21 @@ public struct SealedSecret: Sendable {
             guard AWSClient.isRegion(region) else { throw .invalidArgument("its region \(region.prefix(64).debugDescription) is not an AWS region name") }
             return region
         }
+        func aliyun() throws(FascoError) -> AliyunSettings {
+            let settings = payload.provider_settings
+            guard let type = settings?.client_type else { throw .invalidArgument("its provider_settings have no client_type (provider aliyun)") }
+            guard type == "client_key" else {
+                throw .invalidArgument("its client_type is \(type.prefix(20).debugDescription); Fasco reaches Alibaba Cloud KMS with client_key "
+                    + "(ecs_ram_role and sts_token need the instance metadata service or a token file inside a guest)")
+            }
+            guard let clientKey = settings?.client_key_id, AliyunKMSClient.isClientKeyID(clientKey) else {
+                throw .invalidArgument("its provider_settings have no client_key_id of letters, digits, '.', '_' and '-'")
+            }
+            guard let instance = settings?.kms_instance_id, AliyunKMSClient.isInstanceID(instance) else {
+                throw .invalidArgument("its provider_settings have no kms_instance_id of letters, digits and '-'")
+            }
+            return AliyunSettings(clientKeyID: clientKey, kmsInstanceID: instance)
+        }
         switch (payload.type, provider) {
         case ("vault", "kbs"):
             guard let name = payload.name else { throw .invalidArgument("its payload has no name (the kbs:/// resource of the secret)") }
@@ -152,7 +197,13 @@ public struct SealedSecret: Sendable {
             }
             return .awsSecret(AWSSecret(name: name, region: try region(), versionID: payload.annotations?.version_id,
                                         versionStage: payload.annotations?.version_stage))
-        case ("envelope", "aws"):
+        case ("vault", "aliyun"):
+            guard let name = payload.name, (1...2048).contains(name.utf8.count) else {
+                throw .invalidArgument("its payload has no name (the Alibaba Cloud KMS secret)")
+            }
+            return .aliyunSecret(AliyunSecret(name: name, settings: try aliyun(), versionStage: payload.annotations?.version_stage,
+                                              versionID: payload.annotations?.version_id))
+        case ("envelope", "aws"), ("envelope", "aliyun"):
             guard let keyID = payload.key_id, (1...2048).contains(keyID.utf8.count) else { throw .invalidArgument("its payload has no key_id") }
             guard let encryptedKey = payload.encrypted_key.flatMap({ Data(base64Encoded: $0) }), !encryptedKey.isEmpty else {
                 throw .invalidArgument("its encrypted_key is missing or not base64")
@@ -166,12 +217,20 @@ public struct SealedSecret: Sendable {
             guard let iv = payload.iv.flatMap({ Data(base64Encoded: $0) }), iv.count == (wrapType == .a256gcm ? 12 : 16) else {
                 throw .invalidArgument("its iv is missing, not base64, or not \(wrapType == .a256gcm ? 12 : 16) bytes as \(wrapType.rawValue) needs")
             }
-            return .awsEnvelope(Envelope(keyID: keyID, encryptedKey: Array(encryptedKey), encryptedData: Array(encryptedData),
-                                         wrapType: wrapType, iv: Array(iv), region: try region(),
-                                         encryptionContext: payload.annotations?.encryption_context ?? [:]))
+            let kms: Envelope.KMS
+            if provider == "aws" {
+                kms = .aws(region: try region(), encryptionContext: payload.annotations?.encryption_context ?? [:])
+            } else {
+                guard let wrapIV = payload.annotations?.iv.flatMap({ Data(base64Encoded: $0) }), !wrapIV.isEmpty else {
+                    throw .invalidArgument("its annotations have no base64 iv (the Alibaba Cloud KMS wrap's)")
+                }
+                kms = .aliyun(try aliyun(), iv: Array(wrapIV))
+            }
+            return .envelope(Envelope(keyID: keyID, encryptedKey: Array(encryptedKey), encryptedData: Array(encryptedData),
+                                      wrapType: wrapType, iv: Array(iv), kms: kms))
         case ("vault", _), ("envelope", _):
             throw .invalidArgument("its provider is \(provider.prefix(20).debugDescription); Fasco unseals \(payload.type) secrets of provider "
-                + (payload.type == "vault" ? "kbs and aws" : "aws") + " (CoCo's aliyun and ehsm drivers are not supported)")
+                + (payload.type == "vault" ? "kbs, aws and aliyun" : "aws and aliyun") + " (CoCo's ehsm driver is not supported)")
         default:
             throw .invalidArgument("its type is \(payload.type.prefix(20).debugDescription); sealed secrets are vault or envelope")
         }

@@ -63,6 +63,8 @@ public enum InitDataCredentials {
     public static let directory = "/run/confidential-containers/cdh/kbs"
     /// Where CoCo's `aws` KMS driver reads its credential file.
     public static let awsCredentialPath = directory + "/kms-credential/aws/credential.json"
+    /// Where CoCo's `aliyun` KMS driver reads its client keys, passwords and instance CAs.
+    public static let aliyunCredentialDirectory = directory + "/kms-credential/aliyun"
 
     /// path → resource URI; empty when the pod has no initdata or it asks for no credentials.
     /// A malformed entry is INVALID_ARGUMENT naming it (RunPodSandbox refuses such initdata).

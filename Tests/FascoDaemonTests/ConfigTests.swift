@@ -63,6 +63,8 @@ struct ConfigTests {
             secrets_manager_endpoint = "https://vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com"
             ca_file = "/etc/fasco/aws-ca.pem"
             credential_uri = "kbs:///default/aws/credential"
+            [kms.aliyun]
+            endpoint = "https://kst-1.cryptoservice.kms.aliyuncs.com:8443"
             """, source: "t.toml")
         try config.validate()
         #expect(config.root == "/srv/fasco")
@@ -87,6 +89,7 @@ struct ConfigTests {
             kmsEndpoint: "https://kms-fips.eu-west-1.amazonaws.com",
             secretsManagerEndpoint: "https://vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com",
             caFile: "/etc/fasco/aws-ca.pem", credentialURI: "kbs:///default/aws/credential"))
+        #expect(config.kms.aliyun.endpoint == "https://kst-1.cryptoservice.kms.aliyuncs.com:8443")
     }
 
     @Test("deploy/fasco.toml states the embedded defaults")
@@ -203,6 +206,7 @@ struct ConfigTests {
         ("[kms.aws]\nsecrets_manager_endpoint = \"ftp://x\"", "kms.aws.secrets_manager_endpoint"),
         ("[kms.aws]\nca_file = \"aws-ca.pem\"", "kms.aws.ca_file"),
         ("[kms.aws]\ncredential_uri = \"https://kbs/x\"", "kms.aws.credential_uri"),
+        ("[kms.aliyun]\nendpoint = \"http://kst-1.example\"", "kms.aliyun.endpoint"),
         ("[metrics]\naddress = \"localhost:9464\"", "metrics.address"),
         ("[metrics]\naddress = \"127.0.0.1\"", "metrics.address"),
         ("[metrics]\naddress = \"127.0.0.1:0\"", "metrics.address"),
