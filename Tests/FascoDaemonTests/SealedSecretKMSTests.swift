@@ -213,4 +213,138 @@ import TestSupport
             #expect(kms.logText.contains("Decrypt ok") && kms.logText.contains("by=AKIDFASCOTEST"), "\(kms.logText)")
         }
     }
+
+    // MARK: Alibaba Cloud KMS (provider aliyun, client_type client_key)
+
+    static let aliyunScript = repositoryRoot.appendingPathComponent("Tests/attestation/aliyunkms.py").path
+
+    static func aliyunTool(_ arguments: [String]) async throws -> String {
+        let (status, output, errors) = try await runCommandAsync(KeyReleaseTests.python, [aliyunScript] + arguments)
+        try #require(status == 0, "aliyunkms.py \(arguments.first ?? "") failed: \(errors)")
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test("envelope and vault secrets of provider aliyun arrive in clear: client key, password and instance CA released by the broker for initdata's [[credentials]], signed protobuf requests over HTTPS; a key the client key may not use, another CA and a missing credential each stop the start naming the variable")
+    func aliyunProviderEndToEnd() async throws {
+        try AttestationTests().requireTools()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fasco-aliyun-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }  // test scratch; a leftover is harmless
+        let state = directory.appendingPathComponent("state.json")
+        try JSONSerialization.data(withJSONObject: [
+            "client_keys": [String: Any](),
+            "keys": ["key-fasco": ["material": String(repeating: "3c", count: 32), "allowed": ["KAAP.fasco"], "enabled": true],
+                     "key-other": ["material": String(repeating: "4d", count: 32), "allowed": ["KAAP.someone"], "enabled": true]],
+            "secrets": ["db-password": ["data": "from-alibaba-kms", "allowed": ["KAAP.fasco"]]],
+        ]).write(to: state, options: .atomic)
+        let credentials = directory.appendingPathComponent("credentials")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        _ = try await Self.aliyunTool(["client-key", "--id", "KAAP.fasco", "--state", state.path, "--out-dir", credentials.path])
+        let tls = directory.appendingPathComponent("tls")
+        let port = Int(try freeLoopbackPort())
+        let ready = directory.appendingPathComponent("ready")
+        let log = directory.appendingPathComponent("kms.log")
+        let peer = try await KeyReleaseTests.startPeer([
+            Self.aliyunScript, "serve", "--port", "\(port)", "--state", state.path, "--tls-dir", tls.path, "--log", log.path, "--ready", ready.path,
+        ], ready: ready, what: "the Alibaba Cloud KMS peer")
+        defer {
+            kill(peer.processIdentifier, SIGKILL)
+            peer.waitUntilExit()
+        }
+        // Another CA, which did not sign the peer's certificate.
+        let otherCA = directory.appendingPathComponent("other-ca.pem")
+        let (caStatus, _, caErrors) = try await runCommandAsync("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            directory.appendingPathComponent("other-ca.key").path, "-out", otherCA.path, "-subj", "/CN=not the instance CA", "-days", "2"])
+        try #require(caStatus == 0, "\(caErrors)")
+
+        let config = "[kms.aliyun]\nendpoint = \"https://127.0.0.1:\(port)\"\n"
+        try await KeyReleaseTests.withBroker(node: false, config: config) { fixture, broker in
+            try broker.resource("default/signing/key", Data())
+            let signer = broker.directory.appendingPathComponent("signer.pem").path
+            _ = try await KeyReleaseTests.kbsTool(["keygen", signer, broker.resources.appendingPathComponent("default/signing/key").path])
+            try broker.resource("default/aliyun/client-key", try Data(contentsOf: credentials.appendingPathComponent("clientKey_KAAP.fasco.json")))
+            try broker.resource("default/aliyun/password", try Data(contentsOf: credentials.appendingPathComponent("password_KAAP.fasco.json")))
+            try broker.resource("default/aliyun/ca", try Data(contentsOf: tls.appendingPathComponent("ca.pem")))
+            try broker.resource("default/aliyun/other-ca", try Data(contentsOf: otherCA))
+
+            let settings = ["--client-key-id", "KAAP.fasco", "--kms-instance-id", "kst-fasco"]
+            let envelope = try await Self.aliyunTool(["seal-envelope", "--signing-key", signer, "--kid", "kbs:///default/signing/key",
+                                                      "--state", state.path, "--key-id", "key-fasco", "--plaintext", "aliyun-envelope-plaintext"] + settings)
+            let vault = try await Self.aliyunTool(["seal-vault", "--signing-key", signer, "--kid", "kbs:///default/signing/key",
+                                                   "--name", "db-password"] + settings)
+            let denied = try await Self.aliyunTool(["seal-envelope", "--signing-key", signer, "--kid", "kbs:///default/signing/key",
+                                                    "--state", state.path, "--key-id", "key-other", "--plaintext", "never"] + settings)
+            func annotations(ca: String) -> [String: String] {
+                let base = "/run/confidential-containers/cdh/kbs/kms-credential/aliyun"
+                return KeyReleaseTests.initDataAnnotations(port: broker.port, cdh: """
+                    [[credentials]]
+                    path = "\(base)/clientKey_KAAP.fasco.json"
+                    resource_uri = "kbs:///default/aliyun/client-key"
+                    [[credentials]]
+                    path = "\(base)/password_KAAP.fasco.json"
+                    resource_uri = "kbs:///default/aliyun/password"
+                    [[credentials]]
+                    path = "\(base)/PrivateKmsCA_kst-fasco.pem"
+                    resource_uri = "kbs:///default/aliyun/\(ca)"
+                    """)
+            }
+            let good = annotations(ca: "ca")
+            let wrongCA = annotations(ca: "other-ca")
+            let deployed: [(String, [(String, String)], [String: String])] = [
+                ("clear", [("ENVELOPE", envelope), ("VAULT", vault)], good), ("denied", [("TOKEN", denied)], good),
+                ("pinned", [("ENVELOPE", envelope)], wrongCA),
+            ]
+            var rims: [String] = []
+            for (name, env, pod) in deployed {
+                rims.append(try await KeyReleaseTests.referenceRIM(fixture, name: name, script: "sleep 1000", env: env, podAnnotations: pod))
+            }
+            try JSONSerialization.data(withJSONObject: ["rims": rims]).write(to: broker.policy)
+            try await broker.trustPlatform(of: fixture)
+            try await broker.start()
+
+            func pod(_ name: String, _ annotations: [String: String]) async throws -> (id: String, config: PodSandboxConfig) {
+                var config = fixture.podConfig(name)
+                config.annotations = annotations
+                return (id: try await fixture.runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60)).podSandboxID,
+                        config: config)
+            }
+            let main = try await pod("aliyun", good)
+            let clear = try await KeyReleaseTests.container(fixture, main, "clear", script: "sleep 1000", env: deployed[0].1)
+            try await KeyReleaseTests.start(fixture, clear)
+            let environment = try await Self.environment(fixture, clear)
+            #expect(environment.contains("ENVELOPE=aliyun-envelope-plaintext\n") && environment.contains("VAULT=from-alibaba-kms\n")
+                    && !environment.contains("sealed."), "\(environment)")
+            let kmsLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            #expect(kmsLog.contains("Decrypt ok key=key-fasco by=KAAP.fasco") && kmsLog.contains("GetSecretValue ok"), "\(kmsLog)")
+            let brokerLog = (try? String(contentsOf: broker.log, encoding: .utf8)) ?? ""
+            #expect(brokerLog.contains("release default/aliyun/client-key to rim=\(rims[0])")
+                    && brokerLog.contains("release default/aliyun/password to rim=\(rims[0])"), "\(brokerLog)")
+            for secret in ["aliyun-envelope-plaintext", "from-alibaba-kms"] {
+                #expect(!fixture.daemon.stderr.contains(secret), "Fasco's log never holds \(secret)")
+            }
+
+            // A key the client key may not use: the instance refuses, the start stops naming the variable and the code.
+            let refused = try await KeyReleaseTests.container(fixture, main, "denied", script: "sleep 1000", env: deployed[1].1)
+            let refusal = await statusOf { try await KeyReleaseTests.start(fixture, refused) }
+            #expect(refusal?.code == .failedPrecondition && refusal?.message.contains("TOKEN") == true
+                    && refusal?.message.contains("Forbidden.NoPermission") == true, "\(String(describing: refusal))")
+
+            // The instance's CA is the one the broker released: with another, TLS fails and nothing is sent.
+            let pinnedPod = try await pod("aliyun-other-ca", wrongCA)
+            let pinned = try await KeyReleaseTests.container(fixture, pinnedPod, "pinned", script: "sleep 1000", env: deployed[2].1)
+            let before = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").count
+            let pinnedStatus = await statusOf { try await KeyReleaseTests.start(fixture, pinned) }
+            #expect(pinnedStatus?.code == .failedPrecondition && pinnedStatus?.message.contains("ENVELOPE") == true
+                    && pinnedStatus?.message.contains("https://127.0.0.1:\(port)") == true, "\(String(describing: pinnedStatus))")
+            #expect(((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").count == before, "no request reached the peer")
+
+            // A pod whose initdata gives no client key: refused, naming the file CoCo's driver reads.
+            let bare = try await pod("aliyun-bare", KeyReleaseTests.initDataAnnotations(port: broker.port))
+            let orphan = try await KeyReleaseTests.container(fixture, bare, "orphan", script: "sleep 1000", env: [("ENVELOPE", envelope)])
+            let orphanStatus = await statusOf { try await KeyReleaseTests.start(fixture, orphan) }
+            #expect(orphanStatus?.code == .failedPrecondition && orphanStatus?.message.contains("clientKey_KAAP.fasco.json") == true,
+                    "\(String(describing: orphanStatus))")
+        }
+    }
 }

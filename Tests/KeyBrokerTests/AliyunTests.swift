@@ -24,6 +24,10 @@ struct AliyunTests {
     func clientKeyVector() throws {
         let key = try Self.clientKey()
         #expect(key.id == "KAAP.test")
+        // The password as guest-components' example files hold it, in JSON.
+        let wrapped = try AliyunClientKey(json: Array(#"{"KeyId":"KAAP.test","PrivateKeyData":"\#(Self.vectorPKCS12)"}"#.utf8),
+                                          password: Array(#"{"ClientKeyPassword": "\#(Self.vectorPassword)"}"#.utf8))
+        #expect(wrapped.id == "KAAP.test")
         let signature = try #require(Data(base64Encoded: try key.sign("example content")))
         #expect(key.key.publicKey.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: Array("example content".utf8),
                                                    padding: .insecurePKCS1v1_5))

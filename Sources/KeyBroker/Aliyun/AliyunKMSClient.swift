@@ -8,7 +8,8 @@ import _CryptoExtras
 /// An Alibaba Cloud KMS client key as CoCo's confidential-data-hub reads it for its `aliyun`
 /// driver with `client_type = client_key` (guest-components `docs/kms-providers/alibaba.md`):
 /// `clientKey_<id>.json` `{"KeyId", "PrivateKeyData"}` (a PKCS#12 file in base64, holding an
-/// RSA key) and `password_<id>.json` (the PKCS#12 password; trailing whitespace dropped).
+/// RSA key) and `password_<id>.json` (the PKCS#12 password, trailing whitespace dropped, or
+/// `{"ClientKeyPassword": ...}`).
 public struct AliyunClientKey: Sendable {
     public let id: String
     let key: _RSA.Signing.PrivateKey
@@ -20,7 +21,10 @@ public struct AliyunClientKey: Sendable {
               let pkcs12 = Data(base64Encoded: file.PrivateKeyData) else {
             throw .invalidArgument("it is not an Alibaba Cloud client key {\"KeyId\", \"PrivateKeyData\": base64 PKCS#12}")
         }
-        var text = String(decoding: password, as: UTF8.self)
+        // The file's text, trailing whitespace dropped (CoCo's reading), or the ClientKeyPassword
+        // of a JSON document (the form of guest-components' example password files).
+        struct Wrapped: Decodable { var ClientKeyPassword: String }
+        var text = (try? JSONDecoder().decode(Wrapped.self, from: Data(password)))?.ClientKeyPassword ?? String(decoding: password, as: UTF8.self)
         while let last = text.last, last.isWhitespace { text.removeLast() }
         let der = Array(pkcs12)
         var out: UnsafeMutablePointer<UInt8>?
