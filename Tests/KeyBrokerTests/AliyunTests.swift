@@ -122,4 +122,31 @@ struct AliyunTests {
             }
         }
     }
+
+    @Test("mutated DKMS answers and aliyun payloads are refused or parsed, never anything else")
+    func mutations() throws {
+        var random = AWSTests.Seeded(state: 0xA11_CE)
+        let answer = DKMSWire.integer(1, 403) + DKMSWire.string(2, "Forbidden.NoPermission") + DKMSWire.string(3, "no") + DKMSWire.bytes(5, [1, 2, 3])
+        let signer = P256.Signing.PrivateKey()
+        let payload = Array(Self.payload(#""type":"envelope","key_id":"key-1","encrypted_key":"AQID","encrypted_data":"AAAA","wrap_type":"A256GCM","iv":"AAAAAAAAAAAAAAAA","annotations":{"iv":"BAUG"}"#).utf8)
+        for round in 0..<3000 {
+            var bytes = round % 2 == 0 ? answer : payload
+            for _ in 0..<Int.random(in: 1...3, using: &random) where !bytes.isEmpty {
+                let at = Int.random(in: 0..<bytes.count, using: &random)
+                switch Int.random(in: 0..<3, using: &random) {
+                case 0: bytes[at] = UInt8.random(in: 0...255, using: &random)
+                case 1: bytes.remove(at: at)
+                default: bytes = Array(bytes[..<at])
+                }
+            }
+            if round % 2 == 0 {
+                _ = try? DKMSWire.Message(bytes)
+                let (failure, _) = AliyunKMSClient.problem(HTTPResponse(status: 403, headers: HTTPHeaders(), body: bytes), what: "x")
+                #expect(failure.message.hasPrefix("x: HTTP 403") && !failure.message.unicodeScalars.contains { $0.properties.generalCategory == .control })
+            } else {
+                let sealed = try KeyBrokerTests.seal(String(decoding: bytes, as: UTF8.self), kid: "kbs:///a/b/c", with: signer)
+                do { _ = try SealedSecret(sealed) } catch { #expect(error.code == .invalidArgument, "round \(round): \(error)") }
+            }
+        }
+    }
 }
