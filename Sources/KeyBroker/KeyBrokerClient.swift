@@ -99,27 +99,9 @@ public struct KeyBrokerClient: Sendable {
         if let token { headers.add("Authorization", "Bearer " + token) }
         let request = HTTPRequest(method, url: endpoint.url + "/kbs/v0/" + path, headers: headers, body: body.map { Array($0.utf8) },
                                   tls: TLSOptions(caFile: endpoint.caFile), followRedirects: false, timeout: requestTimeout)
-        var last: FascoError?
-        for attempt in 1...max(1, attempts) {
-            if attempt > 1 {
-                try? await Task.sleep(for: retryDelay * (1 << (attempt - 2)))
-                if Task.isCancelled { break }
-            }
-            let response: HTTPResponse
-            do throws(FascoError) {
-                response = try await http.send(request, maxBodySize: 1 << 20)
-            } catch {
-                let transport = error.transportError
-                last = FascoError(.unavailable, "key broker \(endpoint): \(step): \(error.message)", cause: error)
-                if error.isCancellation { break }
-                if let transport, !transport.isRetryable { break }
-                continue
-            }
-            if response.isSuccess { return response }
-            last = problem(response, step: step)
-            guard [502, 503, 504].contains(response.status) else { break }
-        }
-        throw last ?? .unavailable("key broker \(endpoint): \(step): no answer")
+        return try await RetryingSend(http: http, attempts: attempts, retryDelay: retryDelay).send(
+            "key broker \(endpoint): \(step)", make: { () throws(FascoError) -> HTTPRequest in request },
+            problem: { (problem($0, step: step), [502, 503, 504].contains($0.status)) })
     }
 
     /// The error for a broker's answer that is not a success: its status and RFC 7807 problem.

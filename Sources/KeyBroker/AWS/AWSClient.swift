@@ -139,29 +139,10 @@ public struct AWSClient: Sendable {
         let what = "\(service.name) \(url) \(operation)"
         guard let host = Self.host(of: url) else { throw .invalidArgument("\(what): the endpoint is not an http:// or https:// URL") }
         let payload = Array(body.canonical.utf8)
-        var last: FascoError?
-        for attempt in 1...max(1, attempts) {
-            if attempt > 1 {
-                try? await Task.sleep(for: retryDelay * (1 << (attempt - 2)))
-                if Task.isCancelled { break }
-            }
-            // Signed anew for each attempt: the signature carries the time.
-            let request = signedRequest(service, operation, url: url, host: host, payload: payload)
-            let response: HTTPResponse
-            do throws(FascoError) {
-                response = try await http.send(request, maxBodySize: 1 << 20)
-            } catch {
-                last = FascoError(.unavailable, "\(what): \(error.message)", cause: error)
-                if error.isCancellation { break }
-                if let transport = error.transportError, !transport.isRetryable { break }
-                continue
-            }
-            if response.isSuccess { return (response.body, what) }
-            let (failure, retryable) = Self.problem(response, what: what)
-            last = failure
-            guard retryable else { break }
-        }
-        throw last ?? .unavailable("\(what): no answer")
+        let response = try await RetryingSend(http: http, attempts: attempts, retryDelay: retryDelay).send(
+            what, make: { () throws(FascoError) -> HTTPRequest in signedRequest(service, operation, url: url, host: host, payload: payload) },
+            problem: { Self.problem($0, what: what) })
+        return (response.body, what)
     }
 
     func signedRequest(_ service: Service, _ operation: String, url: String, host: String, payload: [UInt8]) -> HTTPRequest {

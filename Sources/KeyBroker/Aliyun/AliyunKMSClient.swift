@@ -125,28 +125,10 @@ public struct AliyunKMSClient: Sendable {
 
     func call(_ api: String, body: [UInt8]) async throws(FascoError) -> (body: [UInt8], what: String) {
         let what = "Alibaba Cloud KMS \(endpoint) \(api)"
-        var last: FascoError?
-        for attempt in 1...max(1, attempts) {
-            if attempt > 1 {
-                try? await Task.sleep(for: retryDelay * (1 << (attempt - 2)))
-                if Task.isCancelled { break }
-            }
-            let request = try signedRequest(api, body: body)
-            let response: HTTPResponse
-            do throws(FascoError) {
-                response = try await http.send(request, maxBodySize: 1 << 20)
-            } catch {
-                last = FascoError(.unavailable, "\(what): \(error.message)", cause: error)
-                if error.isCancellation { break }
-                if let transport = error.transportError, !transport.isRetryable { break }
-                continue
-            }
-            if response.isSuccess { return (response.body, what) }
-            let (failure, retryable) = Self.problem(response, what: what)
-            last = failure
-            guard retryable else { break }
-        }
-        throw last ?? .unavailable("\(what): no answer")
+        let response = try await RetryingSend(http: http, attempts: attempts, retryDelay: retryDelay).send(
+            what, make: { () throws(FascoError) -> HTTPRequest in try signedRequest(api, body: body) },
+            problem: { Self.problem($0, what: what) })
+        return (response.body, what)
     }
 
     /// The request with its headers and signature, made now (the date is signed).
