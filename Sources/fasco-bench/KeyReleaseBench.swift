@@ -6,13 +6,14 @@ import GRPCTransport
 /// What the confidential data path costs, each beside its baseline measured in the same run:
 /// an attested resource fetch from a fresh pod's container through the guest API (the first,
 /// which attests, and the next, on the kept session) against a no-op exec in the same container;
-/// the start of a container with a sealed environment value (a broker-held vault secret, and an
-/// envelope whose data key AWS KMS unwraps with a broker-released credential) against the same
-/// container without;
+/// the start of a container with a sealed environment value (a broker-held vault secret, and
+/// envelopes whose data key AWS KMS or an Alibaba Cloud KMS instance unwraps with broker-released
+/// credentials) against the same container without;
 /// and the creation of a container from an encrypted image (its layer decrypted and unpacked for
 /// it) against one from the same image in plain. The key broker is the test suite's
-/// (Tests/attestation/kbs.py, RCAR 0.4.0) and the KMS is the test suite's AWS peer
-/// (Tests/attestation/awskms.py), both on loopback, so the network is not what is measured.
+/// (Tests/attestation/kbs.py, RCAR 0.4.0) and the KMSes are the test suite's peers
+/// (Tests/attestation/awskms.py, aliyunkms.py over HTTPS), all on loopback, so the network is not
+/// what is measured.
 func keyReleaseBenchmark() async throws {
     let repository = FileManager.default.currentDirectoryPath
     let python = repository + "/.build-py/bin/python"
@@ -22,10 +23,11 @@ func keyReleaseBenchmark() async throws {
     }
     let port = Int.random(in: 30000...39999)
     let kmsPort = port + 10000
+    let aliyunPort = port + 20000
     let brokerDirectory = try makeDirectory("kbs")
     defer { try? FileManager.default.removeItem(at: brokerDirectory) }
     let fasco = try startFasco(config: "[kbs]\nurl = \"http://127.0.0.1:\(port)\"\n[kms.aws]\nkms_endpoint = \"http://127.0.0.1:\(kmsPort)\"\n"
-        + "credential_uri = \"kbs:///default/aws/credential\"\n")
+        + "credential_uri = \"kbs:///default/aws/credential\"\n[kms.aliyun]\nendpoint = \"https://127.0.0.1:\(aliyunPort)\"\n")
     defer { stop(fasco) }
     try await waitUntilAnswering(fasco)
     let channel = GRPCChannel(target: fasco.endpoint)
@@ -75,6 +77,38 @@ func keyReleaseBenchmark() async throws {
         kms.waitUntilExit()
     }
     for _ in 0..<100 where !FileManager.default.fileExists(atPath: kmsReady.path) { try await Task.sleep(for: .milliseconds(100)) }
+    // The Alibaba Cloud KMS-instance peer (HTTPS under its own CA): a client key, a key it may
+    // use, an envelope sealed to it; the client key, its password and the CA as broker resources.
+    let aliyunkms = repository + "/Tests/attestation/aliyunkms.py"
+    let aliyunState = brokerDirectory.appendingPathComponent("aliyun-state.json")
+    try JSONSerialization.data(withJSONObject: [
+        "client_keys": [String: Any](), "secrets": [String: Any](),
+        "keys": ["bench-key": ["material": String(repeating: "cd", count: 32), "allowed": ["KAAP.bench"], "enabled": true]],
+    ]).write(to: aliyunState)
+    let aliyunCredentials = brokerDirectory.appendingPathComponent("aliyun")
+    try FileManager.default.createDirectory(at: aliyunCredentials, withIntermediateDirectories: true)
+    _ = try runTool(python, [aliyunkms, "client-key", "--id", "KAAP.bench", "--state", aliyunState.path, "--out-dir", aliyunCredentials.path])
+    let aliyunEnvelope = try runTool(python, [aliyunkms, "seal-envelope", "--signing-key", signer, "--kid", "kbs:///default/signing/key",
+                                              "--state", aliyunState.path, "--key-id", "bench-key", "--client-key-id", "KAAP.bench",
+                                              "--kms-instance-id", "kst-bench", "--plaintext", "s3cr3t"])
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+    let aliyun = Process()
+    aliyun.executableURL = URL(fileURLWithPath: python)
+    let aliyunReady = brokerDirectory.appendingPathComponent("aliyun-ready")
+    let aliyunTLS = brokerDirectory.appendingPathComponent("aliyun-tls")
+    aliyun.arguments = [aliyunkms, "serve", "--port", "\(aliyunPort)", "--state", aliyunState.path, "--tls-dir", aliyunTLS.path,
+                        "--ready", aliyunReady.path]
+    aliyun.standardOutput = FileHandle.nullDevice
+    aliyun.standardError = FileHandle.nullDevice
+    try aliyun.run()
+    defer {
+        kill(aliyun.processIdentifier, SIGKILL)
+        aliyun.waitUntilExit()
+    }
+    for _ in 0..<100 where !FileManager.default.fileExists(atPath: aliyunReady.path) { try await Task.sleep(for: .milliseconds(100)) }
+    try resource("default/aliyun/client-key", try Data(contentsOf: aliyunCredentials.appendingPathComponent("clientKey_KAAP.bench.json")))
+    try resource("default/aliyun/password", try Data(contentsOf: aliyunCredentials.appendingPathComponent("password_KAAP.bench.json")))
+    try resource("default/aliyun/ca", try Data(contentsOf: aliyunTLS.appendingPathComponent("ca.pem")))
     let kek = brokerDirectory.appendingPathComponent("kek").path
     let encrypt = repository + "/Tests/images/encrypt.py"
     _ = try runTool(python, [encrypt, "kek", kek])
@@ -116,9 +150,10 @@ func keyReleaseBenchmark() async throws {
 
     let rounds = 11
     var pods: [String] = []
-    func pod(_ name: String) async throws -> (String, PodSandboxConfig) {
-        let config = PodSandboxConfig(metadata: PodSandboxMetadata(name: name, uid: name + "-uid", namespace: "bench"), hostname: name,
+    func pod(_ name: String, annotations: [String: String] = [:]) async throws -> (String, PodSandboxConfig) {
+        var config = PodSandboxConfig(metadata: PodSandboxMetadata(name: name, uid: name + "-uid", namespace: "bench"), hostname: name,
                                       logDirectory: fasco.directory.appendingPathComponent("logs").path)
+        config.annotations = annotations
         let id = try await runtime.runPodSandbox(RunPodSandboxRequest(config: config), timeout: .seconds(60)).podSandboxID
         pods.append(id)
         return (id, config)
@@ -153,11 +188,35 @@ func keyReleaseBenchmark() async throws {
         nextFetches.append(try await exec(container, wget))
     }
 
-    // 2. StartContainer with a sealed environment value (vault, aws envelope), and without.
-    let startPod = try await pod("sealed")
+    // 2. StartContainer with a sealed environment value (vault, aws and aliyun envelopes), and
+    //    without. The pod's initdata names the same broker and, as CoCo's cdh.toml would, where
+    //    the aliyun driver's credentials are.
+    let credentialDirectory = "/run/confidential-containers/cdh/kbs/kms-credential/aliyun"
+    let initData = """
+        algorithm = "sha384"
+        version = "0.1.0"
+
+        [data]
+        "cdh.toml" = '''
+        [kbc]
+        name = "cc_kbc"
+        url = "http://127.0.0.1:\(port)"
+        [[credentials]]
+        path = "\(credentialDirectory)/clientKey_KAAP.bench.json"
+        resource_uri = "kbs:///default/aliyun/client-key"
+        [[credentials]]
+        path = "\(credentialDirectory)/password_KAAP.bench.json"
+        resource_uri = "kbs:///default/aliyun/password"
+        [[credentials]]
+        path = "\(credentialDirectory)/PrivateKmsCA_kst-bench.pem"
+        resource_uri = "kbs:///default/aliyun/ca"
+        '''
+
+        """
+    let startPod = try await pod("sealed", annotations: ["io.katacontainers.config.hypervisor.cc_init_data": Data(initData.utf8).base64EncodedString()])
     var starts: [String: [Duration]] = [:]
     for round in 0..<rounds {
-        for (kind, value) in [("vault", sealed), ("envelope", envelope), ("plain", nil)] {
+        for (kind, value) in [("vault", sealed), ("envelope", envelope), ("aliyun", aliyunEnvelope), ("plain", nil)] {
             let container = try await create(startPod, "\(kind)-\(round)", image: plainImage,
                                              env: value.map { [KeyValue(key: "DB_PASSWORD", value: $0)] } ?? [])
             if round == 0 && value != nil { try await allow(container) }
@@ -208,7 +267,8 @@ func keyReleaseBenchmark() async throws {
     print("key release (loopback Python broker), medians of \(rounds)       this run    baseline    extra")
     print("  resource fetch, fresh pod's first (attests)  \(ms(median(firstFetches)))  \(ms(median(noOps)))  \(ms(median(firstFetches) - median(noOps)))   (baseline: a no-op exec)")
     print("  resource fetch, next (kept session)          \(ms(median(nextFetches)))  \(ms(median(noOps)))  \(ms(median(nextFetches) - median(noOps)))")
-    for (kind, label) in [("vault", "StartContainer, sealed env value (vault)     "), ("envelope", "StartContainer, sealed env value (aws env.)  ")] {
+    for (kind, label) in [("vault", "StartContainer, sealed env value (vault)      "), ("envelope", "StartContainer, sealed env value (aws env.)   "),
+                          ("aliyun", "StartContainer, sealed env value (aliyun env.)")] {
         let value = median(starts[kind] ?? [])
         print("  \(label)\(ms(value))  \(ms(plainStart))  \(ms(value - plainStart))   \(ratio(value, plainStart))")
     }
