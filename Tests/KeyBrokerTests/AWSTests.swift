@@ -95,6 +95,7 @@ struct AWSTests {
         let credential = try AWSCredential(json: Array(#"{"access_key_id":"AKIA1","secret_access_key":"s3cr3t","session_token":null}"#.utf8))
         #expect(credential.accessKeyID == "AKIA1" && credential.secretAccessKey == "s3cr3t" && credential.sessionToken == nil)
         #expect(try AWSCredential(json: Array(#"{"access_key_id":"A","secret_access_key":"B","session_token":"T"}"#.utf8)).sessionToken == "T")
+        #expect(try AWSCredential(json: Array(#"{"access_key_id":"A","secret_access_key":"B","session_token":""}"#.utf8)).sessionToken == nil)
         for bad in [#"{"access_key_id":"A"}"#, "s3cr3t-not-json", #"{"access_key_id":"A","secret_access_key":"s3cr3t\nX-Evil: 1"}"#,
                     #"{"access_key_id":"","secret_access_key":"s3cr3t"}"#] {
             #expect { try AWSCredential(json: Array(bad.utf8)) } throws: { error in

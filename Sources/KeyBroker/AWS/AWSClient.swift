@@ -28,10 +28,12 @@ public struct AWSCredential: Sendable {
             throw .invalidArgument("it is not an AWS credential document {\"access_key_id\", \"secret_access_key\", \"session_token\"}")
         }
         let safe = { (text: String) in !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f } }
-        guard safe(file.access_key_id), safe(file.secret_access_key), file.session_token.map(safe) ?? true else {
+        // An empty token is no token (static credentials).
+        let token = file.session_token.flatMap { $0.isEmpty ? nil : $0 }
+        guard safe(file.access_key_id), safe(file.secret_access_key), token.map(safe) ?? true else {
             throw .invalidArgument("its access key, secret or session token is empty or not printable ASCII")
         }
-        self.init(accessKeyID: file.access_key_id, secretAccessKey: file.secret_access_key, sessionToken: file.session_token)
+        self.init(accessKeyID: file.access_key_id, secretAccessKey: file.secret_access_key, sessionToken: token)
     }
 }
 
