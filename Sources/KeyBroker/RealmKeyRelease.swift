@@ -15,6 +15,8 @@ public final class RealmKeyRelease: KeyRelease, Sendable {
     /// Where `kbs_cert` certificates from initdata are written for libcurl (0600 files).
     let certificateDirectory: String
     let sessions = Mutex<[RealmID: BrokerSession]>([:])
+    /// Alibaba Cloud client keys opened lately (`openClientKey`), oldest first.
+    let clientKeys = Mutex<[(digest: [UInt8], key: AliyunClientKey)]>([])
     /// Client settings (tests shorten them).
     let attempts: Int
     /// The kind of each session's fresh TEE key (fasco.toml `[kbs] tee_key`).
@@ -144,8 +146,8 @@ public final class RealmKeyRelease: KeyRelease, Sendable {
         }
         let clientKey: AliyunClientKey
         do throws(FascoError) {
-            clientKey = try AliyunClientKey(json: try await released("clientKey_\(settings.clientKeyID).json"),
-                                            password: try await released("password_\(settings.clientKeyID).json"))
+            clientKey = try openClientKey(json: try await released("clientKey_\(settings.clientKeyID).json"),
+                                          password: try await released("password_\(settings.clientKeyID).json"))
         } catch where error.code == .invalidArgument {
             throw .failedPrecondition("the Alibaba Cloud client key \(settings.clientKeyID) the broker released: \(error.message)")
         }
@@ -157,6 +159,20 @@ public final class RealmKeyRelease: KeyRelease, Sendable {
                                          caFile: try certificateFile(ca, kind: "aliyun-kms-ca"))
         client.attempts = attempts
         return client
+    }
+
+    /// The client key the files open to; the last few opened are kept, by the digest of both
+    /// files, as opening a PKCS#12 file runs its key derivation (thousands of rounds) each time.
+    func openClientKey(json: [UInt8], password: [UInt8]) throws(FascoError) -> AliyunClientKey {
+        let digest = Array(SHA256.hash(data: json + [0] + password))
+        if let kept = clientKeys.withLock({ $0.first { $0.digest == digest }?.key }) { return kept }
+        let opened = try AliyunClientKey(json: json, password: password)
+        clientKeys.withLock { kept in
+            kept.removeAll { $0.digest == digest }
+            kept.append((digest, opened))
+            if kept.count > 16 { kept.removeFirst() }
+        }
+        return opened
     }
 
     /// A client of AWS with the credential the broker releases to `realm`: the resource the

@@ -149,4 +149,17 @@ struct AliyunTests {
             }
         }
     }
+
+    @Test("opened client keys are kept by the digest of both files, the last 16; a file that does not open is not kept")
+    func clientKeyCache() throws {
+        let release = RealmKeyRelease(node: nil, certificateDirectory: "/nonexistent")
+        let json = Array(#"{"KeyId":"KAAP.test","PrivateKeyData":"\#(Self.vectorPKCS12)"}"#.utf8)
+        let first = try release.openClientKey(json: json, password: Array(Self.vectorPassword.utf8))
+        let again = try release.openClientKey(json: json, password: Array(Self.vectorPassword.utf8))
+        #expect(first.id == again.id && release.clientKeys.withLock { $0.count } == 1)
+        #expect(throws: FascoError.self) { try release.openClientKey(json: json, password: Array("wrong".utf8)) }
+        #expect(release.clientKeys.withLock { $0.count } == 1)
+        _ = try release.openClientKey(json: json, password: Array((Self.vectorPassword + "\n").utf8))
+        #expect(release.clientKeys.withLock { $0.count } == 2, "another file (here: its password's newline) is another entry")
+    }
 }

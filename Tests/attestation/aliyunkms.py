@@ -411,8 +411,8 @@ def make_client_key(client_key_id, state_path, out_dir, password=None):
     password = password or secrets.token_hex(16)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = certificate(client_key_id, key.public_key(), client_key_id, key, 3650, False)
-    try:
-        enc = (serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(50000)
+    try:  # 2048 rounds, as the PKCS#12 of guest-components' Alibaba client-key vector has
+        enc = (serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(2048)
                .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC).hmac_hash(hashes.SHA1())
                .build(password.encode()))
     except AttributeError:  # cryptography < 38: no legacy builder
