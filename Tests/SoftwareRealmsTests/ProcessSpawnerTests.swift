@@ -17,6 +17,26 @@ struct ProcessSpawnerTests {
         #expect(byName.stdoutText == "by name\n")
     }
 
+    @Test("an executable still open for writing a moment longer (ETXTBSY) starts once it is closed; one that stays open is an error naming it")
+    func textFileBusy() async throws {
+        let directory = try makeTemporaryDirectory("fasco-txtbsy")
+        defer { try? FileSystem.removeTree(directory) }
+        let script = directory + "/script"
+        let fd = open(script, O_WRONLY | O_CREAT | O_CLOEXEC, 0o755)
+        try #require(fd >= 0)
+        let body = Array("#!/bin/sh\necho started\n".utf8)
+        #expect(body.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == body.count)
+        // Held open: every attempt finds it busy.
+        #expect { try ProcessSpawner.spawn(.init(script, arguments: [])) } throws: { ($0 as? FascoError)?.message.contains("Text file busy") == true }
+        // Closed about 5 ms after the first attempt, on a thread of its own: a later attempt starts it.
+        try #require(DetachedThread.start {
+            usleep(5_000)
+            close(fd)
+        })
+        let output = try await ProcessSpawner.run(script, args: [])
+        #expect(output.stdoutText == "started\n")
+    }
+
     @Test("exit statuses and signals are told apart")
     func exitCodes() async throws {
         #expect(try await ProcessSpawner.run("/bin/sh", args: ["-c", "exit 3"]).exit == .exited(3))

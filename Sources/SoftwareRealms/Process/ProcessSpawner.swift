@@ -174,13 +174,21 @@ public enum ProcessSpawner {
         try check(posix_spawnattr_setflags(&attributes, Int16(flags)), "setflags")
 
         var pid: pid_t = 0
-        let result = try withCStrings(argv) { (argvPointers) throws(FascoError) -> Int32 in
-            if let environment = command.environment {
-                return try withCStrings(environment) { envPointers in
-                    posix_spawn(&pid, path, &actions, &attributes, argvPointers, envPointers)
+        var result: Int32 = 0
+        // ETXTBSY: the executable is still open for writing somewhere, typically in the child of
+        // another thread's spawn that copied the descriptor of a file just written (an upgraded
+        // binary, a test's script) and has not reached its exec yet. That passes in moments.
+        for attempt in 0..<5 {
+            if attempt > 0 { usleep(UInt32(10_000 << (attempt - 1))) }  // 10, 20, 40, 80 ms
+            result = try withCStrings(argv) { (argvPointers) throws(FascoError) -> Int32 in
+                if let environment = command.environment {
+                    return try withCStrings(environment) { envPointers in
+                        posix_spawn(&pid, path, &actions, &attributes, argvPointers, envPointers)
+                    }
                 }
+                return posix_spawn(&pid, path, &actions, &attributes, argvPointers, environ)
             }
-            return posix_spawn(&pid, path, &actions, &attributes, argvPointers, environ)
+            if result != ETXTBSY { break }
         }
         guard result == 0 else {
             let reason = String(cString: strerror(result))
