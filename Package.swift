@@ -157,7 +157,7 @@ let package = Package(
         .testTarget(
             name: "FascoDaemonTests",
             dependencies: ["FascoDaemon", "CRIServer", "CRIStreaming", "CRIAPI", "GRPCTransport", "ImageStore", "RealmAttestation", "RealmCore",
-                           "SoftwareRealms", "TestSupport", "WireFuzz"],
+                           "SoftwareRealms", "TestSupport", "LogCapture", "WireFuzz"],
             exclude: ["python_client.py"],
             swiftSettings: swift6),
     ]

@@ -1,5 +1,6 @@
 import FascoCore
 import ImageStore
+import Logging
 import OCISpec
 import RealmCore
 #if canImport(Glibc)
@@ -33,7 +34,8 @@ public struct ImageRootfsStorage: ContainerStorage {
         let bundle = bundleDirectory(of: container)
         let mapping = try pod.userNamespace.map { path throws(FascoError) in try Self.idMapping(userNamespace: path) }
         let rootfs = try await images.prepareRootfs(
-            image: container.imageID, owner: Self.owner(container.id.value), directory: bundle, idMapping: mapping)
+            image: container.imageID, owner: Self.owner(container.id.value), directory: bundle, idMapping: mapping,
+            logger: logger(for: container))
         return ContainerBundle(directory: bundle, rootfs: rootfs.path, locked: rootfs.locked)
     }
 
@@ -42,7 +44,17 @@ public struct ImageRootfsStorage: ContainerStorage {
         let bundle = bundleDirectory(of: container)
         let mapping = try pod.userNamespace.map { path throws(FascoError) in try Self.idMapping(userNamespace: path) }
         try await images.unlockRootfs(image: container.imageID, directory: bundle, idMapping: mapping,
-                                      keys: LayerKeys(resource: resource, jwe: nodeKeys))
+                                      keys: LayerKeys(resource: resource, jwe: nodeKeys), logger: logger(for: container))
+    }
+
+    /// The image store's logger with the container's keys (as RealmCore and SoftwareRealms
+    /// log them): `realm` and `containerID` its ID, `podSandboxID` its pod's.
+    func logger(for container: ContainerRealm) -> Logger {
+        var logger = images.logger
+        logger[metadataKey: "realm"] = "\(container.id)"
+        logger[metadataKey: "podSandboxID"] = "\(container.systemRealm)"
+        logger[metadataKey: "containerID"] = "\(container.id)"
+        return logger
     }
 
     /// The user namespace `/proc/<holder>/ns/user` with the host IDs of its root.

@@ -24,8 +24,12 @@ extension ImageStore {
     /// lease taken, but nothing is mounted (`rootfs` is an empty directory) until
     /// `unlockRootfs` has decrypted the container's own copy of its layers.
     @discardableResult
+    ///
+    /// `logger` (the store's unless given) reports the clean-ups, with the caller's metadata
+    /// (ImageRootfsStorage's names the container and its pod).
     public func prepareRootfs(image name: String, owner: String, directory: String,
-                              idMapping: RootfsIDMapping? = nil) throws(FascoError) -> PreparedRootfs {
+                              idMapping: RootfsIDMapping? = nil, logger: Logger? = nil) throws(FascoError) -> PreparedRootfs {
+        let logger = logger ?? self.logger
         guard let record = image(name) else { throw .notFound("image \(name) not found") }
         let chain = record.chainIDs
         guard !chain.isEmpty else { throw .failedPrecondition("image \(name) has no layers") }
@@ -35,7 +39,7 @@ extension ImageStore {
         do throws(FascoError) {
             for sub in ["upper", "work", "rootfs"] { try FileSystem.makeDirectories(directory + "/" + sub, mode: 0o755) }
             if !record.isEncrypted {
-                try mountRootfs(lowers: chain.map { snapshots.path(of: $0) }, directory: directory, idMapping: idMapping)
+                try mountRootfs(lowers: chain.map { snapshots.path(of: $0) }, directory: directory, idMapping: idMapping, logger: logger)
             }
         } catch {
             do throws(FascoError) { try removeRootfs(owner: owner, directory: directory) } catch let failure {
@@ -58,7 +62,8 @@ extension ImageStore {
     /// layers are removed, and what cannot be is logged at debug, as it lies in `directory`,
     /// which the caller's rollback removes (RealmManager releases the root filesystem).
     public func unlockRootfs(image name: String, directory: String, idMapping: RootfsIDMapping? = nil,
-                             keys: LayerKeys) async throws(FascoError) {
+                             keys: LayerKeys, logger: Logger? = nil) async throws(FascoError) {
+        let logger = logger ?? self.logger
         guard let record = image(name) else { throw .notFound("image \(name) not found") }
         let chain = record.chainIDs
         let shared = record.sharedLayerCount
@@ -66,7 +71,7 @@ extension ImageStore {
             // The plain form of the image arrived since `prepareRootfs` (one image ID, whose
             // record runs the plain layers now): nothing is left to decrypt.
             try requireSnapshots(chain[...], of: name)
-            try mountRootfs(lowers: chain.map { snapshots.path(of: $0) }, directory: directory, idMapping: idMapping)
+            try mountRootfs(lowers: chain.map { snapshots.path(of: $0) }, directory: directory, idMapping: idMapping, logger: logger)
             return
         }
         guard chain.count == record.layers.count else {
@@ -112,13 +117,13 @@ extension ImageStore {
                         }
                     }
                 } catch {
-                    if let plainPath { removeDecryptedLayer(plainPath, unpacked: false) }
+                    if let plainPath { removeDecryptedLayer(plainPath, unpacked: false, logger: logger) }
                     throw error
                 }
-                if let plainPath { removeDecryptedLayer(plainPath, unpacked: true) }
+                if let plainPath { removeDecryptedLayer(plainPath, unpacked: true, logger: logger) }
                 lowers.append(own.path(of: chainID))
             }
-            try mountRootfs(lowers: lowers, directory: directory, idMapping: idMapping)
+            try mountRootfs(lowers: lowers, directory: directory, idMapping: idMapping, logger: logger)
         } catch {
             do throws(FascoError) { try FileSystem.removeTree(directory + "/layers") } catch let failure {
                 logger.cleanUpFailed("remove the container's own layers after a failed unlock", error: failure,
@@ -139,7 +144,7 @@ extension ImageStore {
     /// plaintext stays beside the container's own layers: after a failed unpack, until the
     /// removal of `layers/` that follows (debug); after an unpack that worked, until the
     /// container's root filesystem is removed (a warning).
-    private func removeDecryptedLayer(_ path: String, unpacked: Bool) {
+    private func removeDecryptedLayer(_ path: String, unpacked: Bool, logger: Logger) {
         guard unlink(path) != 0, errno != ENOENT else { return }
         let failure = FascoError.internal("cannot remove \(path): \(FileSystem.errnoText)")
         if unpacked {
@@ -151,7 +156,7 @@ extension ImageStore {
 
     /// Mounts the overlay of `lowers` (bottom first) with `directory`'s upper and work
     /// directories at `directory/rootfs`, through idmapped clones for `idMapping`.
-    private func mountRootfs(lowers bottomFirst: [String], directory: String, idMapping: RootfsIDMapping?) throws(FascoError) {
+    private func mountRootfs(lowers bottomFirst: [String], directory: String, idMapping: RootfsIDMapping?, logger: Logger) throws(FascoError) {
         var lowers = Array(bottomFirst.reversed())
         var clones: [String] = []
         defer { if !clones.isEmpty { Self.detachClones(clones, in: directory + "/lower", logger: logger) } }

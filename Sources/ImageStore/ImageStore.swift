@@ -36,8 +36,9 @@ public actor ImageStore {
     /// The signature policy pulls and container creation are held to (fasco.toml
     /// `[image] signature_policy`); nil admits anything and looks up no signatures.
     public nonisolated let signaturePolicy: SignaturePolicy?
-    /// Where clean-ups whose failure is not thrown are reported (`Logger.cleanUpFailed`).
-    nonisolated let logger: Logger
+    /// Where clean-ups whose failure is not thrown are reported (`Logger.cleanUpFailed`); a
+    /// container's root filesystem steps take one that names the container instead.
+    public nonisolated let logger: Logger
 
     /// - Parameter sources: makes the source a reference is pulled from (its registry, with mirrors).
     /// - Parameter cleanupDelay: how long removed containers' trees and the content they kept
