@@ -1,6 +1,18 @@
 import FascoCore
 import TOMLKit
 
+extension RealmOptions {
+    /// A pod's initdata (its text) and the TOML document of its `[data]` table's `cdh.toml`
+    /// entry, CoCo's confidential-data-hub configuration; nil when the pod has no initdata or
+    /// it has no `cdh.toml`. Initdata or a `cdh.toml` that cannot be read is INVALID_ARGUMENT.
+    static func cdhConfig(annotations: [String: String]) throws(FascoError) -> (initData: [UInt8], cdh: TOMLTable)? {
+        guard let encoded = annotations[initDataAnnotation] else { return nil }
+        let (bytes, table) = try initData(encoded)
+        guard let cdh = table["data"]?.table?["cdh.toml"]?.string else { return nil }
+        return (bytes, try parseTOML(cdh, what: "annotation \(initDataAnnotation): data.\"cdh.toml\""))
+    }
+}
+
 /// Where a pod's key broker is, as CoCo's confidential-data-hub reads it from the pod's initdata:
 /// the `[data]` table's `cdh.toml` entry, a TOML document whose `[kbc]` table has `url` (and
 /// `kbs_cert`, a PEM certificate to trust for it).
@@ -14,11 +26,8 @@ public struct InitDataKeyBroker: Sendable, Equatable {
     /// initdata names no broker. Initdata that cannot be read is INVALID_ARGUMENT (RunPodSandbox
     /// refused it already).
     public static func from(annotations: [String: String]) throws(FascoError) -> InitDataKeyBroker? {
-        guard let encoded = annotations[RealmOptions.initDataAnnotation] else { return nil }
-        let (bytes, table) = try RealmOptions.initData(encoded)
+        guard let (bytes, config) = try RealmOptions.cdhConfig(annotations: annotations) else { return nil }
         let text = String(decoding: bytes, as: UTF8.self)
-        guard let cdh = table["data"]?.table?["cdh.toml"]?.string else { return nil }
-        let config = try RealmOptions.parseTOML(cdh, what: "annotation \(RealmOptions.initDataAnnotation): data.\"cdh.toml\"")
         guard let url = config["kbc"]?.table?["url"]?.string, !url.isEmpty else { return nil }
         var certificate: String?
         if let pem = config["kbc"]?.table?["kbs_cert"]?.string, !pem.isEmpty { certificate = pem }
@@ -39,10 +48,7 @@ public enum InitDataImagePolicy {
     /// The policy's resource URI; nil when the pod has no initdata or it names no policy.
     /// Initdata that cannot be read is INVALID_ARGUMENT (RunPodSandbox refused it already).
     public static func uri(annotations: [String: String]) throws(FascoError) -> String? {
-        guard let encoded = annotations[RealmOptions.initDataAnnotation] else { return nil }
-        let (_, table) = try RealmOptions.initData(encoded)
-        guard let cdh = table["data"]?.table?["cdh.toml"]?.string else { return nil }
-        let config = try RealmOptions.parseTOML(cdh, what: "annotation \(RealmOptions.initDataAnnotation): data.\"cdh.toml\"")
+        guard let (_, config) = try RealmOptions.cdhConfig(annotations: annotations) else { return nil }
         guard let uri = config["image"]?.table?["image_security_policy_uri"]?.string, !uri.isEmpty else { return nil }
         guard uri.hasPrefix("kbs:///") else {
             throw .invalidArgument("annotation \(RealmOptions.initDataAnnotation): cdh.toml [image] image_security_policy_uri "
@@ -69,10 +75,7 @@ public enum InitDataCredentials {
     /// path → resource URI; empty when the pod has no initdata or it asks for no credentials.
     /// A malformed entry is INVALID_ARGUMENT naming it (RunPodSandbox refuses such initdata).
     public static func from(annotations: [String: String]) throws(FascoError) -> [String: String] {
-        guard let encoded = annotations[RealmOptions.initDataAnnotation] else { return [:] }
-        let (_, table) = try RealmOptions.initData(encoded)
-        guard let cdh = table["data"]?.table?["cdh.toml"]?.string else { return [:] }
-        let config = try RealmOptions.parseTOML(cdh, what: "annotation \(RealmOptions.initDataAnnotation): data.\"cdh.toml\"")
+        guard let (_, config) = try RealmOptions.cdhConfig(annotations: annotations) else { return [:] }
         guard let value = config["credentials"] else { return [:] }
         let what = "annotation \(RealmOptions.initDataAnnotation): cdh.toml [[credentials]]"
         guard let entries = value.array else { throw .invalidArgument("\(what) is not an array of tables") }
