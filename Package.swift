@@ -106,7 +106,7 @@ let package = Package(
 
         .executableTarget(name: "fasco-realm"),
         // The wire-level fuzzer of the short fuzz run in make test and the long one in make bench.
-        .target(name: "WireFuzz", dependencies: ["GRPCTransport"], swiftSettings: swift6),
+        .target(name: "WireFuzz", dependencies: ["FascoCore", "GRPCTransport"], swiftSettings: swift6),
         // What test targets share: log capture, and for the CRIServer and daemon tests awaited
         // clean-ups, call statuses and free ports.
         .target(name: "LogCapture", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/LogCapture", swiftSettings: swift6),
@@ -136,7 +136,7 @@ let package = Package(
             ],
             swiftSettings: swift6),
         .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),
-        .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: swift6),
+        .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI", "FascoCore"], swiftSettings: swift6),
         .testTarget(name: "GuestAPITests", dependencies: ["GuestAPI"], swiftSettings: swift6),
         .testTarget(
             name: "KeyBrokerTests",

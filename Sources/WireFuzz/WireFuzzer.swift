@@ -1,19 +1,16 @@
+import FascoCore
+
 /// A wire-level fuzzer for gRPC request bodies: protobuf-shaped messages that are random,
 /// mutated from valid seeds, truncated, oversized or nested deep. Deterministic for a seed
 /// (SplitMix64), so a failure is reproduced by its seed and index. Used by the short fuzz run
 /// in `make test` and the long one in `make bench BENCH=fuzz`.
 public struct WireFuzzer: Sendable {
-    public private(set) var state: UInt64
+    private var generator: SplitMix64
+    public var state: UInt64 { generator.state }
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { generator.next() }
 
     public mutating func below(_ bound: Int) -> Int { bound <= 1 ? 0 : Int(next() % UInt64(bound)) }
 

@@ -125,7 +125,7 @@ struct AliyunTests {
 
     @Test("mutated DKMS answers and aliyun payloads are refused or parsed, never anything else")
     func mutations() throws {
-        var random = AWSTests.Seeded(state: 0xA11_CE)
+        var random = SplitMix64(seed: 0xA11_CE)
         let answer = DKMSWire.integer(1, 403) + DKMSWire.string(2, "Forbidden.NoPermission") + DKMSWire.string(3, "no") + DKMSWire.bytes(5, [1, 2, 3])
         let signer = P256.Signing.PrivateKey()
         let payload = Array(Self.payload(#""type":"envelope","key_id":"key-1","encrypted_key":"AQID","encrypted_data":"AAAA","wrap_type":"A256GCM","iv":"AAAAAAAAAAAAAAAA","annotations":{"iv":"BAUG"}"#).utf8)
