@@ -107,8 +107,8 @@ let package = Package(
         .executableTarget(name: "fasco-realm"),
         // The wire-level fuzzer of the short fuzz run in make test and the long one in make bench.
         .target(name: "WireFuzz", dependencies: ["FascoCore", "GRPCTransport"], swiftSettings: swift6),
-        // What test targets share: log capture, and for the CRIServer and daemon tests awaited
-        // clean-ups, call statuses and free ports.
+        // What test targets share: log capture; awaited clean-ups, call statuses, free ports and
+        // known answers.
         .target(name: "LogCapture", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/LogCapture", swiftSettings: swift6),
         .target(name: "TestSupport", dependencies: ["FascoCore", "GRPCTransport", "ImageStore"], path: "Tests/TestSupport", swiftSettings: swift6),
         .executableTarget(
@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(
             name: "ImageStoreTests",
             dependencies: [
-                "ImageStore", "OCISpec", "FascoCore", "LogCapture", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                "ImageStore", "OCISpec", "FascoCore", "LogCapture", "TestSupport", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
         .testTarget(name: "GRPCTransportTests", dependencies: ["GRPCTransport"], swiftSettings: swift6),
@@ -141,7 +141,7 @@ let package = Package(
         .testTarget(
             name: "KeyBrokerTests",
             dependencies: [
-                "KeyBroker", "FascoCore", "ImageStore", .product(name: "Crypto", package: "swift-crypto"),
+                "KeyBroker", "FascoCore", "ImageStore", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swift6),

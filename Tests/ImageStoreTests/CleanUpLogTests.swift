@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import OCISpec
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 import LogCapture
@@ -288,7 +289,7 @@ extension ImageStoreCleanUpLogTests {
         let layer = try EncryptedLayer(EncryptedLayerTests.descriptor(
             hmac: EncryptedLayerTests.goodHMAC, annotations: [EncryptedLayer.attestationAgentAnnotation: try EncryptedLayerTests.packet(kek: kek)]))
         let options = try PrivateLayerOptions(json: EncryptedLayerTests.privateOptions, layer: layer.digest)
-        var tampered = EncryptedLayerTests.ciphertext
+        var tampered = NISTCTRAES256.ciphertext
         tampered[17] ^= 1
         try FileSystem.makeDirectories(directory + "/layers")
         try FileSystem.writeAtomically(tampered, to: directory + "/blob", durable: false)
@@ -316,8 +317,8 @@ extension ImageStoreCleanUpLogTests {
         let kek = (0..<32).map { _ in UInt8.random(in: 0...255) }
         let descriptor = EncryptedLayerTests.descriptor(
             hmac: EncryptedLayerTests.goodHMAC, annotations: [EncryptedLayer.attestationAgentAnnotation: try EncryptedLayerTests.packet(kek: kek)])
-        try store.content.write(EncryptedLayerTests.ciphertext, as: Digest.of(EncryptedLayerTests.ciphertext))
-        let config = ImageConfiguration(architecture: "amd64", os: "linux", rootfs: .init(diffIDs: [Digest.of(EncryptedLayerTests.plaintext).description]))
+        try store.content.write(NISTCTRAES256.ciphertext, as: Digest.of(NISTCTRAES256.ciphertext))
+        let config = ImageConfiguration(architecture: "amd64", os: "linux", rootfs: .init(diffIDs: [Digest.of(NISTCTRAES256.plaintext).description]))
         let record = try await store.record(ImageRecord(
             id: Digest.of(Array("an encrypted config".utf8)), repoTags: ["127.0.0.1:5000/fasco/encrypted:1"], repoDigests: [],
             manifestDigest: Digest.of(Array("an encrypted manifest".utf8)), config: config, layers: [descriptor],

@@ -6,31 +6,13 @@ import Logging
 import OCISpec
 import Synchronization
 import Testing
+import TestSupport
 
 /// ocicrypt's layer cipher and CoCo's key packet, without a daemon: the decryption against the
-/// NIST SP 800-38A CTR-AES256 vector, the HMAC and digest checks, the annotations' parsing and the
+/// NIST SP 800-38A CTR-AES256 vector (TestSupport.NISTCTRAES256), the HMAC and digest checks, the annotations' parsing and the
 /// unwrapping of annotation packets.
 @Suite("encrypted layers")
 struct EncryptedLayerTests {
-    // NIST SP 800-38A, F.5.5 CTR-AES256.Encrypt.
-    static let key = hex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
-    static let counter = hex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff")
-    static let plaintext = hex("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
-        + "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
-    static let ciphertext = hex("601ec313775789a5b7a7f504bbf3d228f443e3ca4d62b59aca84e990cacaf5c5"
-        + "2b0930daa23de94ce87017ba2d84988ddfc9c58db67aada613c2dd08457941a6")
-
-    static func hex(_ text: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            bytes.append(UInt8(text[index..<next], radix: 16)!)
-            index = next
-        }
-        return bytes
-    }
-
     static func b64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 
     static func json(_ object: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: object)) }
@@ -40,11 +22,13 @@ struct EncryptedLayerTests {
                            annotations: [String: String]) -> Descriptor {
         var all = annotations
         all[EncryptedLayer.publicOptionsAnnotation] = b64(json(["cipher": "AES_256_CTR_HMAC_SHA256", "hmac": b64(hmac), "cipheroptions": [:]]))
-        return Descriptor(mediaType: mediaType, digest: Digest.of(ciphertext).description, size: Int64(ciphertext.count), annotations: all)
+        return Descriptor(mediaType: mediaType, digest: Digest.of(NISTCTRAES256.ciphertext).description,
+                          size: Int64(NISTCTRAES256.ciphertext.count), annotations: all)
     }
 
     static var privateOptions: [UInt8] {
-        json(["symkey": b64(key), "digest": Digest.of(plaintext).description, "cipheroptions": ["nonce": b64(counter)]])
+        json(["symkey": b64(NISTCTRAES256.key), "digest": Digest.of(NISTCTRAES256.plaintext).description,
+              "cipheroptions": ["nonce": b64(NISTCTRAES256.counter)]])
     }
 
     /// CoCo's annotation packet wrapping the private options with `kek`.
@@ -54,7 +38,9 @@ struct EncryptedLayerTests {
         return b64(json(["kid": kid, "wrapped_data": b64(Array(box.ciphertext) + Array(box.tag)), "iv": b64(iv), "wrap_type": "A256GCM"]))
     }
 
-    static var goodHMAC: [UInt8] { Array(HMAC<SHA256>.authenticationCode(for: ciphertext, using: SymmetricKey(data: key))) }
+    static var goodHMAC: [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: NISTCTRAES256.ciphertext, using: SymmetricKey(data: NISTCTRAES256.key)))
+    }
 
     func decrypt(_ blob: [UInt8], layer: EncryptedLayer, options: PrivateLayerOptions) throws -> (Result<Void, FascoError>, [UInt8]?) {
         let directory = try FileSystem.makeTemporaryDirectory(prefix: "fasco-enc-")
@@ -77,11 +63,11 @@ struct EncryptedLayerTests {
         let layer = try EncryptedLayer(Self.descriptor(hmac: Self.goodHMAC, annotations: [EncryptedLayer.attestationAgentAnnotation: try Self.packet(kek: kek)]))
         #expect(layer.compression == .gzip)
         let options = try PrivateLayerOptions(json: Self.privateOptions, layer: layer.digest)
-        let (good, plain) = try decrypt(Self.ciphertext, layer: layer, options: options)
+        let (good, plain) = try decrypt(NISTCTRAES256.ciphertext, layer: layer, options: options)
         #expect((try? good.get()) != nil)
-        #expect(plain == Self.plaintext, "the NIST CTR-AES256 plaintext")
+        #expect(plain == NISTCTRAES256.plaintext, "the NIST CTR-AES256 plaintext")
 
-        var tampered = Self.ciphertext
+        var tampered = NISTCTRAES256.ciphertext
         tampered[17] ^= 1
         let (refused, left) = try decrypt(tampered, layer: layer, options: options)
         guard case .failure(let error) = refused else { Issue.record("a tampered blob decrypted"); return }
@@ -90,7 +76,7 @@ struct EncryptedLayerTests {
 
         var otherDigest = options
         otherDigest.digest = Digest.of([1, 2, 3])
-        let (mismatch, leftToo) = try decrypt(Self.ciphertext, layer: layer, options: otherDigest)
+        let (mismatch, leftToo) = try decrypt(NISTCTRAES256.ciphertext, layer: layer, options: otherDigest)
         guard case .failure(let digestError) = mismatch else { Issue.record("a wrong digest was accepted"); return }
         #expect(digestError.code == .failedPrecondition && digestError.message.contains("decrypts to"))
         #expect(leftToo == nil)
@@ -106,7 +92,7 @@ struct EncryptedLayerTests {
             return kek
         })
         let options = try await right.unwrap(layer)
-        #expect(options.symmetricKey == Self.key && options.nonce == Self.counter && options.digest == Digest.of(Self.plaintext))
+        #expect(options.symmetricKey == NISTCTRAES256.key && options.nonce == NISTCTRAES256.counter && options.digest == Digest.of(NISTCTRAES256.plaintext))
         #expect(asked.withLock { $0 } == ["kbs:///default/image-key/1"])
 
         let wrong = LayerKeys(resource: { (_: String) async throws(FascoError) -> [UInt8] in (0..<32).map { _ in 7 } })

@@ -4,6 +4,7 @@ import FoundationEssentials
 import ImageStore
 @testable import KeyBroker
 import Testing
+import TestSupport
 
 /// The AWS side of sealed secrets: SigV4 against AWS's published signature test suite, the
 /// JSON protocol's errors, CoCo's credential file, and the envelope's two wrap types (the
@@ -133,10 +134,10 @@ struct AWSTests {
         #expect(throws: FascoError.self) { try envelope.open(with: Array(keyBytes.prefix(16))) }
 
         // A256CTR: NIST SP 800-38A F.5.6 CTR-AES256.Decrypt, the IV the whole first counter block.
-        let ctr = Self.envelopePayload(data: EncryptedLayerVector.ciphertext, iv: EncryptedLayerVector.counter, wrap: "A256CTR")
+        let ctr = Self.envelopePayload(data: NISTCTRAES256.ciphertext, iv: NISTCTRAES256.counter, wrap: "A256CTR")
         let ctrSealed = try SealedSecret(try KeyBrokerTests.seal(ctr, kid: "kbs:///default/signing/key", with: signer))
         guard case .envelope(let ctrEnvelope) = ctrSealed.content else { Issue.record("not an envelope"); return }
-        #expect(try ctrEnvelope.open(with: EncryptedLayerVector.key) == EncryptedLayerVector.plaintext)
+        #expect(try ctrEnvelope.open(with: NISTCTRAES256.key) == NISTCTRAES256.plaintext)
     }
 
     @Test("vault sealed secrets of provider aws name a Secrets Manager secret")
@@ -214,22 +215,5 @@ extension AWSTests {
                     && !failure.message.unicodeScalars.contains { $0.properties.generalCategory == .control }, "\(failure.message.debugDescription)")
         }
         #expect(refused > 2000, "most mutations of the sealed form are refused (\(refused))")
-    }
-}
-
-/// NIST SP 800-38A, F.5.5/F.5.6 CTR-AES256.
-enum EncryptedLayerVector {
-    static let key = bytes("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
-    static let counter = bytes("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff")
-    static let plaintext = bytes("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
-        + "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
-    static let ciphertext = bytes("601ec313775789a5b7a7f504bbf3d228f443e3ca4d62b59aca84e990cacaf5c5"
-        + "2b0930daa23de94ce87017ba2d84988ddfc9c58db67aada613c2dd08457941a6")
-
-    static func bytes(_ text: String) -> [UInt8] {
-        stride(from: 0, to: text.utf8.count, by: 2).map { offset in
-            let start = text.index(text.startIndex, offsetBy: offset)
-            return UInt8(text[start..<text.index(start, offsetBy: 2)], radix: 16)!
-        }
     }
 }
