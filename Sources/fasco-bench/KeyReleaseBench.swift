@@ -65,18 +65,10 @@ func keyReleaseBenchmark() async throws {
     let envelope = try runTool(python, [awskms, "seal-envelope", "--signing-key", signer, "--kid", "kbs:///default/signing/key",
                                         "--state", kmsState.path, "--key-id", "bench-key", "--region", "eu-west-1", "--plaintext", "s3cr3t"])
         .trimmingCharacters(in: .whitespacesAndNewlines)
-    let kms = Process()
-    kms.executableURL = URL(fileURLWithPath: python)
     let kmsReady = brokerDirectory.appendingPathComponent("kms-ready")
-    kms.arguments = [awskms, "serve", "--port", "\(kmsPort)", "--state", kmsState.path, "--ready", kmsReady.path]
-    kms.standardOutput = FileHandle.nullDevice
-    kms.standardError = FileHandle.nullDevice
-    try kms.run()
-    defer {
-        kill(kms.processIdentifier, SIGKILL)
-        kms.waitUntilExit()
-    }
-    for _ in 0..<100 where !FileManager.default.fileExists(atPath: kmsReady.path) { try await Task.sleep(for: .milliseconds(100)) }
+    let kms = try await startPeer(python, [awskms, "serve", "--port", "\(kmsPort)", "--state", kmsState.path, "--ready", kmsReady.path],
+                                  ready: kmsReady)
+    defer { stopPeer(kms) }
     // The Alibaba Cloud KMS-instance peer (HTTPS under its own CA): a client key, a key it may
     // use, an envelope sealed to it; the client key, its password and the CA as broker resources.
     let aliyunkms = repository + "/Tests/attestation/aliyunkms.py"
@@ -92,20 +84,11 @@ func keyReleaseBenchmark() async throws {
                                               "--state", aliyunState.path, "--key-id", "bench-key", "--client-key-id", "KAAP.bench",
                                               "--kms-instance-id", "kst-bench", "--plaintext", "s3cr3t"])
         .trimmingCharacters(in: .whitespacesAndNewlines)
-    let aliyun = Process()
-    aliyun.executableURL = URL(fileURLWithPath: python)
     let aliyunReady = brokerDirectory.appendingPathComponent("aliyun-ready")
     let aliyunTLS = brokerDirectory.appendingPathComponent("aliyun-tls")
-    aliyun.arguments = [aliyunkms, "serve", "--port", "\(aliyunPort)", "--state", aliyunState.path, "--tls-dir", aliyunTLS.path,
-                        "--ready", aliyunReady.path]
-    aliyun.standardOutput = FileHandle.nullDevice
-    aliyun.standardError = FileHandle.nullDevice
-    try aliyun.run()
-    defer {
-        kill(aliyun.processIdentifier, SIGKILL)
-        aliyun.waitUntilExit()
-    }
-    for _ in 0..<100 where !FileManager.default.fileExists(atPath: aliyunReady.path) { try await Task.sleep(for: .milliseconds(100)) }
+    let aliyun = try await startPeer(python, [aliyunkms, "serve", "--port", "\(aliyunPort)", "--state", aliyunState.path,
+                                              "--tls-dir", aliyunTLS.path, "--ready", aliyunReady.path], ready: aliyunReady)
+    defer { stopPeer(aliyun) }
     try resource("default/aliyun/client-key", try Data(contentsOf: aliyunCredentials.appendingPathComponent("clientKey_KAAP.bench.json")))
     try resource("default/aliyun/password", try Data(contentsOf: aliyunCredentials.appendingPathComponent("password_KAAP.bench.json")))
     try resource("default/aliyun/ca", try Data(contentsOf: aliyunTLS.appendingPathComponent("ca.pem")))
@@ -134,19 +117,11 @@ func keyReleaseBenchmark() async throws {
         try JSONSerialization.data(withJSONObject: ["rims": Array(rims)]).write(to: policy)
     }
     try JSONSerialization.data(withJSONObject: ["rims": [String]()]).write(to: policy)
-    let broker = Process()
-    broker.executableURL = URL(fileURLWithPath: python)
     let ready = brokerDirectory.appendingPathComponent("ready")
-    broker.arguments = [kbs, "--port", "\(port)", "--resources", resources.path, "--policy", policy.path,
-                        "--trust-anchors", brokerDirectory.appendingPathComponent("anchors.json").path, "--ready", ready.path]
-    broker.standardOutput = FileHandle.nullDevice
-    broker.standardError = FileHandle.nullDevice
-    try broker.run()
-    defer {
-        kill(broker.processIdentifier, SIGKILL)
-        broker.waitUntilExit()
-    }
-    for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready.path) { try await Task.sleep(for: .milliseconds(100)) }
+    let broker = try await startPeer(python, [kbs, "--port", "\(port)", "--resources", resources.path, "--policy", policy.path,
+                                              "--trust-anchors", brokerDirectory.appendingPathComponent("anchors.json").path,
+                                              "--ready", ready.path], ready: ready)
+    defer { stopPeer(broker) }
 
     let rounds = 11
     var pods: [String] = []
@@ -282,6 +257,25 @@ private func ratio(_ value: Duration, _ baseline: Duration) -> String { String(f
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A Python peer of the test suite (kbs.py, awskms.py, aliyunkms.py), its output discarded,
+/// once it wrote its `--ready` file (or 10 s went by).
+func startPeer(_ python: String, _ arguments: [String], ready: URL) async throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready.path) { try await Task.sleep(for: .milliseconds(100)) }
+    return process
+}
+
+/// Ends a peer `startPeer` started (SIGKILL: it holds nothing to save).
+func stopPeer(_ process: Process) {
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
 }
 
 /// Runs `tool` with `arguments` to its end; its standard output, or BenchError with its errors.
