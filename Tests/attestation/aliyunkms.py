@@ -30,10 +30,12 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sealing import load_signing_key, opened, seal  # noqa: E402  (the suite's sealed-secret form)
 
 API_VERSION, SIGNATURE_METHOD, PROTOBUF = "dkms-gcs-0.2", "RSA_PKCS1_SHA_256", "application/x-protobuf"
 DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"  # RFC 7231 IMF-fixdate, as chrono formats it in mod.rs
@@ -442,21 +444,6 @@ def load_client_key(out_dir, client_key_id):
     return ck["KeyId"], key
 
 
-def b64u(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def unb64u(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-
-def jws(signing_key, kid, payload):
-    head = b64u(json.dumps({"alg": "ES256", "kid": kid}, separators=(",", ":")).encode())
-    body = b64u(json.dumps(payload, separators=(",", ":")).encode())
-    r, s = decode_dss_signature(signing_key.sign((head + "." + body).encode(), ec.ECDSA(hashes.SHA256())))
-    return "sealed." + head + "." + body + "." + b64u(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
-
-
 def settings(client_key_id, instance):
     return {"client_type": "client_key", "client_key_id": client_key_id, "kms_instance_id": instance}
 
@@ -468,17 +455,10 @@ def seal_envelope(signing_key, kid, state, key_id, client_key_id, instance, plai
     data = AESGCM(dek).encrypt(iv, plaintext, None)
     blob, wrap_iv = wrap(bytes.fromhex(state["keys"][key_id]["material"]), dek)
     b64 = lambda b: base64.b64encode(b).decode()
-    return jws(signing_key, kid, {
+    return seal(signing_key, kid, {
         "version": "0.1.0", "type": "envelope", "key_id": key_id, "encrypted_key": b64(blob),
         "encrypted_data": b64(data), "wrap_type": "A256GCM", "iv": b64(iv), "provider": "aliyun",
         "provider_settings": settings(client_key_id, instance), "annotations": {"iv": b64(wrap_iv)}})
-
-
-def load_signing_key(path):
-    key = serialization.load_pem_private_key(open(path, "rb").read(), None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise SystemExit("the signing key must be a P-256 private key")
-    return key
 
 
 # ---- selftest ------------------------------------------------------------------------------------
@@ -539,16 +519,9 @@ def selftest():
         check(what + " refused", refused(code, verify_request, state, headers, sent))
 
     signing = ec.generate_private_key(ec.SECP256R1())
-    head, payload, sig = seal_envelope(signing, "kbs:///default/signing/key", state, "key-test-1", akid, "kst-test",
-                                       b"top secret")[len("sealed."):].split(".")
-    r, s = int.from_bytes(unb64u(sig)[:32], "big"), int.from_bytes(unb64u(sig)[32:], "big")
-    try:
-        signing.public_key().verify(encode_dss_signature(r, s), (head + "." + payload).encode(),
-                                    ec.ECDSA(hashes.SHA256()))
-        check("envelope JWS signature", True)
-    except InvalidSignature:
-        check("envelope JWS signature", False)
-    p = json.loads(unb64u(payload))
+    p = opened(seal_envelope(signing, "kbs:///default/signing/key", state, "key-test-1", akid, "kst-test", b"top secret"),
+               signing.public_key())
+    check("envelope JWS signature", p is not None)
     req = pb_decode("DecryptRequest", pb_encode("DecryptRequest", {
         "CiphertextBlob": base64.b64decode(p["encrypted_key"]), "KeyId": p["key_id"], "Algorithm": "AES_GCM",
         "Iv": base64.b64decode(p["annotations"]["iv"])}))
@@ -615,7 +588,7 @@ def main():
         print(seal_envelope(load_signing_key(args.signing_key), args.kid, state, args.key_id, args.client_key_id,
                             args.kms_instance_id, plaintext))
     elif args.cmd == "seal-vault":
-        print(jws(load_signing_key(args.signing_key), args.kid, {
+        print(seal(load_signing_key(args.signing_key), args.kid, {
             "version": "0.1.0", "type": "vault", "name": args.name, "provider": "aliyun",
             "provider_settings": settings(args.client_key_id, args.kms_instance_id),
             "annotations": {"version_stage": args.version_stage or "", "version_id": args.version_id or ""}}))

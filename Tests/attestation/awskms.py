@@ -25,12 +25,13 @@ b"FKMS\\x01" | len(key id) | key id | 12-byte nonce | AES-256-GCM(key, plaintext
 import argparse, base64, datetime, hashlib, hmac, http.client, http.server, json, os, secrets, sys, tempfile
 import threading, urllib.parse, uuid
 
-from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sealing import compact, load_signing_key, opened, seal  # noqa: E402  (the suite's sealed-secret form)
 
 ACCOUNT = "111122223333"
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -50,18 +51,6 @@ class AwsError(Exception):
     def __init__(self, name, message):
         super().__init__(message)
         self.name, self.message, self.status = name, message, STATUS.get(name, 400)
-
-
-def b64u(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def unb64u(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-
-def compact(v):
-    return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # ---- Signature Version 4 -------------------------------------------------------------------------
@@ -389,13 +378,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 # ---- sealing tools -------------------------------------------------------------------------------
 
-def jws(signing_key, kid, payload):
-    head = b64u(compact({"alg": "ES256", "kid": kid}).encode())
-    body = b64u(compact(payload).encode())
-    r, s = decode_dss_signature(signing_key.sign((head + "." + body).encode(), ec.ECDSA(hashes.SHA256())))
-    return "sealed." + head + "." + body + "." + b64u(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
-
-
 def seal_envelope(signing_key, kid, state, key_id, region, context, wrap_type, plaintext):
     key_kid, key = resolve_key(state, key_id)
     dek = secrets.token_bytes(32)
@@ -407,19 +389,11 @@ def seal_envelope(signing_key, kid, state, key_id, region, context, wrap_type, p
         enc = Cipher(algorithms.AES(dek), modes.CTR(iv)).encryptor()
         data = enc.update(plaintext) + enc.finalize()
     blob = wrap(key_kid, bytes.fromhex(key["material"]), dek, context)
-    return jws(signing_key, kid, {
+    return seal(signing_key, kid, {
         "version": "0.1.0", "type": "envelope", "key_id": key_id, "encrypted_key": base64.b64encode(blob).decode(),
         "encrypted_data": base64.b64encode(data).decode(), "wrap_type": wrap_type, "iv": base64.b64encode(iv).decode(),
         "provider": "aws", "provider_settings": {"region": region},
         "annotations": {"encryption_context": context} if context else {}})
-
-
-def load_signing_key(path):
-    with open(path, "rb") as f:
-        key = serialization.load_pem_private_key(f.read(), None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise SystemExit("the signing key must be a P-256 private key")
-    return key
 
 
 # ---- selftest ------------------------------------------------------------------------------------
@@ -459,13 +433,8 @@ def selftest():
     for wrap_type in ("A256GCM", "A256CTR"):
         sealed = seal_envelope(signing, "kbs:///default/signing/key", state, "alias/coco", "us-east-1",
                                {"app": "db"}, wrap_type, b"top secret")
-        head, body, sig = sealed[len("sealed."):].split(".")
-        r, s = int.from_bytes(unb64u(sig)[:32], "big"), int.from_bytes(unb64u(sig)[32:], "big")
-        try:
-            signing.public_key().verify(encode_dss_signature(r, s), (head + "." + body).encode(), ec.ECDSA(hashes.SHA256()))
-        except InvalidSignature:
-            check(wrap_type + " JWS signature", False)
-        p = json.loads(unb64u(body))
+        p = opened(sealed, signing.public_key())
+        check(wrap_type + " JWS signature", p is not None)
         req = {"CiphertextBlob": p["encrypted_key"], "EncryptionContext": p["annotations"]["encryption_context"]}
         dek = base64.b64decode(op_decrypt(state, "AKIDTEST", req)[1]["Plaintext"])
         iv, data = base64.b64decode(p["iv"]), base64.b64decode(p["encrypted_data"])
@@ -535,7 +504,7 @@ def main():
         print(json.dumps({"access_key_id": args.access_key, "secret_access_key": args.secret,
                           "session_token": args.session_token}))
     elif args.cmd == "seal-vault":
-        print(jws(load_signing_key(args.signing_key), args.kid, {
+        print(seal(load_signing_key(args.signing_key), args.kid, {
             "version": "0.1.0", "type": "vault", "name": args.name, "provider": "aws",
             "provider_settings": {"region": args.region},
             "annotations": {"version_id": args.version_id or "", "version_stage": args.version_stage or ""}}))

@@ -15,6 +15,7 @@ import argparse, base64, hashlib, hmac, http.server, json, os, secrets, sys, tim
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cca_verify  # noqa: E402
+from sealing import b64u, load_signing_key, seal, unb64u  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap  # noqa: E402
@@ -22,14 +23,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
 ERR = "https://github.com/confidential-containers/kbs/errors/"
 SESSION_LIFE = 300
-
-
-def b64u(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def unb64u(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
 def canonical(v):
@@ -243,7 +236,6 @@ def tool(argv):
     """keygen PRIVATE.pem PUBLIC.jwk | seal PRIVATE.pem KID NAME: CoCo's sealed secrets
     (SEALED_SECRET.md: "sealed." + compact JWS, ES256, a vault payload)."""
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
     if argv[0] == "keygen":
         key = ec.generate_private_key(ec.SECP256R1())
         with open(argv[1], "wb") as f:
@@ -253,13 +245,8 @@ def tool(argv):
             json.dump({"kty": "EC", "crv": "P-256", "x": b64u(n.x.to_bytes(32, "big")), "y": b64u(n.y.to_bytes(32, "big"))}, f)
         return 0
     if argv[0] == "seal":
-        with open(argv[1], "rb") as f:
-            key = serialization.load_pem_private_key(f.read(), None)
-        header = b64u(json.dumps({"alg": "ES256", "kid": argv[2]}).encode())
-        payload = b64u(json.dumps({"version": "0.1.0", "type": "vault", "name": argv[3], "provider": "kbs",
-                                   "provider_settings": {}, "annotations": {}}).encode())
-        r, s_ = decode_dss_signature(key.sign((header + "." + payload).encode(), ec.ECDSA(hashes.SHA256())))
-        print("sealed." + header + "." + payload + "." + b64u(r.to_bytes(32, "big") + s_.to_bytes(32, "big")))
+        print(seal(load_signing_key(argv[1]), argv[2], {"version": "0.1.0", "type": "vault", "name": argv[3], "provider": "kbs",
+                                                        "provider_settings": {}, "annotations": {}}))
         return 0
     raise SystemExit("unknown tool " + argv[0])
 
